@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv when missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# pip on this machine warns about every package missing from its local indexes; hide only that.
+PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
+
+.PHONY: install run test lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	# The CPU build of torch first: a looser pin would pull gigabytes of CUDA wheels.
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(PIP_QUIET)
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(PIP_QUIET)
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/online-learning up
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Trade outcomes, online models and drift detection."""

@@ -1,0 +1,1 @@
+"""Online learning for trading models: EWC updates, a Sharpe stability gate, rollback."""

@@ -1,0 +1,1 @@
+"""The serving API: predictions, update jobs and dashboards."""
