@@ -1,0 +1,482 @@
+"""Elastic Weight Consolidation (EWC) as a loss hook, with online EWC.
+
+EWC (Kirkpatrick et al. 2017) keeps a model close to the weights that solved earlier data, in
+proportion to how much each weight mattered there (the diagonal Fisher information). Online EWC
+(Schwarz et al. 2018, "Progress & Compress") folds every new Fisher into one decayed running sum, so
+a year of daily updates carries one penalty instead of one per day.
+
+The library does not own a training loop: a loop adds ``EWCPenalty(state, ewc_lambda)(model)`` to
+its task loss before ``backward``. After a training window is accepted, the caller computes a new
+Fisher at the accepted weights and calls :meth:`EWCState.consolidate`; the state is saved next to
+the model version.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from online_learning.errors import ConfigError
+
+__all__ = ["EWCPenalty", "EWCState", "compute_fisher_information", "ewc_loss"]
+
+
+def compute_fisher_information(
+    model: nn.Module,
+    data_loader: Iterable[tuple[Tensor, Tensor]],
+    *,
+    max_samples: int | None = None,
+) -> dict[str, Tensor]:
+    """Diagonal empirical Fisher information of a classifier, from per-sample gradients.
+
+    ``F_j = mean_i (d/d theta_j CE(model(x_i), y_i))**2`` with the true labels ``y_i``. Each
+    sample's gradient is computed separately with ``torch.func`` (``vmap(grad(...))`` over
+    ``functional_call``) and squared before averaging. Squaring the gradient of a batch-mean loss
+    instead would give ``(mean_i g_i)**2``: that mixes samples, lets their gradients cancel, and
+    underestimates the Fisher by about the batch size, so the result would depend on the loader's
+    batch size. Here it does not.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Classifier returning logits of shape ``(batch, n_classes)``. It is put in eval mode during
+        the computation (dropout off, normalisation statistics frozen) and its previous mode is
+        restored afterwards. Its parameters' ``.grad`` are not touched.
+    data_loader : Iterable of (Tensor, Tensor)
+        Batches ``(x, y)`` with ``y`` integer class ids of shape ``(batch,)``. Memory grows with
+        batch size times number of parameters, so the batch size is the knob for large models.
+    max_samples : int, optional
+        Use at most this many samples (the first ones the loader yields).
+
+    Returns
+    -------
+    dict of str to Tensor
+        One entry per parameter with ``requires_grad``, keyed by ``model.named_parameters()``
+        names, with the parameter's shape, detached, float32 on CPU.
+
+    Raises
+    ------
+    ValueError
+        If the loader yields no samples or the labels are not integer class ids.
+    ConfigError
+        If ``max_samples`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(3, 2)
+    >>> batches = [(torch.randn(4, 3), torch.tensor([0, 1, 1, 0]))]
+    >>> fisher = compute_fisher_information(model, batches)
+    >>> sorted(fisher), tuple(fisher["weight"].shape)
+    (['bias', 'weight'], (2, 3))
+    >>> bool((fisher["weight"] >= 0).all())
+    True
+    """
+    if max_samples is not None and (isinstance(max_samples, bool) or max_samples < 1):
+        raise ConfigError(f"max_samples must be a positive integer or None, got {max_samples!r}")
+    trainable = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+    # Frozen parameters and buffers (e.g. normalisation mean/std) ride along unchanged.
+    fixed = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
+    fixed.update(dict(model.named_buffers()))
+    device = next(iter(trainable.values())).device if trainable else torch.device("cpu")
+
+    def sample_loss(params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+        logits = functional_call(model, (params, fixed), (x.unsqueeze(0),))
+        return F.cross_entropy(logits, y.unsqueeze(0))
+
+    per_sample_grads = vmap(grad(sample_loss), in_dims=(None, 0, 0))
+    sums = {n: torch.zeros(p.shape, dtype=torch.float64) for n, p in trainable.items()}
+    n_seen = 0
+    was_training = model.training
+    model.eval()
+    try:
+        for x, y in data_loader:
+            if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
+                raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
+            if max_samples is not None:
+                x, y = x[: max_samples - n_seen], y[: max_samples - n_seen]
+            if len(y) == 0:
+                continue
+            grads = per_sample_grads(trainable, x.to(device), y.to(device))
+            for name, g in grads.items():
+                sums[name] += g.detach().to("cpu", torch.float64).pow(2).sum(dim=0)
+            n_seen += len(y)
+            if max_samples is not None and n_seen >= max_samples:
+                break
+    finally:
+        model.train(was_training)
+    if n_seen == 0:
+        raise ValueError("data_loader yielded no samples; cannot estimate the Fisher information")
+    return {name: (s / n_seen).to(torch.float32) for name, s in sums.items()}
+
+
+def _check_lambda(ewc_lambda: float) -> float:
+    try:
+        value = float(ewc_lambda)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"ewc_lambda must be a number, got {ewc_lambda!r}") from exc
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"ewc_lambda must be finite and >= 0, got {ewc_lambda!r}")
+    return value
+
+
+def _quadratic_penalty(
+    model: nn.Module,
+    anchor: Mapping[str, Tensor],
+    fisher: Mapping[str, Tensor],
+    ewc_lambda: float,
+) -> Tensor:
+    """``(ewc_lambda / 2) * sum_j F_j (theta_j - anchor_j)**2``; shared by every public entry."""
+    scale = _check_lambda(ewc_lambda) / 2
+    params = dict(model.named_parameters())
+    for name, f in fisher.items():
+        if name not in params:
+            raise ValueError(f"Fisher entry {name!r} is not a parameter of the model")
+        if name not in anchor:
+            raise ValueError(f"Fisher entry {name!r} has no anchor value")
+        for what, t in (("Fisher", f), ("anchor", anchor[name])):
+            if t.shape != params[name].shape:
+                raise ValueError(
+                    f"{what} shape {tuple(t.shape)} of parameter {name!r} does not match the "
+                    f"model's {tuple(params[name].shape)}"
+                )
+    first = next(iter(params.values()), None)
+    total = torch.zeros(
+        (),
+        device=first.device if first is not None else None,
+        dtype=first.dtype if first is not None else None,
+    )
+    for name, f in fisher.items():
+        p = params[name]
+        diff = p - anchor[name].detach().to(device=p.device, dtype=p.dtype)
+        total = total + (f.to(device=p.device, dtype=p.dtype) * diff.pow(2)).sum()
+    return scale * total
+
+
+def ewc_loss(
+    model: nn.Module,
+    old_model: nn.Module,
+    fisher_dict: Mapping[str, Tensor],
+    ewc_lambda: float,
+) -> Tensor:
+    """EWC penalty pulling ``model`` toward the parameters of ``old_model``.
+
+    Returns ``(ewc_lambda / 2) * sum_j F_j (theta_j - theta*_j)**2`` over the parameters named in
+    ``fisher_dict``, so its gradient is ``ewc_lambda * F * (theta - theta*)``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Model being trained; the result is differentiable with respect to its parameters.
+    old_model : nn.Module
+        Model holding the anchor parameters ``theta*`` (used detached).
+    fisher_dict : Mapping of str to Tensor
+        Diagonal Fisher per parameter name, e.g. from :func:`compute_fisher_information`.
+    ewc_lambda : float
+        Penalty strength, finite and ``>= 0``.
+
+    Returns
+    -------
+    Tensor
+        Scalar on the device and in the dtype of ``model``'s parameters.
+
+    Raises
+    ------
+    ConfigError
+        If ``ewc_lambda`` is negative or not finite.
+    ValueError
+        If a Fisher entry names a parameter missing from a model or its shape does not match.
+
+    Examples
+    --------
+    >>> import copy, torch
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> old = nn.Linear(2, 1)
+    >>> new = copy.deepcopy(old)
+    >>> fisher = {"weight": torch.ones(1, 2), "bias": torch.ones(1)}
+    >>> ewc_loss(new, old, fisher, ewc_lambda=10.0).item()
+    0.0
+    >>> with torch.no_grad():
+    ...     _ = new.bias.add_(1.0)
+    >>> ewc_loss(new, old, fisher, ewc_lambda=10.0).item()
+    5.0
+    """
+    anchor = {name: p.detach() for name, p in old_model.named_parameters()}
+    return _quadratic_penalty(model, anchor, fisher_dict, ewc_lambda)
+
+
+def _check_same_layout(
+    ref: Mapping[str, Tensor], other: Mapping[str, Tensor], ref_name: str, other_name: str
+) -> None:
+    if set(ref) != set(other):
+        missing, extra = sorted(set(ref) - set(other)), sorted(set(other) - set(ref))
+        raise ValueError(
+            f"{other_name} keys differ from {ref_name}: missing {missing}, unexpected {extra}"
+        )
+    for name, t in ref.items():
+        if t.shape != other[name].shape:
+            raise ValueError(
+                f"parameter {name!r}: {other_name} shape {tuple(other[name].shape)} does not "
+                f"match {ref_name} shape {tuple(t.shape)}"
+            )
+
+
+def _copy(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {name: t.detach().to("cpu").clone() for name, t in tensors.items()}
+
+
+@dataclass
+class EWCState:
+    """Accumulated Fisher and anchor weights of online EWC; travels with a model version.
+
+    Parameters
+    ----------
+    fisher : dict of str to Tensor
+        Decayed running sum of diagonal Fisher information per parameter name.
+    anchor : dict of str to Tensor
+        Parameter values ``theta*`` the penalty pulls toward (the latest accepted weights).
+    decay : float, default 0.9
+        Online-EWC decay ``gamma`` in ``(0, 1]`` applied to the old Fisher at each consolidation.
+        With a constant per-window Fisher ``F`` the sum stays below ``F / (1 - gamma)``.
+    n_updates : int, default 1
+        Number of Fisher terms accumulated so far.
+
+    Raises
+    ------
+    ConfigError
+        If ``decay`` is outside ``(0, 1]`` or ``n_updates < 1``.
+    ValueError
+        If ``fisher`` and ``anchor`` differ in keys or shapes, or a Fisher value is negative.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 1)
+    >>> state = EWCState.from_model(model, {"weight": torch.ones(1, 2), "bias": torch.ones(1)})
+    >>> state.penalty(model, ewc_lambda=1.0).item()
+    0.0
+    >>> state = state.consolidate(state.fisher, state.anchor)
+    >>> state.n_updates, state.fisher["bias"].item()
+    (2, 1.9)
+    """
+
+    fisher: dict[str, Tensor]
+    anchor: dict[str, Tensor]
+    decay: float = 0.9
+    n_updates: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < float(self.decay) <= 1.0:  # also rejects NaN
+            raise ConfigError(f"decay must be in (0, 1], got {self.decay!r}")
+        self.decay = float(self.decay)
+        if isinstance(self.n_updates, bool) or int(self.n_updates) != self.n_updates:
+            raise ConfigError(f"n_updates must be an integer, got {self.n_updates!r}")
+        self.n_updates = int(self.n_updates)
+        if self.n_updates < 1:
+            raise ConfigError(f"n_updates must be >= 1, got {self.n_updates}")
+        _check_same_layout(self.fisher, self.anchor, "fisher", "anchor")
+        for name, f in self.fisher.items():
+            if bool((f < 0).any()):
+                raise ValueError(f"Fisher of parameter {name!r} has negative values")
+
+    @classmethod
+    def from_model(
+        cls, model: nn.Module, fisher: Mapping[str, Tensor], *, decay: float = 0.9
+    ) -> EWCState:
+        """Start a state anchored at a copy of ``model``'s current parameters.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Linear(2, 1)
+        >>> state = EWCState.from_model(model, {"bias": torch.ones(1)}, decay=0.5)
+        >>> torch.equal(state.anchor["bias"], model.bias.detach()), state.decay
+        (True, 0.5)
+        """
+        params = dict(model.named_parameters())
+        missing = sorted(set(fisher) - set(params))
+        if missing:
+            raise ValueError(f"Fisher entries {missing} are not parameters of the model")
+        anchor = _copy({name: params[name] for name in fisher})
+        return cls(fisher=_copy(fisher), anchor=anchor, decay=decay)
+
+    def penalty(self, model: nn.Module, ewc_lambda: float) -> Tensor:
+        """``(ewc_lambda / 2) * sum_j F_j (theta_j - anchor_j)**2``, as :func:`ewc_loss`.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Linear(1, 1)
+        >>> state = EWCState(fisher={"bias": torch.tensor([2.0])}, anchor={"bias": torch.zeros(1)})
+        >>> with torch.no_grad():
+        ...     _ = model.bias.fill_(3.0)
+        >>> state.penalty(model, ewc_lambda=1.0).item()
+        9.0
+        """
+        return _quadratic_penalty(model, self.anchor, self.fisher, ewc_lambda)
+
+    def consolidate(self, fisher: Mapping[str, Tensor], anchor: Mapping[str, Tensor]) -> EWCState:
+        """Fold a new window's Fisher in: ``decay * self.fisher + fisher``, anchored at ``anchor``.
+
+        Returns a new state; ``self`` is left unchanged.
+
+        Examples
+        --------
+        >>> import torch
+        >>> state = EWCState(fisher={"w": torch.ones(2)}, anchor={"w": torch.zeros(2)}, decay=0.5)
+        >>> new = state.consolidate({"w": torch.ones(2)}, {"w": torch.full((2,), 3.0)})
+        >>> new.fisher["w"].tolist(), new.anchor["w"].tolist(), new.n_updates
+        ([1.5, 1.5], [3.0, 3.0], 2)
+        """
+        _check_same_layout(self.fisher, fisher, "state Fisher", "new Fisher")
+        _check_same_layout(self.fisher, anchor, "state Fisher", "new anchor")
+        merged = {}
+        for name, old in self.fisher.items():
+            new = fisher[name].detach().to("cpu", old.dtype)
+            merged[name] = self.decay * old.detach().cpu() + new
+        return EWCState(
+            fisher=merged, anchor=_copy(anchor), decay=self.decay, n_updates=self.n_updates + 1
+        )
+
+    def is_finite(self) -> bool:
+        """Whether every Fisher and anchor value is finite (no NaN or inf).
+
+        Examples
+        --------
+        >>> import torch
+        >>> EWCState(fisher={"w": torch.ones(2)}, anchor={"w": torch.zeros(2)}).is_finite()
+        True
+        >>> EWCState(fisher={"w": torch.ones(2)}, anchor={"w": torch.tensor([0.0, float("inf")])}
+        ...          ).is_finite()
+        False
+        """
+        return all(
+            bool(torch.isfinite(t).all()) for t in (*self.fisher.values(), *self.anchor.values())
+        )
+
+    def stats(self) -> dict[str, float]:
+        """Summary for logging: mean and max of the finite Fisher values, non-finite count, size.
+
+        Examples
+        --------
+        >>> import torch
+        >>> state = EWCState(fisher={"w": torch.tensor([1.0, 3.0, float("nan")])},
+        ...                  anchor={"w": torch.zeros(3)})
+        >>> state.stats()
+        {'fisher_mean': 2.0, 'fisher_max': 3.0, 'fisher_nonfinite': 1, 'n_params': 3}
+        """
+        flat = torch.cat([f.detach().reshape(-1).cpu().double() for f in self.fisher.values()])
+        finite = flat[torch.isfinite(flat)]
+        return {
+            "fisher_mean": finite.mean().item() if finite.numel() else 0.0,
+            "fisher_max": finite.max().item() if finite.numel() else 0.0,
+            "fisher_nonfinite": int(flat.numel() - finite.numel()),
+            "n_params": int(flat.numel()),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain tensors, floats and ints, loadable with ``torch.load(weights_only=True)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> state = EWCState(fisher={"w": torch.ones(1)}, anchor={"w": torch.zeros(1)}, decay=0.5)
+        >>> d = state.to_dict()
+        >>> sorted(d), EWCState.from_dict(d).decay
+        (['anchor', 'decay', 'fisher', 'n_updates'], 0.5)
+        """
+        return {
+            "fisher": {name: t.detach().clone() for name, t in self.fisher.items()},
+            "anchor": {name: t.detach().clone() for name, t in self.anchor.items()},
+            "decay": self.decay,
+            "n_updates": self.n_updates,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EWCState:
+        """Inverse of :meth:`to_dict` (see its example); validates like the constructor."""
+        missing = sorted({"fisher", "anchor", "decay", "n_updates"} - set(d))
+        if missing:
+            raise ValueError(f"EWC state dict lacks keys {missing}")
+        return cls(
+            fisher=dict(d["fisher"]),
+            anchor=dict(d["anchor"]),
+            decay=d["decay"],
+            n_updates=d["n_updates"],
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the state with ``torch.save``; read it back with :meth:`load`.
+
+        Examples
+        --------
+        >>> import tempfile, torch
+        >>> state = EWCState(fisher={"w": torch.ones(2)}, anchor={"w": torch.zeros(2)})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     state.save(f"{tmp}/ewc.pt")
+        ...     EWCState.load(f"{tmp}/ewc.pt").fisher["w"].tolist()
+        [1.0, 1.0]
+        """
+        torch.save(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> EWCState:
+        """Read a state written by :meth:`save` (tensors land on CPU; no pickled code runs)."""
+        return cls.from_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+
+class EWCPenalty:
+    """Loss hook: ``loss = task_loss + EWCPenalty(state, ewc_lambda)(model)`` before backward.
+
+    Parameters
+    ----------
+    state : EWCState
+        Fisher and anchor to penalise against.
+    ewc_lambda : float
+        Penalty strength, finite and ``>= 0``.
+
+    Raises
+    ------
+    ConfigError
+        If ``ewc_lambda`` is negative or not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 1)
+    >>> hook = EWCPenalty(EWCState.from_model(model, {"bias": torch.ones(1)}), ewc_lambda=4.0)
+    >>> with torch.no_grad():
+    ...     _ = model.bias.sub_(0.5)
+    >>> hook(model).item()
+    0.5
+    """
+
+    def __init__(self, state: EWCState, ewc_lambda: float) -> None:
+        self.state = state
+        self.ewc_lambda = _check_lambda(ewc_lambda)
+
+    def __call__(self, model: nn.Module) -> Tensor:
+        return self.state.penalty(model, self.ewc_lambda)
+
+    def __repr__(self) -> str:
+        return (
+            f"EWCPenalty(ewc_lambda={self.ewc_lambda}, decay={self.state.decay}, "
+            f"n_updates={self.state.n_updates})"
+        )
