@@ -1,0 +1,153 @@
+"""Configuration of one incremental update.
+
+The field names and defaults follow the original update script that teams already run
+(``model_id``, ``data_window``, ``learning_rate``, ``ewc_lambda``, ``stability_check``,
+``min_sharpe_threshold``); the remaining fields make its implicit choices explicit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from online_learning.errors import ConfigError
+
+MIN_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 90
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+def _finite(name: str, value: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise ConfigError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def validate_model_id(model_id: str) -> str:
+    """Return ``model_id`` if it is a valid registry name, else raise :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> validate_model_id("bull_specialist")
+    'bull_specialist'
+    """
+    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id):
+        raise ConfigError(
+            f"model_id must be 1-100 characters of letters, digits, '_', '-' or '.', "
+            f"starting with a letter or digit; got {model_id!r}"
+        )
+    return model_id
+
+
+@dataclass(frozen=True)
+class IncrementalUpdateConfig:
+    """Everything one incremental update of one model needs to know.
+
+    Parameters
+    ----------
+    model_id : str
+        Registered model name, e.g. ``"bull_specialist"``.
+    data_window : int, default 60
+        Trading days in the sliding window, 30 to 90 inclusive. The last ``validation_days``
+        of them are held out for the stability gate; the rest are trained on.
+    learning_rate : float, default 1e-5
+        Adam learning rate, > 0.
+    ewc_lambda : float, default 1000.0
+        Strength of the EWC penalty, >= 0 (0 is plain fine-tuning).
+    stability_check : bool, default True
+        Run the Sharpe stability gate. Non-finite losses, weights or Fisher values are rejected
+        even when this is False.
+    min_sharpe_threshold : float, default 0.95
+        The new model must keep at least this fraction of the old model's validation Sharpe
+        (see :mod:`online_learning.stability_checker` for the rule at zero or negative Sharpe).
+    validation_days : int, default 7
+        Trading days at the end of the window used only for the gate.
+    epochs : int, default 10
+        Passes over the training part of the window.
+    batch_size : int, default 32
+    fisher_decay : float, default 0.9
+        Decay of the accumulated Fisher in online EWC, in (0, 1].
+    sharpe_floor : float, default 0.5
+        Annualised Sharpe below which the gate's tolerance stops shrinking with the old Sharpe.
+    min_validation_samples : int, default 5
+        Pooled (symbol, day) validation samples below which the gate refuses to promote.
+    min_train_samples : int, default 20
+        Training samples below which the update is not attempted.
+    as_of : datetime.date or None
+        Last day of data the update may use; ``None`` means the latest day the source has.
+    seed : int, default 0
+        Seeds batch order and any randomness of training.
+
+    Examples
+    --------
+    >>> IncrementalUpdateConfig(model_id="bull_specialist").data_window
+    60
+    >>> IncrementalUpdateConfig(model_id="bull_specialist", data_window=14)
+    Traceback (most recent call last):
+    ...
+    online_learning.errors.ConfigError: data_window must be between 30 and 90 trading days, got 14
+    """
+
+    model_id: str
+    data_window: int = 60
+    learning_rate: float = 1e-5
+    ewc_lambda: float = 1000.0
+    stability_check: bool = True
+    min_sharpe_threshold: float = 0.95
+    validation_days: int = 7
+    epochs: int = 10
+    batch_size: int = 32
+    fisher_decay: float = 0.9
+    sharpe_floor: float = 0.5
+    min_validation_samples: int = 5
+    min_train_samples: int = 20
+    as_of: date | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        validate_model_id(self.model_id)
+        if isinstance(self.data_window, bool) or not isinstance(self.data_window, int):
+            raise ConfigError(f"data_window must be an integer, got {self.data_window!r}")
+        if not MIN_WINDOW_DAYS <= self.data_window <= MAX_WINDOW_DAYS:
+            raise ConfigError(
+                f"data_window must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} "
+                f"trading days, got {self.data_window}"
+            )
+        if _finite("learning_rate", self.learning_rate) <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if _finite("ewc_lambda", self.ewc_lambda) < 0:
+            raise ConfigError(f"ewc_lambda must be >= 0, got {self.ewc_lambda}")
+        if not 0 < _finite("min_sharpe_threshold", self.min_sharpe_threshold) <= 1:
+            raise ConfigError(
+                f"min_sharpe_threshold must be in (0, 1], got {self.min_sharpe_threshold}"
+            )
+        if not 0 < _finite("fisher_decay", self.fisher_decay) <= 1:
+            raise ConfigError(f"fisher_decay must be in (0, 1], got {self.fisher_decay}")
+        if _finite("sharpe_floor", self.sharpe_floor) <= 0:
+            raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
+        for name in ("validation_days", "epochs", "batch_size", "min_validation_samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.validation_days > self.data_window // 2:
+            raise ConfigError(
+                f"validation_days ({self.validation_days}) must be at most half of "
+                f"data_window ({self.data_window})"
+            )
+        if not isinstance(self.min_train_samples, int) or self.min_train_samples < 1:
+            raise ConfigError(
+                f"min_train_samples must be a positive integer, got {self.min_train_samples!r}"
+            )
+
+    def to_params(self) -> dict[str, Any]:
+        """Flat, string-friendly view for logging as run parameters."""
+        params = asdict(self)
+        params["as_of"] = self.as_of.isoformat() if self.as_of else None
+        return params

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from online_learning.config import IncrementalUpdateConfig
+from online_learning.errors import ConfigError
+
+
+def test_defaults_are_the_seed_defaults():
+    config = IncrementalUpdateConfig(model_id="bull_specialist")
+    assert (config.data_window, config.learning_rate, config.ewc_lambda) == (60, 1e-5, 1000.0)
+    assert config.stability_check is True
+    assert config.min_sharpe_threshold == 0.95
+    assert config.validation_days == 7
+
+
+@pytest.mark.parametrize("window", [30, 45, 90])
+def test_window_bounds_are_inclusive(window):
+    assert IncrementalUpdateConfig(model_id="m", data_window=window).data_window == window
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("data_window", 29, "between 30 and 90"),
+        ("data_window", 91, "between 30 and 90"),
+        ("data_window", 60.5, "integer"),
+        ("learning_rate", 0.0, "learning_rate must be > 0"),
+        ("learning_rate", -1e-5, "learning_rate must be > 0"),
+        ("learning_rate", math.nan, "learning_rate must be finite"),
+        ("ewc_lambda", -1.0, "ewc_lambda must be >= 0"),
+        ("ewc_lambda", math.inf, "ewc_lambda must be finite"),
+        ("min_sharpe_threshold", 1.5, "min_sharpe_threshold"),
+        ("min_sharpe_threshold", 0.0, "min_sharpe_threshold"),
+        ("fisher_decay", 0.0, "fisher_decay"),
+        ("validation_days", 0, "validation_days"),
+        ("validation_days", 40, "at most half"),
+        ("epochs", 0, "epochs"),
+    ],
+)
+def test_rejects_out_of_range_values(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        IncrementalUpdateConfig(model_id="m", **{field: value})
+
+
+@pytest.mark.parametrize("model_id", ["", "has space", "../etc", "-leading", "x" * 101])
+def test_rejects_bad_model_ids(model_id):
+    with pytest.raises(ConfigError, match="model_id"):
+        IncrementalUpdateConfig(model_id=model_id)
+
+
+def test_config_errors_are_value_errors_for_generic_callers():
+    with pytest.raises(ValueError):
+        IncrementalUpdateConfig(model_id="m", ewc_lambda=-1)
