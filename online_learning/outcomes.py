@@ -1,0 +1,67 @@
+"""What an incremental update returns: it was promoted, or the champion stayed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """Fields common to both outcomes.
+
+    ``sharpe_pre`` and ``sharpe_post`` are the annualised validation Sharpe ratios of the
+    champion and the candidate on the same held-out days; ``degradation_pct`` is positive when
+    the candidate is worse (see :mod:`online_learning.stability_checker`). ``timings`` holds
+    seconds per step: ``data``, ``fisher``, ``training``, ``gate``, ``registry``.
+    """
+
+    model_id: str
+    sharpe_pre: float
+    sharpe_post: float
+    degradation_pct: float
+    duration_s: float
+    n_train: int
+    n_validation: int
+    window_start: str | None
+    window_end: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision == "promoted"
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["decision"] = self.decision
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return data
+
+
+@dataclass(frozen=True)
+class UpdateSuccess(UpdateOutcome):
+    """The candidate passed the gate; ``champion`` now points to ``version``."""
+
+    version: str = ""
+    previous_version: str | None = None
+    run_id: str | None = None
+    decision: Literal["promoted"] = "promoted"
+    reason: str = "passed"
+
+
+@dataclass(frozen=True)
+class RollbackResult(UpdateOutcome):
+    """The candidate was rejected; ``champion`` still points to ``champion_version``.
+
+    ``reason`` is one of ``sharpe_degradation``, ``non_finite``, ``non_finite_data``,
+    ``insufficient_training_data`` or ``insufficient_validation_data``.
+    """
+
+    champion_version: str = ""
+    reason: str = ""
+    detail: str = ""
+    run_id: str | None = None
+    decision: Literal["rolled_back"] = "rolled_back"

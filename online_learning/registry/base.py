@@ -1,0 +1,69 @@
+"""What the update loop needs from a model registry, independent of MLflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from torch import nn
+
+from online_learning.ewc import EWCState
+
+CHAMPION_ALIAS = "champion"
+PREVIOUS_CHAMPION_ALIAS = "previous-champion"
+
+
+@dataclass
+class LoadedModel:
+    """A registered version with its EWC state and tags."""
+
+    model_id: str
+    version: str
+    model: nn.Module
+    ewc_state: EWCState | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """Where a candidate was logged; ``version`` is set when it was registered."""
+
+    run_id: str
+    version: str | None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The ``champion`` alias moved from ``previous_version`` to ``version``."""
+
+    model_id: str
+    version: str
+    previous_version: str | None
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """Versions, the ``champion`` alias and the EWC state that travels with each version."""
+
+    def champion_version(self, model_id: str) -> str | None: ...
+
+    def load_champion(self, model_id: str) -> LoadedModel: ...
+
+    def load_version(self, model_id: str, version: str) -> LoadedModel: ...
+
+    def log_candidate(
+        self,
+        *,
+        model_id: str,
+        model: nn.Module,
+        ewc_state: EWCState | None,
+        params: Mapping[str, object],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        register: bool,
+    ) -> CandidateRecord: ...
+
+    def promote(self, *, model_id: str, version: str) -> Promotion: ...
+
+    def rollback(self, *, model_id: str) -> Promotion: ...

@@ -1,0 +1,269 @@
+"""The model registry on MLflow: versions, the ``champion`` alias and EWC state artifacts.
+
+This module is the one place in the library that imports MLflow; everything else talks to the
+:class:`~online_learning.registry.base.ModelRegistry` protocol.
+
+MLflow keeps no history of an alias, so promotion records it: before ``champion`` moves, the
+version it pointed to gets the ``previous-champion`` alias, and the new version a
+``previous_champion`` tag. :meth:`MlflowRegistry.rollback` walks that chain back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import mlflow
+import mlflow.pytorch
+import torch
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from torch import nn
+
+from online_learning.errors import ModelNotFoundError, RegistryError
+from online_learning.ewc import EWCState
+from online_learning.registry.base import (
+    CHAMPION_ALIAS,
+    PREVIOUS_CHAMPION_ALIAS,
+    CandidateRecord,
+    LoadedModel,
+    Promotion,
+)
+
+EWC_ARTIFACT = "ewc/ewc_state.pt"
+_PIP_REQUIREMENTS = [f"torch=={torch.__version__.split('+')[0]}", "numpy"]
+
+
+def _not_found(exc: MlflowException) -> bool:
+    return exc.error_code == "RESOURCE_DOES_NOT_EXIST" or exc.get_http_status_code() == 404
+
+
+class MlflowRegistry:
+    """Model registry backed by an MLflow tracking server or a local SQLite store.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        e.g. ``sqlite:////data/mlflow.db`` or ``http://mlflow:5000``.
+    artifact_location : str or None
+        Artifact root of the experiment when it is created (the embedded default uses a local
+        folder; a server decides its own when this is None).
+    experiment_name : str
+        Experiment under which update runs are logged.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        artifact_location: str | None = None,
+        experiment_name: str = "online-learning",
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_location = artifact_location
+        self.experiment_name = experiment_name
+        self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings) -> MlflowRegistry:
+        """Build the registry the settings describe, creating the local data folder if used."""
+        if settings.artifact_location is not None:
+            settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+        return cls(
+            settings.tracking_uri,
+            artifact_location=settings.artifact_location,
+            experiment_name=settings.experiment_name,
+        )
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def client(self) -> MlflowClient:
+        if self._client is None:
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def _activate(self) -> None:
+        # The fluent API (start_run, log_model, load_model) reads the process-wide URI.
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+    def _experiment(self) -> str:
+        if self._experiment_id is None:
+            found = self.client.get_experiment_by_name(self.experiment_name)
+            if found is None:
+                try:
+                    self._experiment_id = self.client.create_experiment(
+                        self.experiment_name, artifact_location=self.artifact_location
+                    )
+                except MlflowException as exc:  # created concurrently by another process
+                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    found = self.client.get_experiment_by_name(self.experiment_name)
+            if found is not None:
+                self._experiment_id = found.experiment_id
+        return self._experiment_id
+
+    # -- reading --------------------------------------------------------------------------
+    def champion_version(self, model_id: str) -> str | None:
+        """The version ``champion`` points to, or None when there is none."""
+        return self._alias_version(model_id, CHAMPION_ALIAS)
+
+    def _alias_version(self, model_id: str, alias: str) -> str | None:
+        # A missing alias is reported as INVALID_PARAMETER_VALUE by some stores, so read the
+        # model's alias map rather than interpreting error codes.
+        try:
+            aliases = self.client.get_registered_model(model_id).aliases or {}
+        except MlflowException as exc:
+            if _not_found(exc):
+                return None
+            raise
+        version = aliases.get(alias)
+        return None if version is None else str(version)
+
+    def list_models(self) -> list[dict[str, str | None]]:
+        """Registered models with their champion version and regime tag."""
+        rows = []
+        for model in self.client.search_registered_models():
+            rows.append(
+                {
+                    "model_id": model.name,
+                    "champion": (model.aliases or {}).get(CHAMPION_ALIAS),
+                    "regime": (model.tags or {}).get("regime"),
+                }
+            )
+        return sorted(rows, key=lambda row: row["model_id"])
+
+    def load_champion(self, model_id: str) -> LoadedModel:
+        """Load the model ``champion`` points to, with its EWC state."""
+        version = self.champion_version(model_id)
+        if version is None:
+            raise ModelNotFoundError(
+                f"model {model_id!r} has no {CHAMPION_ALIAS!r} version in the registry at "
+                f"{self.tracking_uri}; bootstrap it first with `online-learning train`"
+            )
+        return self.load_version(model_id, version)
+
+    def load_version(self, model_id: str, version: str) -> LoadedModel:
+        """Load one registered version with its EWC state and tags."""
+        try:
+            info = self.client.get_model_version(model_id, str(version))
+        except MlflowException as exc:
+            if _not_found(exc):
+                raise ModelNotFoundError(f"model {model_id!r} has no version {version}") from exc
+            raise
+        self._activate()
+        model = mlflow.pytorch.load_model(f"models:/{model_id}/{version}")
+        ewc_state = None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=info.run_id,
+                    artifact_path=EWC_ARTIFACT,
+                    dst_path=tmp,
+                    tracking_uri=self.tracking_uri,
+                )
+            except (MlflowException, OSError):
+                path = None
+            if path is not None and Path(path).exists():
+                ewc_state = EWCState.load(path)
+        return LoadedModel(
+            model_id=model_id,
+            version=str(version),
+            model=model,
+            ewc_state=ewc_state,
+            tags=dict(info.tags or {}),
+        )
+
+    # -- writing --------------------------------------------------------------------------
+    def log_candidate(
+        self,
+        *,
+        model_id: str,
+        model: nn.Module,
+        ewc_state: EWCState | None,
+        params: Mapping[str, object],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        register: bool,
+    ) -> CandidateRecord:
+        """Log a training run; with ``register`` also create a model version (no alias moves).
+
+        A rejected candidate is logged with ``register=False``: its run keeps the numbers for
+        audit, but it never becomes a version.
+        """
+        self._activate()
+        experiment_id = self._experiment()
+        clean_metrics = {k: float(v) for k, v in metrics.items() if _is_number(v)}
+        try:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=model_id) as run:
+                mlflow.log_params({k: _param(v) for k, v in params.items()})
+                mlflow.log_metrics(clean_metrics)
+                mlflow.set_tags({"model_id": model_id, **tags})
+                version = None
+                if register:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        if ewc_state is not None:
+                            local = Path(tmp) / Path(EWC_ARTIFACT).name
+                            ewc_state.save(local)
+                            mlflow.log_artifact(str(local), artifact_path="ewc")
+                    info = mlflow.pytorch.log_model(
+                        model,
+                        name="model",
+                        registered_model_name=model_id,
+                        pip_requirements=_PIP_REQUIREMENTS,
+                        serialization_format="pickle",
+                    )
+                    version = str(info.registered_model_version)
+                    for key, value in tags.items():
+                        self.client.set_model_version_tag(model_id, version, key, str(value))
+                    if "regime" in tags:
+                        self.client.set_registered_model_tag(model_id, "regime", tags["regime"])
+        except MlflowException as exc:
+            raise RegistryError(
+                f"could not log {model_id!r} to {self.tracking_uri}: {exc}"
+            ) from exc
+        return CandidateRecord(run_id=run.info.run_id, version=version)
+
+    def promote(self, *, model_id: str, version: str) -> Promotion:
+        """Point ``champion`` at ``version``, remembering the version it replaces."""
+        previous = self.champion_version(model_id)
+        if previous == str(version):
+            return Promotion(model_id, str(version), previous)
+        try:
+            if previous is not None:
+                self.client.set_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS, previous)
+                self.client.set_model_version_tag(
+                    model_id, str(version), "previous_champion", previous
+                )
+            self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, str(version))
+        except MlflowException as exc:
+            raise RegistryError(f"could not promote {model_id} v{version}: {exc}") from exc
+        return Promotion(model_id, str(version), previous)
+
+    def rollback(self, *, model_id: str) -> Promotion:
+        """Move ``champion`` back to the version it replaced (one step per call)."""
+        current = self.champion_version(model_id)
+        previous = self._alias_version(model_id, PREVIOUS_CHAMPION_ALIAS)
+        if current is None or previous is None:
+            raise ModelNotFoundError(f"model {model_id!r} has no earlier champion to roll back to")
+        before = self.client.get_model_version(model_id, previous).tags.get("previous_champion")
+        self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, previous)
+        if before:
+            self.client.set_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS, before)
+        else:
+            self.client.delete_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS)
+        self.client.set_model_version_tag(model_id, current, "rolled_back", "true")
+        return Promotion(model_id, previous, current)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _param(value: object) -> str:
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)

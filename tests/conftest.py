@@ -1,0 +1,49 @@
+"""Shared fixtures: a real MLflow store (SQLite) per test, seeded synthetic markets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@pytest.fixture(scope="session")
+def _migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its schema migrated, created once per session.
+
+    Creating the schema takes seconds; each test gets a copy of this file instead.
+    """
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, _migrated_mlflow_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data directory with a migrated, empty MLflow store, as ONLINE_LEARNING_HOME."""
+    from online_learning.settings import get_settings
+
+    data_dir = tmp_path / "home"
+    data_dir.mkdir()
+    shutil.copy(_migrated_mlflow_db, data_dir / "mlflow.db")
+    monkeypatch.setenv("ONLINE_LEARNING_HOME", str(data_dir))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def registry(home: Path):
+    """An :class:`MlflowRegistry` on the test's own SQLite store and artifact folder."""
+    from online_learning.registry import MlflowRegistry
+    from online_learning.settings import get_settings
+
+    return MlflowRegistry.from_settings(get_settings())
