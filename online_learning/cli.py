@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# Piped output (CI logs, `make run | tee`) gets a fixed width instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True)
 
 DEFAULT_MODELS = ["bull_specialist", "bear_specialist", "sideways_specialist"]
@@ -62,6 +64,8 @@ def _global(
 ) -> None:
     from online_learning.settings import get_settings
 
+    # MLflow logs schema migrations and the like at INFO; the tables below say what happened.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     if home is not None:
         os.environ["ONLINE_LEARNING_HOME"] = str(home)
     if tracking_uri:
@@ -222,17 +226,18 @@ def _update(model_ids, data, seed, as_of, options) -> list:
 
 def _print_outcomes(outcomes) -> None:
     table = Table(title="Incremental update")
-    for column in (
+    columns = (
         "model",
         "decision",
-        "version",
+        "champion",
         "Sharpe pre",
         "Sharpe post",
-        "degradation %",
+        "degr. %",
         "train/val rows",
         "time s",
         "reason",
-    ):
+    )
+    for column in columns:
         table.add_column(column)
     for o in outcomes:
         version = o.version if o.promoted else o.champion_version
@@ -240,15 +245,18 @@ def _print_outcomes(outcomes) -> None:
         table.add_row(
             o.model_id,
             f"[{colour}]{o.decision}[/]",
-            version,
+            f"v{version}",
             _fmt(o.sharpe_pre),
             _fmt(o.sharpe_post),
             _fmt(o.degradation_pct, "+.1f"),
             f"{o.n_train}/{o.n_validation}",
             _fmt(o.duration_s, ".2f"),
-            o.reason if o.promoted else f"{o.reason}: {o.detail}",
+            o.reason,
         )
     console.print(table)
+    for o in outcomes:
+        if not o.promoted:
+            console.print(f"  {o.model_id}: {o.detail}; champion stays at v{o.champion_version}")
 
 
 def _exit_code(outcomes) -> int:

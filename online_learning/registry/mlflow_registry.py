@@ -10,10 +10,13 @@ version it pointed to gets the ``previous-champion`` alias, and the new version 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import math
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import mlflow
@@ -35,6 +38,20 @@ from online_learning.registry.base import (
 
 EWC_ARTIFACT = "ewc/ewc_state.pt"
 _PIP_REQUIREMENTS = [f"torch=={torch.__version__.split('+')[0]}", "numpy"]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence MLflow's narration of a registration (printed to stderr, not logged) and its
+    warning that pickled models run code when loaded: we load only models we pickled."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _not_found(exc: MlflowException) -> bool:
@@ -209,13 +226,14 @@ class MlflowRegistry:
                             local = Path(tmp) / Path(EWC_ARTIFACT).name
                             ewc_state.save(local)
                             mlflow.log_artifact(str(local), artifact_path="ewc")
-                    info = mlflow.pytorch.log_model(
-                        model,
-                        name="model",
-                        registered_model_name=model_id,
-                        pip_requirements=_PIP_REQUIREMENTS,
-                        serialization_format="pickle",
-                    )
+                    with _quiet():
+                        info = mlflow.pytorch.log_model(
+                            model,
+                            name="model",
+                            registered_model_name=model_id,
+                            pip_requirements=_PIP_REQUIREMENTS,
+                            serialization_format="pickle",
+                        )
                     version = str(info.registered_model_version)
                     for key, value in tags.items():
                         self.client.set_model_version_tag(model_id, version, key, str(value))

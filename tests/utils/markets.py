@@ -25,6 +25,14 @@ def regime_switch(
     )
 
 
+def to_wide(long_csv) -> pd.DataFrame:
+    """A long price CSV as the wide layout: a ``date`` column and one close column per symbol."""
+    frame = pd.read_csv(long_csv)
+    wide = frame.pivot(index="date", columns="symbol", values="close")
+    wide.columns.name = None
+    return wide.reset_index()
+
+
 def trading_days(source) -> list[pd.Timestamp]:
     return sorted(source.fetch()["date"].unique())
 

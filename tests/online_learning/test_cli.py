@@ -1,0 +1,106 @@
+"""The ``online-learning`` command line in-process, on a user CSV and a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from online_learning.cli import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+from tests.utils.markets import regime_switch, to_wide, trading_days
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def market_csv(tmp_path_factory) -> tuple[Path, list]:
+    """Bull then sideways, written as the long CSV a user would bring."""
+    market = regime_switch("bull", "sideways")
+    path = tmp_path_factory.mktemp("data") / "prices.csv"
+    frame = market.fetch().drop(columns=["regime"])
+    frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
+    return path, trading_days(market)
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _day(days, i: int) -> str:
+    return days[i].strftime("%Y-%m-%d")
+
+
+def test_update_rejects_a_window_out_of_range(home):
+    result = _run("update", "--model_id", "m", "--data_window_days", "14")
+    assert result.exit_code == EXIT_ERROR
+    assert "data_window must be between 30 and 90" in result.output
+
+
+def test_update_without_a_champion_says_how_to_bootstrap(home):
+    result = _run("update", "--model_id", "nobody", "--data", "synthetic")
+    assert result.exit_code == EXIT_ERROR
+    assert "online-learning train" in result.output
+
+
+def test_unknown_data_source_lists_the_choices(home):
+    result = _run("update", "--data", "no-such-file.csv")
+    assert result.exit_code == EXIT_ERROR
+    assert "synthetic" in result.output and "sp500" in result.output
+
+
+def test_malformed_csv_fails_with_file_row_and_column(home, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,symbol,close\n2024-01-02,AAA,10\n2024-01-03,AAA,abc\n")
+    result = _run("train", "--model_id", "m", "--data", str(bad))
+    assert result.exit_code == EXIT_ERROR
+    assert "bad.csv" in result.output
+    assert "row 3" in result.output and "'close'" in result.output
+
+
+def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
+    path, days = market_csv
+    common = ("--model_id", "cli_model", "--data", str(path))
+    trained = _run("train", *common, "--end", _day(days, 250), "--epochs", "40")
+    assert trained.exit_code == 0, trained.output
+    assert "cli_model" in trained.output
+
+    # Plain fine-tuning with a large step overfits the window: the gate rolls it back.
+    overfit = _run(
+        "update", *common, "--as-of", _day(days, 330), "--learning_rate", "3e-3",
+        "--ewc_lambda", "0", "--epochs", "10", "--json",
+    )  # fmt: skip
+    assert overfit.exit_code == EXIT_ROLLED_BACK, overfit.output
+    [outcome] = json.loads(overfit.output)
+    assert outcome["decision"] == "rolled_back"
+    assert outcome["champion_version"] == "1"
+
+    # After the switch to the sideways regime, learning the new relationship is promoted.
+    adapted = _run(
+        "update", *common, "--as-of", _day(days, 470), "--learning_rate", "1e-2",
+        "--ewc_lambda", "100", "--epochs", "10", "--json",
+    )  # fmt: skip
+    assert adapted.exit_code == EXIT_PROMOTED, adapted.output
+    [outcome] = json.loads(adapted.output)
+    assert outcome["decision"] == "promoted"
+    assert outcome["version"] == "2"
+    assert outcome["sharpe_post"] > outcome["sharpe_pre"]
+
+    listed = _run("models")
+    assert "cli_model" in listed.output
+
+    rolled = _run("rollback", "--model_id", "cli_model")
+    assert rolled.exit_code == 0, rolled.output
+    again = _run("rollback", "--model_id", "cli_model")
+    assert again.exit_code == EXIT_ERROR
+    assert "no earlier champion" in again.output
+
+
+def test_wide_csv_trains_end_to_end(home, market_csv, tmp_path):
+    path, _ = market_csv
+    wide = tmp_path / "wide.csv"
+    to_wide(path).to_csv(wide, index=False)
+    result = _run("train", "--model_id", "wide_model", "--data", str(wide), "--epochs", "5")
+    assert result.exit_code == 0, result.output
+    assert "wide_model" in result.output
