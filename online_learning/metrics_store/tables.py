@@ -1,0 +1,100 @@
+"""The tables of the metrics store at the head revision, for building queries.
+
+The schema itself is created and changed by the Alembic revisions in ``migrations/versions``;
+those do not import this module (a migration describes the schema as it was when written).
+``tests/online_learning/test_metrics_store.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware timestamp stored in UTC on every backend.
+
+    SQLite keeps timestamps as text without an offset, so values are converted to UTC before
+    they are written (which also keeps their text order chronological) and read back as UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamps must be timezone-aware, got {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+daily_performance = sa.Table(
+    "daily_performance",
+    metadata,
+    sa.Column("model_id", sa.String(100), primary_key=True),
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("position", sa.Float, nullable=False),
+    sa.Column("strategy_return", sa.Float, nullable=False),
+    sa.Column("market_return", sa.Float, nullable=False),
+    sa.Column("hit", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+update_history = sa.Table(
+    "update_history",
+    metadata,
+    sa.Column("job_id", sa.String(200), primary_key=True),
+    sa.Column("model_id", sa.String(100), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("sharpe_pre", sa.Float),
+    sa.Column("sharpe_post", sa.Float),
+    sa.Column("degradation_pct", sa.Float),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("version", sa.String(100)),
+    sa.Column("previous_version", sa.String(100)),
+    sa.Column("window_start", sa.String(40)),
+    sa.Column("window_end", sa.String(40)),
+    sa.Column("config", JSONDocument, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("topic", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_error", sa.Text),
+)
+
+sa.Index("ix_daily_performance_model_date", daily_performance.c.model_id, daily_performance.c.date)
+sa.Index("ix_update_history_model_started", update_history.c.model_id, update_history.c.started_at)
+# Partial index: the relay's query touches only the (few) unpublished rows, oldest first.
+sa.Index(
+    "ix_outbox_unpublished",
+    outbox.c.created_at,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
