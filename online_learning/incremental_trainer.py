@@ -188,7 +188,8 @@ class OnlineLearner:
                 {n: p.detach().clone() for n, p in candidate.named_parameters()},
             )
         if not new_state.is_finite():
-            return reject("non_finite", "the Fisher information of the new weights is not finite")
+            result = reject("non_finite", "the Fisher information of the new weights is not finite")
+            return dataclasses.replace(result, fisher_stats=new_state.stats())
 
         self._say(f"{config.model_id}: registering and promoting")
         with timer.step("registry"):
@@ -213,6 +214,7 @@ class OnlineLearner:
             window_start=window.start.isoformat(),
             window_end=window.end.isoformat(),
             timings=dict(timer.steps),
+            fisher_stats=new_state.stats(),
             version=promotion.version,
             previous_version=promotion.previous_version,
             run_id=record.run_id,

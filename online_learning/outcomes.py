@@ -14,7 +14,9 @@ class UpdateOutcome:
     ``sharpe_pre`` and ``sharpe_post`` are the annualised validation Sharpe ratios of the
     champion and the candidate on the same held-out days; ``degradation_pct`` is positive when
     the candidate is worse (see :mod:`online_learning.stability_checker`). ``timings`` holds
-    seconds per step: ``data``, ``fisher``, ``training``, ``gate``, ``registry``.
+    seconds per step: ``data``, ``fisher``, ``training``, ``gate``, ``registry``;
+    ``fisher_stats`` summarises the Fisher that travels with the new version (see
+    :meth:`online_learning.ewc.EWCState.stats`), or the one that was found non-finite.
     """
 
     model_id: str
@@ -27,6 +29,7 @@ class UpdateOutcome:
     window_start: str | None
     window_end: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    fisher_stats: dict[str, float] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:

@@ -13,8 +13,14 @@ class Settings(BaseSettings):
     """Settings of the library and its command line.
 
     ``ONLINE_LEARNING_HOME`` is the data directory under which every embedded default writes:
-    the MLflow SQLite store (``mlflow.db``) and its artifacts (``mlartifacts/``).
-    ``MLFLOW_TRACKING_URI`` points at an MLflow server instead.
+    the MLflow SQLite store (``mlflow.db``), its artifacts (``mlartifacts/``) and the metrics
+    store (``metrics.db``). ``MLFLOW_TRACKING_URI`` points at an MLflow server instead, and
+    ``ONLINE_LEARNING_DATABASE_URL`` the metrics store at a database server
+    (``postgresql://user@host/db``). ``KAFKA_BOOTSTRAP_SERVERS`` names a Kafka cluster; without
+    it, ``online-learning up`` starts an embedded broker. Topics default to ``model-updates``,
+    ``trade-outcomes`` and ``model-drift`` (``ONLINE_LEARNING_MODEL_UPDATES_TOPIC``, ...).
+    Batch runs write Prometheus metrics to ``ONLINE_LEARNING_METRICS_TEXTFILE`` and/or push them
+    to ``ONLINE_LEARNING_PUSHGATEWAY_URL``.
     """
 
     model_config = SettingsConfigDict(env_prefix="ONLINE_LEARNING_", extra="ignore")
@@ -24,6 +30,22 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI")
     )
     experiment_name: str = "online-learning"
+    database_url: str | None = None
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    model_updates_topic: str = "model-updates"
+    trade_outcomes_topic: str = "trade-outcomes"
+    model_drift_topic: str = "model-drift"
+    metrics_textfile: Path | None = None
+    pushgateway_url: str | None = None
+
+    @property
+    def metrics_database_url(self) -> str:
+        """The metrics store: ``ONLINE_LEARNING_DATABASE_URL``, else ``metrics.db`` in ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home.expanduser().resolve() / 'metrics.db'}"
 
     @property
     def tracking_uri(self) -> str:

@@ -1,0 +1,147 @@
+"""Event payloads the platform publishes, and the outbox envelope that carries them.
+
+Events are JSON objects with a ``schema_version`` and an ``event_id`` (a UUID) by which
+consumers deduplicate: the outbox relay delivers at least once, the event id makes it once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+MODEL_UPDATES_TOPIC = "model-updates"
+TRADE_OUTCOMES_TOPIC = "trade-outcomes"
+MODEL_DRIFT_TOPIC = "model-drift"
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json_number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One message waiting in (or relayed from) the outbox.
+
+    ``payload`` is the JSON-serialisable event; ``key`` is the Kafka message key (the model id,
+    so that one model's events stay in order on one partition).
+    """
+
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: datetime = field(default_factory=utc_now)
+    published_at: datetime | None = None
+    attempts: int = 0
+
+    def value(self) -> bytes:
+        """The message value: the payload as compact UTF-8 JSON."""
+        return json.dumps(self.payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class ModelUpdateEvent:
+    """What happened in one incremental update, accepted or rolled back.
+
+    ``stability_check`` is ``"passed"`` when the candidate was promoted and ``"failed"`` when
+    the champion stayed, whatever the reason (``reason`` says which).
+    """
+
+    model_id: str
+    sharpe_pre: float | None
+    sharpe_post: float | None
+    degradation_pct: float | None
+    stability_check: str
+    decision: str
+    reason: str
+    version: str | None
+    previous_version: str | None
+    job_id: str
+    window_start: str | None
+    window_end: str | None
+    data_window: int
+    duration_s: float
+    started_at: str
+    finished_at: str
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_type: str = "model_update"
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_outcome(
+        cls,
+        outcome: Any,
+        *,
+        job_id: str,
+        data_window: int,
+        started_at: datetime,
+        finished_at: datetime,
+    ) -> ModelUpdateEvent:
+        """Build the event of an :class:`~online_learning.outcomes.UpdateOutcome`."""
+        promoted = outcome.decision == "promoted"
+        return cls(
+            model_id=outcome.model_id,
+            sharpe_pre=_json_number(outcome.sharpe_pre),
+            sharpe_post=_json_number(outcome.sharpe_post),
+            degradation_pct=_json_number(outcome.degradation_pct),
+            stability_check="passed" if promoted else "failed",
+            decision=outcome.decision,
+            reason=outcome.reason,
+            version=outcome.version if promoted else outcome.champion_version,
+            previous_version=outcome.previous_version if promoted else None,
+            job_id=job_id,
+            window_start=outcome.window_start,
+            window_end=outcome.window_end,
+            data_window=data_window,
+            duration_s=round(float(outcome.duration_s), 6),
+            started_at=started_at.isoformat(),
+            finished_at=finished_at.isoformat(),
+        )
+
+    @classmethod
+    def failed(
+        cls,
+        *,
+        model_id: str,
+        error: str,
+        job_id: str,
+        data_window: int,
+        started_at: datetime,
+        finished_at: datetime,
+    ) -> ModelUpdateEvent:
+        """The event of an update that raised before reaching a decision."""
+        return cls(
+            model_id=model_id,
+            sharpe_pre=None,
+            sharpe_post=None,
+            degradation_pct=None,
+            stability_check="failed",
+            decision="failed",
+            reason=error,
+            version=None,
+            previous_version=None,
+            job_id=job_id,
+            window_start=None,
+            window_end=None,
+            data_window=data_window,
+            duration_s=round((finished_at - started_at).total_seconds(), 6),
+            started_at=started_at.isoformat(),
+            finished_at=finished_at.isoformat(),
+        )
+
+    def to_outbox(self, topic: str = MODEL_UPDATES_TOPIC) -> OutboxEvent:
+        return OutboxEvent(
+            topic=topic, key=self.model_id, payload=asdict(self), event_id=self.event_id
+        )
