@@ -11,7 +11,7 @@ PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean promtool check-rules
 
 install: $(STAMP)
 
@@ -34,7 +34,16 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(STAMP) lint
+# promtool (Debian's prometheus package) validates and unit-tests the alert rules; the script
+# installs it when missing and fails loudly when it cannot.
+promtool:
+	bash scripts/ensure-promtool.sh >/dev/null
+
+check-rules: promtool
+	promtool check rules monitoring/prometheus/alerts.yml
+	promtool test rules monitoring/prometheus/alerts_test.yml
+
+test: $(STAMP) lint promtool
 	$(BIN)/python -m pytest
 
 clean:

@@ -72,7 +72,7 @@ def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
         "--ewc_lambda", "0", "--epochs", "10", "--json",
     )  # fmt: skip
     assert overfit.exit_code == EXIT_ROLLED_BACK, overfit.output
-    [outcome] = json.loads(overfit.output)
+    [outcome] = json.loads(overfit.stdout)
     assert outcome["decision"] == "rolled_back"
     assert outcome["champion_version"] == "1"
 
@@ -82,7 +82,7 @@ def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
         "--ewc_lambda", "100", "--epochs", "10", "--json",
     )  # fmt: skip
     assert adapted.exit_code == EXIT_PROMOTED, adapted.output
-    [outcome] = json.loads(adapted.output)
+    [outcome] = json.loads(adapted.stdout)
     assert outcome["decision"] == "promoted"
     assert outcome["version"] == "2"
     assert outcome["sharpe_post"] > outcome["sharpe_pre"]

@@ -1,0 +1,17 @@
+"""The ``online-learning`` command line.
+
+Exit codes of ``update``: 0 when every model was promoted, 3 when at least one update was
+rolled back (and none failed), 1 on an error (bad input, missing model, unreadable data),
+2 on a usage error.
+"""
+
+from __future__ import annotations
+
+from online_learning.cli import models_cmd, platform_cmd, update_cmd  # noqa: F401 - commands
+from online_learning.cli._common import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+
+__all__ = ["EXIT_ERROR", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "app", "main"]
+
+
+def main() -> None:
+    app()

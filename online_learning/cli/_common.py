@@ -1,0 +1,137 @@
+"""Shared pieces of the command line: the Typer app, consoles, factories and formatting."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+EXIT_PROMOTED = 0
+EXIT_ERROR = 1
+EXIT_ROLLED_BACK = 3
+
+DEFAULT_MODELS = ["bull_specialist", "bear_specialist", "sideways_specialist"]
+
+app = typer.Typer(
+    help="Online learning for trading models: EWC updates, a Sharpe gate, rollback.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+# Piped output (CI logs, `make run | tee`) gets a fixed width instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True)
+
+ModelIds = Annotated[
+    list[str] | None,
+    typer.Option("--model_id", "--model-id", "-m", help="Model id; repeat for several."),
+]
+DataOpt = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        envvar="ONLINE_LEARNING_DATA",
+        help="Market data: 'synthetic', 'sp500', or a CSV/Parquet file path.",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the synthetic market and training.")]
+
+
+@app.callback()
+def _global(
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="ONLINE_LEARNING_HOME", help="Data directory."),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--mlflow-tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url", envvar="ONLINE_LEARNING_DATABASE_URL", help="Metrics store URL."
+        ),
+    ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(
+            "--kafka-bootstrap-servers", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka cluster."
+        ),
+    ] = None,
+) -> None:
+    from online_learning.settings import get_settings
+
+    # MLflow logs schema migrations and the like at INFO; the tables below say what happened.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name, value in (
+        ("ONLINE_LEARNING_HOME", home),
+        ("MLFLOW_TRACKING_URI", tracking_uri),
+        ("ONLINE_LEARNING_DATABASE_URL", database_url),
+        ("KAFKA_BOOTSTRAP_SERVERS", kafka),
+    ):
+        if value:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()
+
+
+def fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(EXIT_ERROR)
+
+
+def settings():
+    from online_learning.settings import get_settings
+
+    return get_settings()
+
+
+def registry():
+    from online_learning.registry import MlflowRegistry
+
+    return MlflowRegistry.from_settings(settings())
+
+
+def source(spec: str, seed: int):
+    from online_learning.data import resolve_source
+
+    return resolve_source(spec, seed=seed)
+
+
+def store():
+    """The metrics store, migrated to the current schema."""
+    from online_learning.metrics_store import MetricsStore
+
+    metrics_store = MetricsStore.from_settings(settings())
+    metrics_store.migrate()
+    return metrics_store
+
+
+def progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def fmt(value: object, spec: str = ".3f") -> str:
+    if isinstance(value, float):
+        return "-" if value != value else format(value, spec)
+    return "-" if value is None else str(value)
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint=option) from exc

@@ -1,0 +1,173 @@
+"""``up``, ``relay`` and ``events``: the platform's long-lived parts on embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from online_learning.cli._common import (
+    DEFAULT_MODELS,
+    DataOpt,
+    SeedOpt,
+    app,
+    console,
+    fail,
+    fmt,
+    registry,
+    settings,
+    store,
+)
+from online_learning.cli.models_cmd import train_models
+from online_learning.cli.update_cmd import print_outcomes, run_updates
+from online_learning.errors import OnlineLearningError
+
+
+@dataclass
+class Services:
+    store: object
+    bootstrap_servers: str | None
+    relay: object | None
+    broker: object | None
+
+
+@contextmanager
+def platform_services(*, embedded_broker: bool) -> Iterator[Services]:
+    """The metrics store, a Kafka broker (embedded unless one is configured) and the relay."""
+    from online_learning.embedded.kafka import EmbeddedKafka
+    from online_learning.events.kafka import KafkaPublisher, ensure_topics
+    from online_learning.events.relay import OutboxRelay
+
+    config = settings()
+    metrics_store = store()
+    broker = None
+    bootstrap = config.kafka_bootstrap_servers
+    publisher = None
+    try:
+        if bootstrap is None and embedded_broker:
+            log = config.home.expanduser() / "logs" / "kafka.log"
+            broker = EmbeddedKafka(log_path=log).start()
+            bootstrap = broker.bootstrap_servers
+        relay = None
+        if bootstrap:
+            topics = [config.model_updates_topic, config.trade_outcomes_topic]
+            ensure_topics(bootstrap, [*topics, config.model_drift_topic])
+            publisher = KafkaPublisher(bootstrap)
+            relay = OutboxRelay(metrics_store, publisher)
+        yield Services(metrics_store, bootstrap, relay, broker)
+    finally:
+        if publisher is not None:
+            publisher.close()
+        if broker is not None:
+            broker.stop()
+        metrics_store.dispose()
+
+
+def read_events(bootstrap: str, topic: str, *, expected: int, timeout: float = 30.0) -> list[dict]:
+    """Read ``topic`` from the start as a new consumer group member."""
+    from confluent_kafka import Consumer
+
+    from online_learning.events.kafka import consumer_config
+
+    consumer = Consumer(consumer_config(bootstrap, f"online-learning-cli-{uuid.uuid4().hex[:8]}"))
+    consumer.subscribe([topic])
+    events: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                if len(events) >= expected:
+                    break
+                continue
+            events.append(json.loads(message.value()))
+    finally:
+        consumer.close()
+    return events
+
+
+def print_events(events: list[dict], *, title: str) -> None:
+    table = Table(title=title)
+    for column in ("event id", "model", "decision", "stability_check", "version",
+                   "Sharpe pre", "Sharpe post", "degr. %", "job"):  # fmt: skip
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            e["event_id"][:8], e["model_id"], e["decision"], e["stability_check"],
+            fmt(e.get("version")), fmt(e.get("sharpe_pre")), fmt(e.get("sharpe_post")),
+            fmt(e.get("degradation_pct"), "+.1f"), e["job_id"][:8],
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def up(
+    data: DataOpt = "synthetic",
+    seed: SeedOpt = 0,
+    holdout_days: Annotated[int, typer.Option(min=0, help="Days kept out of the bootstrap.")] = 60,
+) -> None:
+    """Start the platform on embedded defaults: bootstrap, one update round, events on Kafka.
+
+    Starts a Kafka-protocol broker (tansu) unless KAFKA_BOOTSTRAP_SERVERS is set, bootstraps
+    the three specialists if the registry has none, runs one daily update round through the
+    recorded path, relays its events and reads them back from the broker.
+    """
+    config = settings()
+    console.print(
+        f"data directory: {config.home}\nMLflow: {config.tracking_uri}\n"
+        f"metrics store: {config.metrics_database_url}"
+    )
+    try:
+        with platform_services(embedded_broker=True) as services:
+            kind = "embedded broker" if services.broker else "Kafka"
+            console.print(f"{kind}: {services.bootstrap_servers}")
+            missing = [m for m in DEFAULT_MODELS if registry().champion_version(m) is None]
+            if missing:
+                console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
+                train_models(missing, data, seed, None, None, holdout_days, 40, 1e-3, True)
+            outcomes = run_updates(DEFAULT_MODELS, data, seed, None, {}, services.store)
+            print_outcomes(outcomes)
+            report = services.relay.relay_once()
+            console.print(f"outbox: {report.published} event(s) delivered, {report.failed} waiting")
+            events = read_events(
+                services.bootstrap_servers,
+                config.model_updates_topic,
+                expected=report.published,
+            )
+            print_events(events, title=f"Events on {config.model_updates_topic}")
+    except OnlineLearningError as exc:
+        raise fail(str(exc)) from exc
+
+
+@app.command()
+def relay(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep relaying until interrupted.")
+    ] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 1.0,
+) -> None:
+    """Deliver the outbox's pending events to Kafka (KAFKA_BOOTSTRAP_SERVERS)."""
+    if not settings().kafka_bootstrap_servers:
+        raise fail("set KAFKA_BOOTSTRAP_SERVERS (or --kafka-bootstrap-servers) to relay events")
+    try:
+        with platform_services(embedded_broker=False) as services:
+            if not follow:
+                report = services.relay.relay_once()
+                console.print(f"{report.published} event(s) delivered, {report.failed} waiting")
+                return
+            stop = threading.Event()
+            console.print(f"relaying to {services.bootstrap_servers}; Ctrl-C stops")
+            try:
+                services.relay.run(stop, interval_s=interval)
+            except KeyboardInterrupt:
+                stop.set()
+    except OnlineLearningError as exc:
+        raise fail(str(exc)) from exc

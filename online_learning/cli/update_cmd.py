@@ -1,0 +1,190 @@
+"""``update``: incremental EWC updates, recorded with their events, and the result table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from online_learning.cli._common import (
+    DEFAULT_MODELS,
+    EXIT_PROMOTED,
+    EXIT_ROLLED_BACK,
+    DataOpt,
+    ModelIds,
+    SeedOpt,
+    app,
+    console,
+    err_console,
+    fail,
+    fmt,
+    parse_date,
+    progress,
+    registry,
+    settings,
+    source,
+)
+from online_learning.errors import OnlineLearningError
+
+
+def update_metrics():
+    """Prometheus metrics of this run, continuing the textfile a previous run left."""
+    from online_learning.monitoring import UpdateMetrics
+
+    path = settings().metrics_textfile
+    return UpdateMetrics.from_textfile(path) if path else UpdateMetrics()
+
+
+def publish_metrics(metrics) -> None:
+    config = settings()
+    if config.metrics_textfile:
+        config.metrics_textfile.parent.mkdir(parents=True, exist_ok=True)
+        metrics.write_textfile(config.metrics_textfile)
+    if config.pushgateway_url:
+        try:
+            metrics.push(config.pushgateway_url, job="online-learning")
+        except OSError as exc:
+            err_console.print(f"[yellow]warning:[/] Pushgateway {config.pushgateway_url}: {exc}")
+
+
+def run_updates(
+    model_ids: Sequence[str],
+    data: str,
+    seed: int,
+    as_of: date | None,
+    options: dict,
+    metrics_store,
+) -> list:
+    """Update each model through the recorded path (history row + outbox event)."""
+    from online_learning.config import IncrementalUpdateConfig
+    from online_learning.incremental_trainer import OnlineLearner
+    from online_learning.update_service import run_update
+
+    configs = [
+        IncrementalUpdateConfig(model_id=m, as_of=as_of, seed=seed, **options) for m in model_ids
+    ]
+    models_registry, market = registry(), source(data, seed)
+    metrics = update_metrics()
+    topic = settings().model_updates_topic
+    outcomes = []
+    with progress() as bar:
+        task = bar.add_task("update", total=None)
+        learner = OnlineLearner(
+            models_registry, market, progress=lambda msg: bar.update(task, description=msg)
+        )
+        for config in configs:
+            with metrics.track(config.model_id):
+                outcomes.append(
+                    run_update(
+                        learner=learner,
+                        store=metrics_store,
+                        config=config,
+                        topic=topic,
+                        observer=metrics,
+                    )
+                )
+    publish_metrics(metrics)
+    return outcomes
+
+
+def print_outcomes(outcomes) -> None:
+    table = Table(title="Incremental update")
+    columns = ("model", "decision", "champion", "Sharpe pre", "Sharpe post", "degr. %",
+               "train/val rows", "time s", "reason")  # fmt: skip
+    for column in columns:
+        table.add_column(column)
+    for o in outcomes:
+        version = o.version if o.promoted else o.champion_version
+        colour = "green" if o.promoted else "yellow"
+        table.add_row(
+            o.model_id, f"[{colour}]{o.decision}[/]", f"v{version}", fmt(o.sharpe_pre),
+            fmt(o.sharpe_post), fmt(o.degradation_pct, "+.1f"),
+            f"{o.n_train}/{o.n_validation}", fmt(o.duration_s, ".2f"), o.reason,
+        )  # fmt: skip
+    console.print(table)
+    for o in outcomes:
+        if not o.promoted:
+            console.print(f"  {o.model_id}: {o.detail}; champion stays at v{o.champion_version}")
+
+
+def relay_now(metrics_store, out=console) -> None:
+    """Deliver pending events when a Kafka cluster is configured; otherwise say they wait."""
+    bootstrap = settings().kafka_bootstrap_servers
+    waiting = len(metrics_store.pending_events(limit=10_000))
+    if not waiting:
+        return
+    if not bootstrap:
+        out.print(
+            f"{waiting} event(s) wait in the outbox; `online-learning relay` or "
+            "`online-learning up` delivers them"
+        )
+        return
+    from online_learning.events.kafka import KafkaPublisher
+    from online_learning.events.relay import OutboxRelay
+
+    publisher = KafkaPublisher(bootstrap, delivery_timeout_s=5.0)
+    try:
+        report = OutboxRelay(metrics_store, publisher).relay_once()
+    finally:
+        publisher.close()
+    out.print(f"events: {report.published} delivered to {bootstrap}, {report.failed} waiting")
+
+
+@app.command()
+def update(
+    model_ids: ModelIds = None,
+    data_window_days: Annotated[
+        int, typer.Option("--data_window_days", "--data-window-days", help="30 to 90.")
+    ] = 60,
+    learning_rate: Annotated[float, typer.Option("--learning_rate", "--learning-rate")] = 1e-5,
+    ewc_lambda: Annotated[float, typer.Option("--ewc_lambda", "--ewc-lambda")] = 1000.0,
+    stability_check: Annotated[
+        bool,
+        typer.Option(
+            "--stability_check/--no_stability_check", "--stability-check/--no-stability-check"
+        ),
+    ] = True,
+    min_sharpe_threshold: Annotated[
+        float, typer.Option("--min_sharpe_threshold", "--min-sharpe-threshold")
+    ] = 0.95,
+    epochs: Annotated[int, typer.Option()] = 10,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of data to use.")] = None,
+    data: DataOpt = "synthetic",
+    seed: SeedOpt = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print outcomes as JSON.")] = False,
+) -> None:
+    """Incrementally update models with EWC; promote or roll back each one.
+
+    Exit code 0: all promoted; 3: at least one rolled back; 1: error.
+    """
+    from online_learning.cli._common import store
+
+    options = {
+        "data_window": data_window_days,
+        "learning_rate": learning_rate,
+        "ewc_lambda": ewc_lambda,
+        "stability_check": stability_check,
+        "min_sharpe_threshold": min_sharpe_threshold,
+        "epochs": epochs,
+    }
+    try:
+        metrics_store = store()
+        try:
+            outcomes = run_updates(
+                model_ids or DEFAULT_MODELS, data, seed, parse_date(as_of, "--as-of"),
+                options, metrics_store,
+            )  # fmt: skip
+            if as_json:
+                typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))
+            else:
+                print_outcomes(outcomes)
+            relay_now(metrics_store, out=err_console if as_json else console)
+        finally:
+            metrics_store.dispose()
+    except OnlineLearningError as exc:
+        raise fail(str(exc)) from exc
+    raise typer.Exit(EXIT_PROMOTED if all(o.promoted for o in outcomes) else EXIT_ROLLED_BACK)
