@@ -24,6 +24,7 @@ from online_learning.cli._common import (
     fmt,
     registry,
     settings,
+    source,
     store,
 )
 from online_learning.cli.models_cmd import train_models
@@ -108,6 +109,40 @@ def print_events(events: list[dict], *, title: str) -> None:
     console.print(table)
 
 
+def record_recent_performance(metrics_store, data: str, seed: int, *, days: int) -> None:
+    """Score each champion on the last ``days`` trading days of its regime and store the
+    realised returns (idempotent: a day recorded again is overwritten)."""
+    from datetime import timedelta
+
+    from online_learning.models import regime_of
+    from online_learning.performance import realised_performance
+    from online_learning.window import labelled_features
+
+    market, models_registry = source(data, seed), registry()
+    features = labelled_features(market)
+    last = features["date"].max()
+    recent = features[features["date"] > last - timedelta(days=int(days * 1.5))]
+    recent = recent[recent["date"].isin(sorted(recent["date"].unique())[-days:])]
+    table = Table(title=f"Realised performance of the champions, last {days} trading days")
+    for column in ("model", "days", "Sharpe 7d", "Sharpe 30d", "hit rate", "max drawdown"):
+        table.add_column(column)
+    for model_id in DEFAULT_MODELS:
+        champion = models_registry.load_champion(model_id)
+        regime = champion.tags.get("regime") or regime_of(model_id)
+        rows = recent if regime is None else recent[recent["regime_label"] == regime]
+        metrics_store.record_daily_performance(
+            realised_performance(champion.model, rows, model_id=model_id)
+        )
+        summary = metrics_store.performance_summary(model_id, days=days)
+        table.add_row(
+            model_id, str(summary["n_days"]),
+            fmt(metrics_store.calculate_recent_sharpe(model_id, days=7)),
+            fmt(summary["sharpe"]), fmt(summary["hit_rate"], ".1%"),
+            fmt(summary["max_drawdown"], ".2%"),
+        )  # fmt: skip
+    console.print(table)
+
+
 @app.command()
 def up(
     data: DataOpt = "synthetic",
@@ -143,6 +178,7 @@ def up(
                 expected=report.published,
             )
             print_events(events, title=f"Events on {config.model_updates_topic}")
+            record_recent_performance(services.store, data, seed, days=30)
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
 
