@@ -8,6 +8,7 @@ instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -133,7 +134,12 @@ class EmbeddedKafka:
                 )
             if _accepts_connections(self.port):
                 try:
-                    admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+                    admin = AdminClient(
+                        {
+                            "bootstrap.servers": self.bootstrap_servers,
+                            "logger": logging.getLogger("online_learning.events.librdkafka"),
+                        }
+                    )
                     admin.list_topics(timeout=2)
                     return
                 except Exception:

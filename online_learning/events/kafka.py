@@ -7,6 +7,7 @@ update itself never talks to Kafka.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -14,6 +15,9 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from online_learning.events.schema import OutboxEvent
+
+# librdkafka logs connection failures to stderr while a broker is down; route them to logging.
+_rdkafka_logger = logging.getLogger("online_learning.events.librdkafka")
 
 
 @dataclass
@@ -33,6 +37,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: object) 
         "enable.auto.commit": True,
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
+        "logger": _rdkafka_logger,
     }
     config.update(overrides)
     return config
@@ -42,7 +47,7 @@ def ensure_topics(
     bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 1, timeout: float = 10.0
 ) -> None:
     """Create ``topics`` if they do not exist (idempotent)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": _rdkafka_logger})
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
         NewTopic(t, num_partitions=partitions, replication_factor=1)
@@ -89,6 +94,7 @@ class KafkaPublisher:
                 {
                     "bootstrap.servers": self.bootstrap_servers,
                     "error_cb": self._on_error,
+                    "logger": _rdkafka_logger,
                     "enable.idempotence": True,
                     "acks": "all",
                     "message.timeout.ms": int(self.delivery_timeout_s * 1000),

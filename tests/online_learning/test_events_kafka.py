@@ -94,7 +94,8 @@ def _consume(bootstrap: str, expected: int, timeout: float = 30.0) -> list[dict]
 def test_update_and_rollback_each_emit_one_event(store, learner, days):
     with EmbeddedKafka() as broker:
         ensure_topics(broker.bootstrap_servers, [TOPIC])
-        relay = OutboxRelay(store, KafkaPublisher(broker.bootstrap_servers))
+        publisher = KafkaPublisher(broker.bootstrap_servers)
+        relay = OutboxRelay(store, publisher)
 
         promoted = run_update(learner=learner, store=store, config=_config(days, 330))
         rolled_back = run_update(
@@ -109,6 +110,7 @@ def test_update_and_rollback_each_emit_one_event(store, learner, days):
         assert (report.published, report.failed) == (2, 0)
         assert store.pending_events() == []
         events = _consume(broker.bootstrap_servers, expected=2)
+        publisher.close()
 
     assert len(events) == 2, events
     by_decision = {event["decision"]: event for event in events}
@@ -128,7 +130,8 @@ def test_events_wait_out_a_broker_outage_and_arrive_once(store, learner, days):
     broker = EmbeddedKafka().start()
     try:
         ensure_topics(broker.bootstrap_servers, [TOPIC])
-        relay = OutboxRelay(store, KafkaPublisher(broker.bootstrap_servers, delivery_timeout_s=3))
+        publisher = KafkaPublisher(broker.bootstrap_servers, delivery_timeout_s=3)
+        relay = OutboxRelay(store, publisher)
         run_update(learner=learner, store=store, config=_config(days, 330))
         assert relay.relay_once().published == 1
         before = _consume(broker.bootstrap_servers, expected=1)
@@ -151,6 +154,7 @@ def test_events_wait_out_a_broker_outage_and_arrive_once(store, learner, days):
         assert store.pending_events() == []
         after = _consume(broker.bootstrap_servers, expected=3)
     finally:
+        publisher.close()
         broker.stop()
 
     ids = [event["event_id"] for event in before + after]
