@@ -11,7 +11,7 @@ PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
-.PHONY: install run test lint format clean promtool check-rules
+.PHONY: install run test lint format clean promtool check-rules bench bench-quick
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ check-rules: promtool
 
 test: $(STAMP) lint promtool
 	$(BIN)/python -m pytest
+
+# Timings as medians and ratios against a baseline measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick
 
 clean:
 	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache
