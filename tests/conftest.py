@@ -12,6 +12,13 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    import torch
+
+    # As in the CLI: small models train fastest on one thread, above all on a busy machine.
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def _migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its schema migrated, created once per session.
