@@ -42,6 +42,7 @@ def home(tmp_path: Path, _migrated_mlflow_db: Path, monkeypatch: pytest.MonkeyPa
     shutil.copy(_migrated_mlflow_db, data_dir / "mlflow.db")
     monkeypatch.setenv("ONLINE_LEARNING_HOME", str(data_dir))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     get_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()

@@ -99,7 +99,12 @@ class MlflowRegistry:
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
-            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+            # Name both URIs: mlflow.set_registry_uri() (used by the fluent API) also exports
+            # MLFLOW_REGISTRY_URI, which a client would otherwise prefer, and child processes
+            # inherit it.
+            self._client = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
         return self._client
 
     def _activate(self) -> None:
@@ -136,14 +141,20 @@ class MlflowRegistry:
         except MlflowException as exc:
             if _not_found(exc):
                 return None
-            raise
+            raise RegistryError(
+                f"could not read {model_id!r} from {self.tracking_uri}: {exc}"
+            ) from exc
         version = aliases.get(alias)
         return None if version is None else str(version)
 
     def list_models(self) -> list[dict[str, str | None]]:
         """Registered models with their champion version and regime tag."""
         rows = []
-        for model in self.client.search_registered_models():
+        try:
+            found = self.client.search_registered_models()
+        except MlflowException as exc:
+            raise RegistryError(f"could not list models at {self.tracking_uri}: {exc}") from exc
+        for model in found:
             rows.append(
                 {
                     "model_id": model.name,
@@ -170,9 +181,12 @@ class MlflowRegistry:
         except MlflowException as exc:
             if _not_found(exc):
                 raise ModelNotFoundError(f"model {model_id!r} has no version {version}") from exc
-            raise
+            raise RegistryError(f"could not read {model_id} v{version}: {exc}") from exc
         self._activate()
-        model = mlflow.pytorch.load_model(f"models:/{model_id}/{version}")
+        try:
+            model = mlflow.pytorch.load_model(f"models:/{model_id}/{version}")
+        except (MlflowException, OSError) as exc:
+            raise RegistryError(f"could not load {model_id} v{version}: {exc}") from exc
         ewc_state = None
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -267,13 +281,16 @@ class MlflowRegistry:
         previous = self._alias_version(model_id, PREVIOUS_CHAMPION_ALIAS)
         if current is None or previous is None:
             raise ModelNotFoundError(f"model {model_id!r} has no earlier champion to roll back to")
-        before = self.client.get_model_version(model_id, previous).tags.get("previous_champion")
-        self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, previous)
-        if before:
-            self.client.set_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS, before)
-        else:
-            self.client.delete_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS)
-        self.client.set_model_version_tag(model_id, current, "rolled_back", "true")
+        try:
+            before = self.client.get_model_version(model_id, previous).tags.get("previous_champion")
+            self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, previous)
+            if before:
+                self.client.set_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS, before)
+            else:
+                self.client.delete_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS)
+            self.client.set_model_version_tag(model_id, current, "rolled_back", "true")
+        except MlflowException as exc:
+            raise RegistryError(f"could not roll back {model_id}: {exc}") from exc
         return Promotion(model_id, previous, current)
 
 
