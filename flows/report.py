@@ -1,0 +1,156 @@
+"""What a flow run reports: one row per model, a table artifact, and a final state that tells
+the truth.
+
+Flow-run states
+---------------
+A run of ``daily-update`` or ``adaptation`` ends
+
+- **Completed** when every model was decided, promoted or rolled back: a rollback is the
+  stability gate doing its job, not a failure. The state message counts both, e.g.
+  ``"2 promoted, 1 rolled back"``.
+- **Failed** when the update of at least one model raised (after Prefect's retries of
+  transient errors), even if the others were promoted: the message names each failed model
+  and its error. The other models are still updated and reported; a failed model never stops
+  them.
+
+Either way the run publishes a table artifact (the ``REPORT_COLUMNS`` below, one row per model,
+``decision`` one of ``promoted``, ``rolled_back``, ``failed``) under the flow's artifact key,
+which is also where :mod:`flows.jobs` reads a job's result from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.futures import PrefectFuture
+from prefect.states import Completed, Failed, State
+
+from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+
+Decision = Literal["promoted", "rolled_back", "failed"]
+REPORT_COLUMNS = (
+    "model",
+    "decision",
+    "reason",
+    "version",
+    "sharpe_pre",
+    "sharpe_post",
+    "degradation_pct",
+    "duration_s",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """One model's line of a run's report.
+
+    ``version`` is the champion after the update: the new version when promoted, the one that
+    stayed when rolled back, None when the update failed. Non-finite numbers are None.
+    """
+
+    model: str
+    decision: Decision
+    reason: str
+    version: str | None = None
+    sharpe_pre: float | None = None
+    sharpe_post: float | None = None
+    degradation_pct: float | None = None
+    duration_s: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_outcome(cls, outcome: UpdateOutcome) -> ModelReport:
+        if isinstance(outcome, UpdateSuccess):
+            version = outcome.version
+        elif isinstance(outcome, RollbackResult):
+            version = outcome.champion_version
+        else:
+            raise TypeError(f"not an update outcome: {outcome!r}")
+        return cls(
+            model=outcome.model_id,
+            decision=outcome.decision,
+            reason=outcome.reason,
+            version=version,
+            sharpe_pre=_number(outcome.sharpe_pre),
+            sharpe_post=_number(outcome.sharpe_post),
+            degradation_pct=_number(outcome.degradation_pct),
+            duration_s=_number(outcome.duration_s),
+        )
+
+    @classmethod
+    def from_error(
+        cls, model: str, error: BaseException | str, duration_s: float | None
+    ) -> ModelReport:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return cls(
+            model=model,
+            decision="failed",
+            reason="error",
+            error=text,
+            duration_s=_number(duration_s),
+        )
+
+    def to_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _number(value: float | None) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return round(number, 6) if math.isfinite(number) else None
+
+
+def report_of(model_id: str, future: PrefectFuture) -> ModelReport:
+    """The report line of one finished task: its outcome, or the error it failed with."""
+    future.wait()
+    state: State = future.state
+    if state.is_completed():
+        return ModelReport.from_outcome(state.result())
+    error = state.result(raise_on_failure=False)
+    took = None
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+        # Task runs are recorded from events: the record may lag a task on another worker.
+        run = client.read_task_run(future.task_run_id)
+        if run.start_time and run.end_time:
+            took = (run.end_time - run.start_time).total_seconds()
+    if not isinstance(error, BaseException):
+        error = state.message or state.name
+    return ModelReport.from_error(model_id, error, took)
+
+
+def summary(reports: list[ModelReport]) -> str:
+    """``"2 promoted, 1 rolled back, 1 failed: bear_specialist (ModelNotFoundError: ...)"``."""
+    counts = {d: sum(r.decision == d for r in reports) for d in ("promoted", "rolled_back")}
+    parts = [f"{counts['promoted']} promoted", f"{counts['rolled_back']} rolled back"]
+    failed = [r for r in reports if r.decision == "failed"]
+    text = ", ".join(parts)
+    if failed:
+        names = "; ".join(f"{r.model} ({r.error})" for r in failed)
+        text += f", {len(failed)} failed: {names}"
+    return text
+
+
+def publish(reports: list[ModelReport], *, key: str, title: str) -> None:
+    """Create the run's table artifact: one row per model, in the order given."""
+    lines = [f"**{title}**: {summary(reports)}"]
+    create_table_artifact(
+        table=[r.to_row() for r in reports], key=key, description="\n\n".join(lines)
+    )
+
+
+def final_state(reports: list[ModelReport]) -> State:
+    """Completed (result: the rows) when every model was decided, Failed when any update
+    raised."""
+    message = summary(reports)
+    if any(r.decision == "failed" for r in reports):
+        # A failed state's data must be an exception; the rows are in the artifact.
+        return Failed(message=message)
+    return Completed(message=message, data=[r.to_row() for r in reports])

@@ -1,0 +1,96 @@
+"""Bootstrapped specialists, Prefect API reads and waits shared by the flow tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterFlowRunId,
+)
+from prefect.client.schemas.objects import FlowRun, TaskRun
+from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
+
+from online_learning.bootstrap import train_and_register
+from online_learning.data import resolve_source
+from online_learning.stability_checker import StabilityGate
+from online_learning.window import labelled_features
+
+SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
+T = TypeVar("T")
+
+
+def bootstrap_specialists(registry, *, models=SPECIALISTS, epochs: int = 5) -> dict[str, str]:
+    """Train the specialists on the seeded synthetic market up to 60 trading days before its
+    last day, so that the default update window is data they have not seen. Returns the
+    champion version of each."""
+    source = resolve_source("synthetic", seed=0)
+    days = sorted(labelled_features(source)["date"].unique())
+    end = days[-61].date()
+    return {
+        model_id: train_and_register(
+            registry=registry, source=source, model_id=model_id, end=end, epochs=epochs, seed=0
+        ).version
+        for model_id in models
+    }
+
+
+def gate_passes(row: dict) -> bool:
+    """What the stability gate decides for the row's Sharpe ratios (default thresholds)."""
+    return StabilityGate().decide(row["sharpe_pre"], row["sharpe_post"])[0]
+
+
+def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 1.0) -> T:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(every_s)
+
+
+def flow_runs_of(deployment_name: str) -> list[FlowRun]:
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(deployment_name)
+        return client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id])
+            ),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=100,
+        )
+
+
+def read_flow_run(flow_run_id) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
+
+
+def task_runs_of(flow_run_id) -> dict[str, TaskRun]:
+    """The flow run's task runs by name (``update-<model_id>``)."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_DESC,
+            limit=100,
+            offset=0,
+        )
+    return {run.name: run for run in runs}
+
+
+def report_rows(flow_run_id, key: str) -> list[dict]:
+    """The rows of the flow run's table artifact ``key``."""
+    from flows.jobs import read_report
+
+    with get_client(sync_client=True) as client:
+        return read_report(client, flow_run_id, key)
