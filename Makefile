@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/online-learning up
+	$(BIN)/online-learning up --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -148,12 +148,18 @@ def up(
     data: DataOpt = "synthetic",
     seed: SeedOpt = 0,
     holdout_days: Annotated[int, typer.Option(min=0, help="Days kept out of the bootstrap.")] = 60,
+    serve: Annotated[
+        bool,
+        typer.Option(help="Keep running: Prefect server, served deployments, outbox relay."),
+    ] = True,
 ) -> None:
     """Start the platform on embedded defaults: bootstrap, one update round, events on Kafka.
 
     Starts a Kafka-protocol broker (tansu) unless KAFKA_BOOTSTRAP_SERVERS is set, bootstraps
     the three specialists if the registry has none, runs one daily update round through the
-    recorded path, relays its events and reads them back from the broker.
+    recorded path, relays its events and reads them back from the broker. With ``--serve``
+    (the default) it then starts a local Prefect server (unless PREFECT_API_URL is set), serves
+    the ``daily-update`` and ``drift-adaptation`` deployments and relays events until Ctrl-C.
     """
     config = settings()
     console.print(
@@ -179,8 +185,39 @@ def up(
             )
             print_events(events, title=f"Events on {config.model_updates_topic}")
             record_recent_performance(services.store, data, seed, days=30)
+            if serve:
+                serve_until_interrupted(services)
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
+
+
+def serve_until_interrupted(services: Services) -> None:
+    """Serve the Prefect deployments and relay outbox events until Ctrl-C."""
+    from flows.serve import orchestration
+
+    with orchestration(settings().home.expanduser()) as prefect:
+        if not prefect.served:
+            console.print(
+                f"Prefect: {prefect.api_url}; the 'online-learning' work pool's workers run "
+                "the deployments (`prefect deploy --all`)"
+            )
+            return
+        console.print(
+            f"Prefect UI: {prefect.ui_url}; daily-update (weekdays 17:30 America/New_York) and "
+            "drift-adaptation (on online_learning.drift.detected) are live. Ctrl-C stops."
+        )
+        stop = threading.Event()
+        relay_thread = threading.Thread(
+            target=services.relay.run, args=(stop,), kwargs={"interval_s": 1.0}, daemon=True
+        )
+        relay_thread.start()
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            console.print("stopping")
+        finally:
+            stop.set()
+            relay_thread.join(timeout=5)
 
 
 @app.command()
