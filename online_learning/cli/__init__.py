@@ -7,7 +7,12 @@ rolled back (and none failed), 1 on an error (bad input, missing model, unreadab
 
 from __future__ import annotations
 
-from online_learning.cli import models_cmd, platform_cmd, update_cmd  # noqa: F401 - commands
+from online_learning.cli import (  # noqa: F401 - the modules register their commands
+    backtest_cmd,
+    models_cmd,
+    platform_cmd,
+    update_cmd,
+)
 from online_learning.cli._common import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
 
 __all__ = ["EXIT_ERROR", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "app", "main"]

@@ -1,0 +1,166 @@
+"""What a backtest run is asked to do: policies, schedule, method parameters, metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from online_learning.config import IncrementalUpdateConfig, validate_model_id
+from online_learning.errors import ConfigError
+
+#: Every policy the harness knows, in the order tables and plots show them.
+POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
+#: Policies whose models change through :class:`~online_learning.incremental_trainer.OnlineLearner`.
+UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")
+#: Model id of the default single model (not a regime specialist: it trains on every row).
+DEFAULT_MODEL_ID = "backtest_model"
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """Parameters of one walk-forward replay, shared by every environment and seed.
+
+    Parameters
+    ----------
+    policies : tuple of str
+        Subset of :data:`POLICIES`; ``retrain`` is needed for the degradation relative to it.
+    model_ids : tuple of str
+        Models each policy runs. A regime specialist (``bull_specialist``, ...) trades and
+        learns only the rows of its causal regime label; any other id trades every row not
+        claimed by a specialist (at most one such generic model).
+    update_every : int, default 1
+        Scheduled incremental updates on every ``update_every``-th trading day (1 = daily).
+    data_window : int, default 60
+        Trading days in an update's window (7 of them held out for the gate).
+    learning_rate, ewc_lambda : float
+        Of the ``ewc`` and ``ewc_drift`` updates. ``finetune`` uses the same learning rate
+        with ``ewc_lambda = 0``. The defaults (1e-2, 100) are the backtest's tuned values; the
+        product's 1e-5 / 1000 barely move the model (see ``docs/backtest.md``).
+    epochs : int, default 10
+        Epochs of an incremental update.
+    min_sharpe_threshold : float, default 0.95
+        The stability gate's threshold (same rule as production).
+    drift_window : int, default 30
+        Window of the extra, shorter update that a drift signal starts (``ewc_drift``).
+    drift_lambda_factor : float, default 1.0
+        Multiplier on ``ewc_lambda`` for that extra update: below 1 it trades memory for
+        a faster adaptation once the detectors say the market changed.
+    drift_cooldown : int, default 10
+        Trading days after a drift-triggered update before another may start.
+    drift_min_detectors : int, default 1
+        Detectors that must agree for a drift signal to start an update.
+    drift_warmup : int, default 20
+        Returns the drift detectors see before they may signal.
+    retrain_every : int, default 21
+        Trading days between full retrains of the ``retrain`` policy.
+    retrain_window : int, default 250
+        Trading days of history a full retrain trains on.
+    bootstrap_epochs, retrain_epochs : int, default 40
+        Epochs of training from scratch (bootstrap and retrain).
+    holdout_days : int, default 30
+        Trading days before the evaluation start kept out of the bootstrap; the deployed
+        model's Sharpe on them is its Sharpe at deployment.
+    sharpe_window : int, default 30
+        Trailing window, in trading days, of the rolling Sharpe.
+    horizons : tuple of int, default (30, 90)
+        Days after deployment at which degradation is reported.
+    sharpe_floor : float, default 0.5
+        Smallest reference Sharpe a relative degradation is divided by; below it (or for a
+        negative reference) the relative number is not reported, only the difference.
+    """
+
+    policies: tuple[str, ...] = POLICIES
+    model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
+    update_every: int = 1
+    data_window: int = 60
+    learning_rate: float = 1e-2
+    ewc_lambda: float = 100.0
+    epochs: int = 5
+    min_sharpe_threshold: float = 0.95
+    drift_window: int = 30
+    drift_lambda_factor: float = 0.1
+    drift_cooldown: int = 10
+    drift_min_detectors: int = 1
+    drift_warmup: int = 20
+    retrain_every: int = 21
+    retrain_window: int = 250
+    bootstrap_epochs: int = 40
+    retrain_epochs: int = 40
+    holdout_days: int = 30
+    sharpe_window: int = 30
+    horizons: tuple[int, ...] = (30, 90)
+    sharpe_floor: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "policies", tuple(self.policies))
+        object.__setattr__(self, "model_ids", tuple(self.model_ids))
+        object.__setattr__(self, "horizons", tuple(int(h) for h in self.horizons))
+        unknown = [p for p in self.policies if p not in POLICIES]
+        if unknown or not self.policies:
+            raise ConfigError(f"unknown or no policies {unknown}; choose from {list(POLICIES)}")
+        if len(set(self.policies)) != len(self.policies):
+            raise ConfigError(f"policies repeat: {list(self.policies)}")
+        if not self.model_ids:
+            raise ConfigError("at least one model id is needed")
+        for model_id in self.model_ids:
+            validate_model_id(model_id)
+        for name in (
+            "update_every", "epochs", "drift_cooldown", "drift_min_detectors", "drift_warmup",
+            "retrain_every", "bootstrap_epochs", "retrain_epochs", "holdout_days",
+            "sharpe_window",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.sharpe_window < 5:
+            raise ConfigError(f"sharpe_window must be at least 5 days, got {self.sharpe_window}")
+        if self.retrain_window < 50:
+            raise ConfigError(f"retrain_window must be at least 50 days, got {self.retrain_window}")
+        if not self.horizons or min(self.horizons) < self.sharpe_window:
+            raise ConfigError(
+                f"horizons {list(self.horizons)} must be at least sharpe_window "
+                f"({self.sharpe_window}) days"
+            )
+        if not (math.isfinite(self.drift_lambda_factor) and self.drift_lambda_factor >= 0):
+            raise ConfigError(f"drift_lambda_factor must be >= 0, got {self.drift_lambda_factor}")
+        if not (math.isfinite(self.sharpe_floor) and self.sharpe_floor > 0):
+            raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
+        # Let the product's own config validate the update parameters, early and once.
+        self.update_config("probe", as_of=None, seed=0, policy="ewc")
+        self.update_config("probe", as_of=None, seed=0, policy="ewc", window=self.drift_window)
+
+    @property
+    def horizon_days(self) -> int:
+        """Evaluation days the longest degradation horizon needs."""
+        return max(self.horizons)
+
+    def update_config(
+        self,
+        model_id: str,
+        *,
+        as_of,
+        seed: int,
+        policy: str,
+        window: int | None = None,
+        learning_rate_factor: float = 1.0,
+        lambda_factor: float = 1.0,
+    ) -> IncrementalUpdateConfig:
+        """The production update config a policy's update runs with."""
+        return IncrementalUpdateConfig(
+            model_id=model_id,
+            data_window=self.data_window if window is None else window,
+            learning_rate=self.learning_rate * learning_rate_factor,
+            ewc_lambda=0.0 if policy == "finetune" else self.ewc_lambda * lambda_factor,
+            epochs=self.epochs,
+            min_sharpe_threshold=self.min_sharpe_threshold,
+            as_of=as_of,
+            seed=seed,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["policies"] = list(self.policies)
+        data["model_ids"] = list(self.model_ids)
+        data["horizons"] = list(self.horizons)
+        return data

@@ -1,0 +1,286 @@
+"""The walk-forward replay of one environment and one seed, every policy side by side.
+
+At the close of each evaluation day ``t``, in this order:
+
+1. each policy learns the realised return of the positions it took at ``t - 1`` (``ewc_drift``
+   feeds them to its drift monitors);
+2. the policies run the day's updates (scheduled, drift-triggered or retrain) with data up to
+   ``t``, the product's ``as_of``: the newest labelled day is ``t - 1``;
+3. each policy's current champions take positions ``2 * p_up - 1`` on every symbol from the
+   features of day ``t``; they earn the return from ``t`` to ``t + 1``.
+
+The portfolio return of a policy on day ``t`` is the mean over the day's symbols of position
+times return (a symbol no model serves has position 0). Every policy gets the same rows, the
+same data source and the same seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from online_learning.backtest.config import BacktestConfig
+from online_learning.backtest.environments import Environment
+from online_learning.backtest.faults import FaultPlan
+from online_learning.backtest.policies import (
+    DriftRecord,
+    Policy,
+    UpdateRecord,
+    derive_seed,
+    make_policy,
+)
+from online_learning.bootstrap import train_and_register
+from online_learning.errors import ConfigError
+from online_learning.features import FEATURE_COLUMNS
+from online_learning.models import regime_of
+from online_learning.registry.memory import InMemoryRegistry
+from online_learning.stability_checker import sharpe_ratio
+
+__all__ = ["RunResult", "daily_returns", "run_backtest"]
+
+DayProgress = Callable[[int, int], None]
+
+
+@dataclass
+class RunResult:
+    """Everything one (environment, seed) replay produced; the metrics are computed from it.
+
+    ``returns`` maps each policy to its daily portfolio returns on ``days``;
+    ``deployment_returns`` are the bootstrap models' daily returns on the holdout days;
+    ``forgetting`` maps each policy to the daily returns of its end-of-A and end-of-B models,
+    frozen, on the return to regime A (synthetic environments only).
+    """
+
+    environment: str
+    kind: str
+    seed: int
+    days: list[date]
+    returns: dict[str, np.ndarray]
+    deployment_returns: np.ndarray
+    updates: list[UpdateRecord] = field(default_factory=list)
+    drifts: list[DriftRecord] = field(default_factory=list)
+    forgetting: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    true_regimes: list[str] | None = None
+    phase_b_start: int | None = None
+    bootstrap_s: float = 0.0
+    wall_s: float = 0.0
+    model_digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    data_digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def deployment_sharpe(self) -> float:
+        return sharpe_ratio(self.deployment_returns)
+
+
+def _route(model_ids: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
+    specialists = {regime_of(m): m for m in model_ids if regime_of(m) is not None}
+    generic = [m for m in model_ids if regime_of(m) is None]
+    if len(generic) > 1:
+        raise ConfigError(f"at most one generic (non-specialist) model, got {generic}")
+    return specialists, (generic[0] if generic else None)
+
+
+def daily_returns(
+    models: dict[str, nn.Module], rows: pd.DataFrame
+) -> tuple[pd.Series, dict[str, pd.Series]]:
+    """Daily portfolio returns of ``models`` on labelled ``rows``, and per model.
+
+    A row goes to the specialist of its causal regime label, else to the generic model; a row
+    no model serves has position 0. The portfolio return of a day is the mean over its rows.
+    """
+    specialists, generic = _route(tuple(models))
+    owner = rows["regime_label"].map(specialists).astype(object)
+    if generic is not None:
+        owner = owner.where(owner.notna(), generic)
+    realised = np.expm1(rows["forward_return"].to_numpy(dtype=np.float64))
+    strategy = np.zeros(len(rows))
+    per_model = {}
+    for model_id, model in models.items():
+        mask = (owner == model_id).to_numpy()
+        if not mask.any():
+            continue
+        features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
+        position = 2.0 * model.predict_proba(features).astype(np.float64) - 1.0
+        strategy[mask] = position * realised[mask]
+        per_model[model_id] = (
+            pd.Series(strategy[mask], index=rows["date"].to_numpy()[mask]).groupby(level=0).mean()
+        )
+    portfolio = pd.Series(strategy, index=rows["date"].to_numpy()).groupby(level=0).mean()
+    return portfolio, per_model
+
+
+class _RecordingSource:
+    """A policy's view of the shared data source that fingerprints everything it serves."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.name = source.name
+        self.fetched: dict[str, str] = {}
+
+    def fetch(self, start=None, end=None) -> pd.DataFrame:
+        frame = self.source.fetch(start, end)
+        self.fetched[f"{start}..{end}"] = _digest_frame(frame)
+        return frame
+
+
+def _digest_model(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _digest_frame(frame: pd.DataFrame, previous: str = "") -> str:
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    return hashlib.sha256(previous.encode() + hashed).hexdigest()[:16]
+
+
+@contextmanager
+def _single_thread():
+    """One intra-op thread: reproducible sums, and no oversubscription in a process pool."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def bootstrap_registry(env: Environment, config: BacktestConfig, seed: int) -> InMemoryRegistry:
+    """Train every model from scratch on the bootstrap days and make it champion."""
+    registry = InMemoryRegistry(name=f"{env.name}-bootstrap")
+    for model_id in config.model_ids:
+        train_and_register(
+            registry=registry,
+            source=env.source,
+            model_id=model_id,
+            end=env.bootstrap_end,
+            epochs=config.bootstrap_epochs,
+            seed=derive_seed(seed, model_id, "bootstrap"),
+        )
+    return registry
+
+
+def run_backtest(
+    env: Environment,
+    seed: int,
+    config: BacktestConfig,
+    *,
+    faults: FaultPlan | None = None,
+    progress: DayProgress | None = None,
+) -> RunResult:
+    """Replay ``env`` day by day with every policy of ``config``; see the module doc.
+
+    ``faults`` poisons scheduled updates of the updating policies (see
+    :class:`~online_learning.backtest.faults.FaultPlan`); ``progress(done, total)`` is called
+    after each day.
+    """
+    began = time.perf_counter()
+    with _single_thread():
+        torch.manual_seed(derive_seed(seed, "torch"))
+        bootstrap = bootstrap_registry(env, config, seed)
+        bootstrap_s = time.perf_counter() - began
+        policies: dict[str, Policy] = {
+            name: make_policy(
+                name,
+                registry=copy.deepcopy(bootstrap),
+                source=_RecordingSource(env.source),
+                config=config,
+                seed=seed,
+                trading_days=env.trading_days,
+            )
+            for name in config.policies
+        }
+        deployed = _champions(bootstrap, config)
+        holdout = env.rows_between(env.holdout_start, env.holdout_end)
+        deployment, _ = daily_returns(deployed, holdout)
+        result = RunResult(
+            environment=env.name,
+            kind=env.kind,
+            seed=seed,
+            days=env.evaluation_days,
+            returns={},
+            deployment_returns=deployment.to_numpy(),
+            bootstrap_s=bootstrap_s,
+            description=env.description,
+        )
+        _replay(env, seed, config, policies, result, faults, progress)
+    result.model_digests["bootstrap"] = {m: _digest_model(x) for m, x in deployed.items()}
+    for name, policy in policies.items():
+        result.model_digests[name] = {m: _digest_model(x) for m, x in policy.models().items()}
+    regimes = env.true_regimes()
+    if regimes is not None:
+        result.true_regimes = [str(regimes.get(pd.Timestamp(d), "")) for d in result.days]
+    result.wall_s = time.perf_counter() - began
+    return result
+
+
+def _champions(registry: InMemoryRegistry, config: BacktestConfig) -> dict[str, nn.Module]:
+    return {m: registry.load_champion(m).model for m in config.model_ids}
+
+
+def _replay(
+    env: Environment,
+    seed: int,
+    config: BacktestConfig,
+    policies: dict[str, Policy],
+    result: RunResult,
+    faults: FaultPlan | None,
+    progress: DayProgress | None,
+) -> None:
+    days = result.days
+    by_day = {d: frame for d, frame in env.rows_between(days[0], days[-1]).groupby("date")}
+    returns = {name: np.full(len(days), np.nan) for name in policies}
+    realised: dict[str, dict[str, float]] = {name: {} for name in policies}
+    snapshots: dict[str, dict[str, dict[str, nn.Module]]] = {}
+    traded = ""
+    n_scheduled = 0
+    for i, day in enumerate(days):
+        scheduled = i % config.update_every == 0
+        poison = None
+        if scheduled and faults is not None:
+            kind = faults.kind_on(n_scheduled)
+            if kind is not None:
+                poison = faults.poison(
+                    kind, seed=derive_seed(seed, "fault", i), foreign=env.foreign_rows
+                )
+        n_scheduled += scheduled
+        rows = by_day[pd.Timestamp(day)]
+        traded = _digest_frame(rows, traded)
+        for name, policy in policies.items():
+            if i > 0:
+                result.drifts += policy.observe(i, day, realised[name])
+            result.updates += policy.step(i, day, scheduled=scheduled, poison=poison)
+            portfolio, per_model = daily_returns(policy.models(), rows)
+            returns[name][i] = float(portfolio.iloc[0])
+            realised[name] = {m: float(s.iloc[0]) for m, s in per_model.items()}
+        if env.forgetting is not None and day in (env.forgetting.a_end, env.forgetting.b_end):
+            phase = "a" if day == env.forgetting.a_end else "b"
+            snapshots[phase] = {name: p.models() for name, p in policies.items()}
+            if phase == "b":
+                result.phase_b_start = days.index(env.forgetting.a_end) + 1
+        if progress is not None:
+            progress(i + 1, len(days))
+    result.returns = returns
+    result.data_digests = {
+        name: {"traded": traded, **policy.source.fetched} for name, policy in policies.items()
+    }
+    if env.forgetting is not None and set(snapshots) == {"a", "b"}:
+        back = env.rows_between(env.forgetting.return_start, env.forgetting.return_end)
+        for name in policies:
+            result.forgetting[name] = {
+                phase: daily_returns(snapshots[phase][name], back)[0].to_numpy()
+                for phase in ("a", "b")
+            }

@@ -1,0 +1,285 @@
+"""The maintenance policies a backtest compares, each with its own throw-away registry.
+
+Every policy starts from the same bootstrapped champions and changes them only through the
+product's code paths: :meth:`OnlineLearner.incremental_update` (with its gate and rollback)
+for ``finetune``, ``ewc`` and ``ewc_drift``; :func:`~online_learning.bootstrap.train_and_register`
+(a full retrain, promoted without a gate, as the CLI's ``train`` does) for ``retrain``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from torch import nn
+
+from online_learning.backtest.config import BacktestConfig
+from online_learning.backtest.faults import Poison
+from online_learning.bootstrap import train_and_register
+from online_learning.data import DataSource
+from online_learning.drift import CooldownPolicy, DriftMonitor
+from online_learning.errors import DataError
+from online_learning.incremental_trainer import OnlineLearner
+from online_learning.registry.memory import InMemoryRegistry
+
+__all__ = ["DriftRecord", "Policy", "UpdateRecord", "derive_seed", "make_policy"]
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from any mix of ints and strings, stable across processes and runs.
+
+    Examples
+    --------
+    >>> derive_seed(3, "ewc", 17) == derive_seed(3, "ewc", 17) != derive_seed(3, "ewc", 18)
+    True
+    """
+    words = [p if isinstance(p, int) else zlib.crc32(str(p).encode()) for p in parts]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] >> 1)
+
+
+@dataclass(frozen=True)
+class UpdateRecord:
+    """One attempted change of a policy's model.
+
+    ``kind`` is ``scheduled``, ``drift`` (started by a drift signal) or ``retrain``;
+    ``decision`` is ``promoted``, ``rolled_back`` or ``failed`` (a retrain without data).
+    ``fault`` names the poison of a poisoned update.
+    """
+
+    policy: str
+    model_id: str
+    day: int
+    date: date
+    kind: str
+    decision: str
+    reason: str
+    duration_s: float
+    sharpe_pre: float = float("nan")
+    sharpe_post: float = float("nan")
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftRecord:
+    """A drift signal on a model's realised returns, and whether it started an update."""
+
+    policy: str
+    model_id: str
+    day: int
+    date: date
+    detectors: tuple[str, ...]
+    adapted: bool
+
+
+class Policy:
+    """A policy that never changes its models (``static``); the base of the others.
+
+    Parameters
+    ----------
+    name : str
+        Policy name (see :data:`~online_learning.backtest.config.POLICIES`).
+    registry : InMemoryRegistry
+        This policy's own registry, holding the bootstrapped champions.
+    source : DataSource
+        Market data for updates and retrains (identical for every policy).
+    config : BacktestConfig
+    seed : int
+        The run's seed; update seeds derive from it, the model id and the day, so that every
+        policy trains with the same batch order on the same day (common random numbers).
+    trading_days : sequence of date
+        Every trading day of the source, to place retrain windows.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        registry: InMemoryRegistry,
+        source: DataSource,
+        config: BacktestConfig,
+        seed: int,
+        trading_days: tuple[date, ...] = (),
+    ) -> None:
+        self.name = name
+        self.registry = registry
+        self.source = source
+        self.config = config
+        self.seed = seed
+        self.trading_days = tuple(trading_days)
+        self._models: dict[str, nn.Module] = {}
+        for model_id in config.model_ids:
+            self._refresh(model_id)
+
+    def _refresh(self, model_id: str) -> None:
+        self._models[model_id] = self.registry.load_champion(model_id).model
+
+    def models(self) -> dict[str, nn.Module]:
+        """The current champion of each model (read-only use: predicting)."""
+        return dict(self._models)
+
+    def observe(self, day: int, when: date, realised: dict[str, float]) -> list[DriftRecord]:
+        """Realised return of each model's positions of the previous day; no reaction here."""
+        return []
+
+    def step(
+        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+    ) -> list[UpdateRecord]:
+        """Run the day's updates at the close of ``when``; nothing for ``static``."""
+        return []
+
+
+class UpdatePolicy(Policy):
+    """Scheduled incremental updates through the product's learner (``finetune``, ``ewc``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.learner = OnlineLearner(self.registry, self.source)
+
+    def _update(
+        self,
+        model_id: str,
+        day: int,
+        when: date,
+        kind: str,
+        *,
+        window: int | None = None,
+        lambda_factor: float = 1.0,
+        poison: Poison | None = None,
+    ) -> UpdateRecord:
+        config = self.config.update_config(
+            model_id,
+            as_of=when,
+            seed=derive_seed(self.seed, model_id, day, kind),
+            policy=self.name,
+            window=window,
+            lambda_factor=lambda_factor,
+            learning_rate_factor=poison.learning_rate_factor if poison else 1.0,
+        )
+        outcome = self.learner.incremental_update(
+            config, transform_train=poison.transform if poison else None
+        )
+        if outcome.promoted:
+            self._refresh(model_id)
+        return UpdateRecord(
+            policy=self.name,
+            model_id=model_id,
+            day=day,
+            date=when,
+            kind=kind,
+            decision=outcome.decision,
+            reason=outcome.reason,
+            duration_s=outcome.duration_s,
+            sharpe_pre=outcome.sharpe_pre,
+            sharpe_post=outcome.sharpe_post,
+            fault=poison.kind if poison else None,
+        )
+
+    def step(
+        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+    ) -> list[UpdateRecord]:
+        if not scheduled:
+            return []
+        return [self._update(m, day, when, "scheduled", poison=poison) for m in self._models]
+
+
+class DriftPolicy(UpdatePolicy):
+    """``ewc`` plus an extra, shorter update when drift detectors fire (with a cool-down)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.monitors = {
+            m: DriftMonitor(m, warmup=self.config.drift_warmup) for m in self.config.model_ids
+        }
+        self.cooldown = CooldownPolicy(
+            self.config.drift_cooldown, min_detectors=self.config.drift_min_detectors
+        )
+        self._pending: set[str] = set()
+
+    def observe(self, day: int, when: date, realised: dict[str, float]) -> list[DriftRecord]:
+        records = []
+        for model_id, value in realised.items():
+            signal = self.monitors[model_id].update(value)
+            if signal is None:
+                continue
+            adapt = self.cooldown.should_adapt(signal)
+            if adapt:
+                self._pending.add(model_id)
+            records.append(DriftRecord(self.name, model_id, day, when, signal.detectors, adapt))
+        return records
+
+    def step(
+        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+    ) -> list[UpdateRecord]:
+        records = super().step(day, when, scheduled=scheduled, poison=poison)
+        for model_id in sorted(self._pending):
+            record = self._update(
+                model_id,
+                day,
+                when,
+                "drift",
+                window=self.config.drift_window,
+                lambda_factor=self.config.drift_lambda_factor,
+            )
+            if record.decision == "promoted":
+                self.monitors[model_id].reset()  # the returns to watch are the new model's
+            records.append(record)
+        self._pending.clear()
+        return records
+
+
+class RetrainPolicy(Policy):
+    """A full retrain from scratch on the last ``retrain_window`` days, every ``retrain_every``."""
+
+    def step(
+        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+    ) -> list[UpdateRecord]:
+        if day == 0 or day % self.config.retrain_every:
+            return []
+        index = self.trading_days.index(when)
+        start = self.trading_days[max(index - self.config.retrain_window, 0)]
+        records = []
+        for model_id in self._models:
+            try:
+                result = train_and_register(
+                    registry=self.registry,
+                    source=self.source,
+                    model_id=model_id,
+                    start=start,
+                    end=when,
+                    epochs=self.config.retrain_epochs,
+                    seed=derive_seed(self.seed, model_id, day, "retrain"),
+                )
+            except DataError as exc:  # e.g. a specialist whose regime is absent from the window
+                records.append(
+                    UpdateRecord(self.name, model_id, day, when, "retrain", "failed", str(exc), 0.0)
+                )
+                continue
+            self._refresh(model_id)
+            records.append(
+                UpdateRecord(
+                    policy=self.name,
+                    model_id=model_id,
+                    day=day,
+                    date=when,
+                    kind="retrain",
+                    decision="promoted",
+                    reason="full_retrain",
+                    duration_s=result.duration_s,
+                )
+            )
+        return records
+
+
+_CLASSES = {
+    "static": Policy,
+    "finetune": UpdatePolicy,
+    "ewc": UpdatePolicy,
+    "ewc_drift": DriftPolicy,
+    "retrain": RetrainPolicy,
+}
+
+
+def make_policy(name: str, **kwargs) -> Policy:
+    """Build the policy called ``name`` (see :class:`Policy` for the arguments)."""
+    return _CLASSES[name](name, **kwargs)

@@ -1,0 +1,279 @@
+"""``backtest``: walk-forward replay of the maintenance policies, side by side."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from online_learning.cli._common import app, console, err_console, fail, parse_date
+from online_learning.errors import OnlineLearningError
+
+_SPLIT = "comma-separated or repeated"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _print_summary(results: dict, folder: Path) -> None:
+    from online_learning.backtest.config import POLICIES
+    from online_learning.backtest.report import format_degradation, format_estimate
+
+    for name, env in results["environments"].items():
+        horizon = str(max(int(h) for p in env["policies"].values() for h in p["degradation"]))
+        table = Table(title=f"{name}: {len(env['seeds'])} seed(s), {env['evaluation_days']} days")
+        for column in ("policy", "Sharpe", f"degr. {horizon}d vs deploy",
+                       f"degr. {horizon}d vs retrain", "forgetting", "rollback rate",
+                       "update s", "retrain s"):  # fmt: skip
+            table.add_column(column)
+        for policy in [p for p in POLICIES if p in env["policies"]]:
+            entry = env["policies"][policy]
+            degradation = entry["degradation"][horizon]
+            forgetting = entry.get("forgetting") or {}
+            table.add_row(
+                policy, format_estimate(entry["sharpe_horizon"]),
+                format_degradation(degradation.get("vs_deployment")),
+                format_degradation(degradation.get("vs_retrain")),
+                format_estimate(forgetting.get("forgetting_pct"), ".0f", "%"),
+                format_estimate(entry["rollback_rate"]), format_estimate(entry["update_seconds"]),
+                format_estimate(entry["retrain_seconds"]),
+            )  # fmt: skip
+        console.print(table)
+    faults = results.get("fault_injection")
+    if faults:
+        colour = "green" if faults["reached_champion"] == 0 else "red"
+        console.print(
+            f"fault injection: [{colour}]{faults['reached_champion']} of "
+            f"{faults['poisoned_updates']} poisoned updates reached champion[/]"
+        )
+    console.print(f"results in {folder}/ (results.json, summary.md, timeline.csv, *.png)")
+
+
+@app.command()
+def backtest(
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help=f"'synthetic', 'sp500' or a CSV/Parquet path; {_SPLIT}."),
+    ] = None,
+    environments: Annotated[
+        list[str] | None,
+        typer.Option("--environment", "-e", help=f"Synthetic regime environments; {_SPLIT}."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First evaluation day (real data); bootstrap uses before.")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Last evaluation day (real data).")] = None,
+    policies: Annotated[
+        list[str] | None,
+        typer.Option("--policy", "--policies", "-p", help=f"Policies to compare; {_SPLIT}."),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds of each synthetic environment.")] = 20,
+    data_seeds: Annotated[
+        int, typer.Option(min=1, help="Training seeds on each real data source.")
+    ] = 3,
+    first_seed: Annotated[int, typer.Option(min=0)] = 0,
+    model_ids: Annotated[
+        list[str] | None,
+        typer.Option("--model-id", "--model_id", "-m", help="Models each policy runs; repeat."),
+    ] = None,
+    update_every: Annotated[int, typer.Option(min=1, help="Days between updates.")] = 1,
+    data_window: Annotated[int, typer.Option(help="Update window, 30 to 90 days.")] = 60,
+    learning_rate: Annotated[float, typer.Option()] = 1e-2,
+    ewc_lambda: Annotated[float, typer.Option()] = 100.0,
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    min_sharpe_threshold: Annotated[float, typer.Option(help="The gate's threshold.")] = 0.95,
+    drift_window: Annotated[int, typer.Option(help="Window of drift-triggered updates.")] = 30,
+    drift_cooldown: Annotated[int, typer.Option(min=1)] = 10,
+    drift_lambda_factor: Annotated[float, typer.Option(min=0.0)] = 0.1,
+    drift_min_detectors: Annotated[int, typer.Option(min=1)] = 1,
+    retrain_every: Annotated[int, typer.Option(min=1)] = 21,
+    retrain_window: Annotated[int, typer.Option(min=50)] = 250,
+    holdout_days: Annotated[int, typer.Option(min=1)] = 30,
+    sharpe_window: Annotated[int, typer.Option(min=5)] = 30,
+    horizons: Annotated[
+        list[int] | None, typer.Option("--horizon", help="Degradation horizons; repeat.")
+    ] = None,
+    drift_speed: Annotated[
+        float | None, typer.Option(min=0.0, help="Simulator drift speed (default: calibrated).")
+    ] = None,
+    n_symbols: Annotated[int, typer.Option(min=1, help="Symbols of the simulated market.")] = 6,
+    inject_faults: Annotated[
+        bool, typer.Option(help="Also replay with poisoned updates and count promotions.")
+    ] = False,
+    fault_every: Annotated[int, typer.Option(min=1, help="Poison every n-th update.")] = 5,
+    fault_seeds: Annotated[int, typer.Option(min=1, help="Seeds of the fault pass.")] = 5,
+    fault_kinds: Annotated[list[str] | None, typer.Option("--fault-kind", help=_SPLIT)] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes (one core each).")] = 2,
+    quick: Annotated[
+        bool, typer.Option(help="3 seeds (1 on real data and faults), updates every 3 days.")
+    ] = False,
+    output: Annotated[Path, typer.Option("--output", "-o")] = Path("results/backtest"),
+    plots: Annotated[bool, typer.Option(help="Write the PNG plots.")] = True,
+    calibrate: Annotated[
+        bool, typer.Option(help="Only calibrate the drift speed (static policy) and stop.")
+    ] = False,
+) -> None:
+    """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain.
+
+    Every policy updates through the production path (OnlineLearner, stability gate,
+    rollback) against its own in-memory registry. Writes results.json, summary.md,
+    timeline.csv and plots into --output.
+    """
+    from online_learning.backtest.config import POLICIES, BacktestConfig
+    from online_learning.backtest.environments import DEFAULT_DRIFT_SPEED, SYNTHETIC_ENVIRONMENTS
+    from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
+    from online_learning.backtest.report import write_outputs
+    from online_learning.backtest.runner import EnvironmentSpec, synthetic_specs
+
+    if quick:
+        seeds, data_seeds, fault_seeds, update_every = 3, 1, 1, max(update_every, 3)
+    sources = _split(data) or ["synthetic"]
+    names = _split(environments) or list(SYNTHETIC_ENVIRONMENTS)
+    speed = DEFAULT_DRIFT_SPEED if drift_speed is None else drift_speed
+    try:
+        config = BacktestConfig(
+            policies=tuple(_split(policies) or POLICIES),
+            model_ids=tuple(model_ids) if model_ids else BacktestConfig().model_ids,
+            update_every=update_every, data_window=data_window, learning_rate=learning_rate,
+            ewc_lambda=ewc_lambda, epochs=epochs, min_sharpe_threshold=min_sharpe_threshold,
+            drift_window=drift_window, drift_cooldown=drift_cooldown,
+            drift_lambda_factor=drift_lambda_factor, drift_min_detectors=drift_min_detectors,
+            retrain_every=retrain_every, retrain_window=retrain_window,
+            holdout_days=holdout_days, sharpe_window=sharpe_window,
+            horizons=tuple(horizons) if horizons else (30, 90),
+        )  # fmt: skip
+        plan = (
+            FaultPlan(every=fault_every, offset=1 % fault_every,
+                      kinds=tuple(_split(fault_kinds) or FAULT_KINDS))
+            if inject_faults else None
+        )  # fmt: skip
+        synthetic_seeds = list(range(first_seed, first_seed + seeds))
+        if calibrate:
+            _calibrate(config, names, synthetic_seeds, workers, output, n_symbols)
+            return
+        start_day, end_day = parse_date(start, "--start"), parse_date(end, "--end")
+        groups = []
+        for spec in sources:
+            if spec.strip().lower() == "synthetic":
+                specs = synthetic_specs(names, drift_speed=speed, n_symbols=n_symbols)
+                groups.append((specs, synthetic_seeds))
+            else:
+                specs = [EnvironmentSpec(spec, data=spec, start=start_day, end=end_day)]
+                groups.append((specs, list(range(first_seed, first_seed + data_seeds))))
+        command = "online-learning " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        suites = []
+        with _progress_bar() as bar:
+            for specs, group_seeds in groups:
+                suites.append(_run_group(bar, specs, group_seeds, config, plan, fault_seeds,
+                                         workers, command))  # fmt: skip
+    except OnlineLearningError as exc:
+        raise fail(str(exc)) from exc
+    results, timelines, runs = _merge(suites)
+    write_outputs(output, results, timelines, runs, plots=plots)
+    _print_summary(results, output)
+
+
+def _run_group(bar, specs, seeds, config, plan, fault_seeds, workers, command):
+    from online_learning.backtest.runner import run_suite
+
+    total = len(specs) * (len(seeds) + (fault_seeds if plan else 0))
+    task = bar.add_task(f"{', '.join(s.name for s in specs)}", total=total)
+    done: dict[str, float] = {}
+
+    def progress(job: str, day: int, days: int) -> None:
+        done[job] = day / days
+        bar.update(task, completed=sum(done.values()), description=f"{job} day {day}/{days}")
+        if day == days and not err_console.is_terminal:  # a log gets one line per finished job
+            finished = sum(v == 1.0 for v in done.values())
+            err_console.print(f"{job} done ({finished}/{total} jobs)")
+
+    return run_suite(
+        specs, seeds, config, faults=plan, fault_seeds=seeds[:fault_seeds],
+        workers=workers, progress=progress, command=command,
+    )  # fmt: skip
+
+
+def _merge(suites):
+    """One results document from the suites of several data sources."""
+    import pandas as pd
+
+    first = suites[0].results
+    results = {**first, "environments": {}, "fault_injection": None}
+    results["run"] = {**first["run"], "environments": [], "seeds": {},
+                      "wall_seconds": 0.0}  # fmt: skip
+    faults = [s.results["fault_injection"] for s in suites if s.results["fault_injection"]]
+    for suite in suites:
+        results["environments"].update(suite.results["environments"])
+        results["run"]["environments"] += suite.results["run"]["environments"]
+        results["run"]["wall_seconds"] += suite.results["run"]["wall_seconds"]
+        for name in suite.results["environments"]:
+            results["run"]["seeds"][name] = suite.results["run"]["seeds"]
+    if faults:
+        merged = {**faults[0], "environments": [], "seeds": [], "poisoned_updates": 0,
+                  "reached_champion": 0, "by_policy": {}}  # fmt: skip
+        for f in faults:
+            merged["environments"] += f["environments"]
+            merged["seeds"] = sorted(set(merged["seeds"]) | set(f["seeds"]))
+            merged["poisoned_updates"] += f["poisoned_updates"]
+            merged["reached_champion"] += f["reached_champion"]
+            for policy, kinds in f["by_policy"].items():
+                for kind, cell in kinds.items():
+                    into = (
+                        merged["by_policy"]
+                        .setdefault(policy, {})
+                        .setdefault(kind, {"poisoned": 0, "reached_champion": 0, "reasons": {}})
+                    )
+                    into["poisoned"] += cell["poisoned"]
+                    into["reached_champion"] += cell["reached_champion"]
+                    for reason, n in cell["reasons"].items():
+                        into["reasons"][reason] = into["reasons"].get(reason, 0) + n
+        results["fault_injection"] = merged
+    timelines = pd.concat([s.timelines for s in suites], ignore_index=True)
+    runs = [r for s in suites for r in s.runs]
+    return results, timelines, runs
+
+
+def _calibrate(config, names, seeds, workers, output: Path, n_symbols: int) -> None:
+    import json
+
+    from online_learning.backtest.calibration import calibrate_drift_speed
+
+    with _progress_bar() as bar:
+        task = bar.add_task("calibration", total=None)
+        result = calibrate_drift_speed(
+            [0.0, 0.01, 0.02, 0.03, 0.04], seeds, config, environments=names, workers=workers,
+            progress=lambda job, day, days: bar.update(task, description=f"{job} {day}/{days}"),
+            n_symbols=n_symbols,
+        )  # fmt: skip
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = Table(title=f"static loss at {result['horizon']} days vs deployment (target 15-25 %)")
+    for column in ("drift speed", *names, "mean"):
+        table.add_column(column)
+    for row in result["speeds"]:
+        cells = [row["static_loss_pct"].get(n) for n in names]
+        table.add_row(
+            str(row["drift_speed"]),
+            *["n/a" if c is None else f"{c['mean']:.0f}% [{c['low']:.0f}, {c['high']:.0f}]"
+              for c in cells],
+            "n/a" if row["mean_pct"] is None else f"{row['mean_pct']:.0f}%",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"closest to 20 %: drift speed {result['chosen']}")

@@ -1,0 +1,234 @@
+"""The backtest harness: deterministic, fair to every policy, and honest about the method."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import online_learning.cli.backtest_cmd  # noqa: F401 - registers the command on the app
+from online_learning.backtest.config import BacktestConfig
+from online_learning.backtest.environments import synthetic_environment
+from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
+from online_learning.backtest.harness import RunResult, run_backtest
+from online_learning.backtest.metrics import environment_summary, fault_summary
+from online_learning.cli import app
+from online_learning.data import SyntheticMarket
+from online_learning.errors import ConfigError
+from online_learning.stability_checker import sharpe_ratio
+from tests.utils.markets import to_wide
+
+#: A few minutes of market: every policy, updates every third day, short phases.
+TINY = BacktestConfig(
+    horizons=(30,),
+    update_every=3,
+    bootstrap_epochs=10,
+    retrain_epochs=10,
+    retrain_every=10,
+    retrain_window=60,
+)
+TINY_ENV = {"bootstrap_days": 80, "switch_days": 15, "return_days": 15, "n_symbols": 3}
+
+
+def _tiny(seed: int, config: BacktestConfig = TINY, **kwargs):
+    env = synthetic_environment("bull", seed, config, **TINY_ENV)
+    return run_backtest(env, seed, config, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs():
+    """Seed 0 twice with every policy, and seed 1 with the static policy alone."""
+    return _tiny(0), _tiny(0), _tiny(1, dataclasses.replace(TINY, policies=("static",)))
+
+
+def test_the_harness_is_deterministic_for_a_seed(tiny_runs):
+    first, again, other = tiny_runs
+    assert first.returns.keys() == again.returns.keys()
+    for policy in first.returns:
+        np.testing.assert_array_equal(first.returns[policy], again.returns[policy])
+    assert first.model_digests == again.model_digests
+    assert [(u.policy, u.day, u.decision) for u in first.updates] == [
+        (u.policy, u.day, u.decision) for u in again.updates
+    ]
+    assert first.deployment_sharpe == again.deployment_sharpe
+    # ... and a different seed is a different market and different models.
+    assert not np.array_equal(first.returns["static"], other.returns["static"])
+    assert first.model_digests["bootstrap"] != other.model_digests["bootstrap"]
+
+
+def test_static_never_changes_its_model(tiny_runs):
+    run = tiny_runs[0]
+    assert run.model_digests["static"] == run.model_digests["bootstrap"]
+    assert not [u for u in run.updates if u.policy == "static"]
+    # The others did change theirs, through promoted updates and retrains.
+    assert run.model_digests["ewc"] != run.model_digests["bootstrap"]
+    assert run.model_digests["retrain"] != run.model_digests["bootstrap"]
+    assert any(u.policy == "ewc" and u.decision == "promoted" for u in run.updates)
+
+
+def test_policies_see_identical_data(tiny_runs):
+    run = tiny_runs[0]
+    traded = {digests["traded"] for digests in run.data_digests.values()}
+    assert len(traded) == 1, "every policy trades the same rows every day"
+    # Whatever two policies asked the data source for, they got the same prices.
+    served: dict[str, set[str]] = {}
+    for digests in run.data_digests.values():
+        for request, digest in digests.items():
+            served.setdefault(request, set()).add(digest)
+    shared = [r for r in served if sum(r in d for d in run.data_digests.values()) > 1]
+    assert len(shared) > 10, "finetune, ewc and ewc_drift fetch the same update windows"
+    assert all(len(served[r]) == 1 for r in shared)
+    # And the days are the same for every policy: static's returns are the deployed model's.
+    assert all(len(r) == len(run.days) for r in run.returns.values())
+
+
+@pytest.fixture(scope="module")
+def fault_runs():
+    """Every other daily update of finetune and ewc poisoned, each kind in turn, two seeds."""
+    config = dataclasses.replace(TINY, policies=("finetune", "ewc"), update_every=1)
+    plan = FaultPlan(every=2, kinds=FAULT_KINDS)
+    return [_tiny(seed, config, faults=plan) for seed in (0, 1)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: the stability gate judges only the outcome on 7 validation days, so "
+    "poisoned updates that barely move the model (EWC holds it) or that score well by chance "
+    "are promoted; the promise needs the data-integrity and training-divergence checks "
+    "described in docs/backtest.md (Fault injection)",
+)
+def test_poisoned_updates_never_reach_champion(fault_runs):
+    summary = fault_summary(fault_runs)
+    kinds = {k for policy in summary["by_policy"].values() for k in policy}
+    assert kinds == set(FAULT_KINDS)
+    assert summary["poisoned_updates"] >= 40
+    # The clean updates between the poisoned ones still went through.
+    clean = [u for r in fault_runs for u in r.updates if u.fault is None]
+    assert sum(u.decision == "promoted" for u in clean) > 5
+    assert summary["reached_champion"] == 0, json.dumps(summary["by_policy"], indent=1)
+
+
+def test_non_finite_poison_never_reaches_champion(fault_runs):
+    poisoned = [u for r in fault_runs for u in r.updates if u.fault == "nan_features"]
+    assert len(poisoned) >= 10
+    assert {(u.decision, u.reason) for u in poisoned} == {("rolled_back", "non_finite_data")}
+
+
+def _regime_switch(regime: str, policies: tuple[str, ...]) -> tuple[BacktestConfig, list]:
+    """A -> B -> A: 30 days of ``regime`` after deployment, 42 of the conflicting regime, then
+    ``regime`` again (scored frozen); updates every other day, as in the full run; two seeds."""
+    config = BacktestConfig(policies=policies, horizons=(30,), update_every=2)
+    runs = []
+    for seed in (0, 1):
+        env = synthetic_environment(regime, seed, config, switch_days=42, return_days=42)
+        runs.append(run_backtest(env, seed, config))
+    return config, runs
+
+
+def test_ewc_beats_static_over_the_horizon():
+    # sideways -> bull -> sideways: the static reversal model loses all through the bull
+    # phase; ewc adapts. (In bull -> sideways ewc and static are level over this horizon in the
+    # full run: adapting to reversal takes longer than 42 days; see docs/backtest.md.)
+    _, runs = _regime_switch("sideways", ("static", "ewc"))
+    horizon = {p: np.mean([sharpe_ratio(r.returns[p]) for r in runs]) for p in ("static", "ewc")}
+    assert horizon["ewc"] > horizon["static"] + 2.0, horizon
+    last_days = {p: np.mean([sharpe_ratio(r.returns[p][-21:]) for r in runs]) for p in horizon}
+    assert last_days["ewc"] > 0 > last_days["static"], last_days
+
+
+def test_ewc_forgets_less_than_finetune():
+    # bull -> sideways -> bull: back in the bull regime, the model ewc ended the sideways phase
+    # with still trades it about as well as its end-of-bull model did; finetune's does not.
+    config, runs = _regime_switch("bull", ("finetune", "ewc"))
+    summary = environment_summary(runs, config)["policies"]
+    kept = {p: summary[p]["forgetting"]["sharpe_end_of_b_model"]["mean"] for p in summary}
+    lost = {p: summary[p]["forgetting"]["sharpe_lost"]["mean"] for p in summary}
+    assert kept["ewc"] > kept["finetune"] + 3.0, kept
+    assert lost["ewc"] < lost["finetune"], lost
+
+
+def _fabricated(seed: int, deployment_mean: float) -> RunResult:
+    """A run whose returns are drawn, not traded: to pin the metric definitions down."""
+    rng = np.random.default_rng(seed)
+    days = list(pd.bdate_range("2020-01-01", periods=60).date)
+    deployment = rng.normal(deployment_mean, 0.01, 30)
+    returns = {
+        "static": rng.normal(0.0, 0.01, 60),
+        "retrain": rng.normal(0.004, 0.01, 60),
+    }
+    return RunResult("demo", "data", seed, days, returns, deployment)
+
+
+def test_degradation_is_relative_only_to_a_positive_reference():
+    config = BacktestConfig(policies=("static", "retrain"), horizons=(30, 60))
+    good = environment_summary([_fabricated(s, 0.004) for s in range(20)], config)
+    bad = environment_summary([_fabricated(s, -0.004) for s in range(20)], config)
+    for horizon in ("30", "60"):
+        static_good = good["policies"]["static"]["degradation"][horizon]
+        static_bad = bad["policies"]["static"]["degradation"][horizon]
+        # A positive deployment Sharpe: a percentage, and the static policy clearly lost.
+        assert static_good["vs_deployment"]["reference_sharpe"] > 3
+        assert static_good["vs_deployment"]["relative_pct"]["low"] > 0
+        # A negative one: no percentage (it would mean nothing), only the difference.
+        assert static_bad["vs_deployment"]["relative_pct"] is None
+        assert "below" in static_bad["vs_deployment"]["relative_note"]
+        assert static_bad["vs_deployment"]["sharpe_difference"]["high"] < 0
+        # The retrain reference on the same days is positive in both.
+        assert static_bad["vs_retrain"]["relative_pct"]["mean"] > 0
+    retrain = good["policies"]["retrain"]["degradation"]["30"]["vs_retrain"]
+    assert retrain["sharpe_difference"]["mean"] == 0.0
+
+
+def test_configuration_errors_name_the_problem():
+    with pytest.raises(ConfigError, match="unknown or no policies"):
+        BacktestConfig(policies=("static", "magic"))
+    with pytest.raises(ConfigError, match="data_window must be between 30 and 90"):
+        BacktestConfig(data_window=20)
+    with pytest.raises(ConfigError, match="horizons"):
+        BacktestConfig(horizons=(10,))
+
+
+@pytest.fixture(scope="module")
+def price_csvs(tmp_path_factory):
+    """The same simulated prices as a long and a wide CSV, as a user would bring them."""
+    folder = tmp_path_factory.mktemp("prices")
+    frame = SyntheticMarket(seed=5, n_symbols=3, n_days=420).fetch().drop(columns=["regime"])
+    frame = frame.assign(date=frame["date"].dt.strftime("%Y-%m-%d"))
+    long_path = folder / "long.csv"
+    frame.to_csv(long_path, index=False)
+    wide_path = folder / "wide.csv"
+    to_wide(long_path).to_csv(wide_path, index=False)
+    start = sorted(frame["date"].unique())[330]
+    return long_path, wide_path, start
+
+
+@pytest.mark.parametrize("layout", ["long", "wide"])
+def test_a_user_csv_runs_end_to_end(price_csvs, layout, tmp_path):
+    long_path, wide_path, start = price_csvs
+    path = long_path if layout == "long" else wide_path
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest", "--data", str(path), "--start", start, "--policies",
+            "static,ewc,retrain", "--horizon", "30", "--data-seeds", "1", "--update-every",
+            "5", "--retrain-every", "20", "--retrain-window", "100", "--workers", "1",
+            "--output", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    env = results["environments"][f"file:{path.name}"]
+    assert env["kind"] == "data"
+    assert env["start"] == start
+    assert set(env["policies"]) == {"static", "ewc", "retrain"}
+    assert env["policies"]["ewc"]["updates"]["mean"] == 18
+    assert env["policies"]["static"]["forgetting"] is None  # no known regimes in a file
+    assert "| ewc |" in (out / "summary.md").read_text()
+    timeline = pd.read_csv(out / "timeline.csv")
+    assert set(timeline["policy"]) == {"static", "ewc", "retrain"}
+    assert {p.name for p in out.glob("*.png")} >= {"rolling_sharpe.png", "events.png"}
