@@ -67,12 +67,9 @@ class ModelReport:
 
     @classmethod
     def from_outcome(cls, outcome: UpdateOutcome) -> ModelReport:
-        if isinstance(outcome, UpdateSuccess):
-            version = outcome.version
-        elif isinstance(outcome, RollbackResult):
-            version = outcome.champion_version
-        else:
+        if not isinstance(outcome, UpdateSuccess | RollbackResult):
             raise TypeError(f"not an update outcome: {outcome!r}")
+        version = outcome.serving_version
         return cls(
             model=outcome.model_id,
             decision=outcome.decision,

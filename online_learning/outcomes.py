@@ -54,6 +54,11 @@ class UpdateSuccess(UpdateOutcome):
     decision: Literal["promoted"] = "promoted"
     reason: str = "passed"
 
+    @property
+    def serving_version(self) -> str:
+        """The version serving after the update: the new champion."""
+        return self.version
+
 
 @dataclass(frozen=True)
 class RollbackResult(UpdateOutcome):
@@ -68,3 +73,8 @@ class RollbackResult(UpdateOutcome):
     detail: str = ""
     run_id: str | None = None
     decision: Literal["rolled_back"] = "rolled_back"
+
+    @property
+    def serving_version(self) -> str:
+        """The version serving after the update: the champion that stayed."""
+        return self.champion_version

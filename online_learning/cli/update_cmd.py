@@ -98,10 +98,9 @@ def print_outcomes(outcomes) -> None:
     for column in columns:
         table.add_column(column)
     for o in outcomes:
-        version = o.version if o.promoted else o.champion_version
         colour = "green" if o.promoted else "yellow"
         table.add_row(
-            o.model_id, f"[{colour}]{o.decision}[/]", f"v{version}", fmt(o.sharpe_pre),
+            o.model_id, f"[{colour}]{o.decision}[/]", f"v{o.serving_version}", fmt(o.sharpe_pre),
             fmt(o.sharpe_post), fmt(o.degradation_pct, "+.1f"),
             f"{o.n_train}/{o.n_validation}", fmt(o.duration_s, ".2f"), o.reason,
         )  # fmt: skip

@@ -99,7 +99,7 @@ class ModelUpdateEvent:
             stability_check="passed" if promoted else "failed",
             decision=outcome.decision,
             reason=outcome.reason,
-            version=outcome.version if promoted else outcome.champion_version,
+            version=outcome.serving_version,
             previous_version=outcome.previous_version if promoted else None,
             job_id=job_id,
             window_start=outcome.window_start,

@@ -125,7 +125,7 @@ class UpdateRecord:
             sharpe_post=outcome.sharpe_post,
             degradation_pct=outcome.degradation_pct,
             duration_s=outcome.duration_s,
-            version=(outcome.version if promoted else outcome.champion_version) or None,
+            version=outcome.serving_version or None,
             previous_version=outcome.previous_version if promoted else None,
             window_start=outcome.window_start,
             window_end=outcome.window_end,
