@@ -104,7 +104,9 @@ class RegimeSpecialist(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            x = torch.as_tensor(np.asarray(features, dtype=np.float32))
+            # Copy only a read-only input (a pandas view): torch warns on sharing one.
+            array = np.asarray(features, dtype=np.float32)
+            x = torch.from_numpy(array if array.flags.writeable else array.copy())
             return torch.softmax(self(x), dim=-1)[:, 1].numpy()
         finally:
             self.train(was_training)
