@@ -17,6 +17,7 @@ from online_learning.errors import ConfigError
 
 MIN_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 90
+MAX_LEARNING_RATE = 1e6
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -62,8 +63,9 @@ class IncrementalUpdateConfig:
     ewc_lambda : float, default 1000.0
         Strength of the EWC penalty, >= 0 (0 is plain fine-tuning).
     stability_check : bool, default True
-        Run the Sharpe stability gate. Non-finite losses, weights or Fisher values are rejected
-        even when this is False.
+        Run the Sharpe stability gate. Inconsistent training rows (see
+        :mod:`online_learning.integrity`), a diverged training loss and non-finite losses,
+        weights or Fisher values are rejected even when this is False.
     min_sharpe_threshold : float, default 0.95
         The new model must keep at least this fraction of the old model's validation Sharpe
         (see :mod:`online_learning.stability_checker` for the rule at zero or negative Sharpe).
@@ -80,6 +82,9 @@ class IncrementalUpdateConfig:
         Pooled (symbol, day) validation samples below which the gate refuses to promote.
     min_train_samples : int, default 20
         Training samples below which the update is not attempted.
+    max_train_loss_increase : float, default 0.01
+        A candidate whose cross-entropy on its own training rows ends more than this above the
+        champion's on the same rows has diverged and is rejected (``training_diverged``).
     as_of : datetime.date or None
         Last day of data the update may use; ``None`` means the latest day the source has.
     seed : int, default 0
@@ -108,6 +113,7 @@ class IncrementalUpdateConfig:
     sharpe_floor: float = 0.5
     min_validation_samples: int = 5
     min_train_samples: int = 20
+    max_train_loss_increase: float = 0.01
     as_of: date | None = None
     seed: int = 0
 
@@ -120,8 +126,11 @@ class IncrementalUpdateConfig:
                 f"data_window must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} "
                 f"trading days, got {self.data_window}"
             )
-        if _finite("learning_rate", self.learning_rate) <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 < _finite("learning_rate", self.learning_rate) <= MAX_LEARNING_RATE:
+            # Far above any sane rate, and Adam's first step overflows float32 beyond ~1e37.
+            raise ConfigError(
+                f"learning_rate must be in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
+            )
         if _finite("ewc_lambda", self.ewc_lambda) < 0:
             raise ConfigError(f"ewc_lambda must be >= 0, got {self.ewc_lambda}")
         if not 0 < _finite("min_sharpe_threshold", self.min_sharpe_threshold) <= 1:
@@ -140,6 +149,10 @@ class IncrementalUpdateConfig:
             raise ConfigError(
                 f"validation_days ({self.validation_days}) must be at most half of "
                 f"data_window ({self.data_window})"
+            )
+        if _finite("max_train_loss_increase", self.max_train_loss_increase) < 0:
+            raise ConfigError(
+                f"max_train_loss_increase must be >= 0, got {self.max_train_loss_increase}"
             )
         if not isinstance(self.min_train_samples, int) or self.min_train_samples < 1:
             raise ConfigError(

@@ -20,11 +20,12 @@ from online_learning.config import IncrementalUpdateConfig
 from online_learning.data import DataSource
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.integrity import describe_inconsistency
 from online_learning.models import parameters_finite, regime_of
 from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
 from online_learning.registry.base import LoadedModel, ModelRegistry
 from online_learning.stability_checker import StabilityGate, StabilityReport
-from online_learning.training import fit, make_loader
+from online_learning.training import evaluate_loss, fit, make_loader
 from online_learning.window import UpdateWindow, update_window
 
 Progress = Callable[[str], None]
@@ -125,6 +126,11 @@ class OnlineLearner:
 
         if not window.finite:
             return reject("non_finite_data", "the window holds NaN or infinite feature values")
+        problem = describe_inconsistency(
+            window.train, window.validation, trading_days=window.trading_days, regime=regime
+        )
+        if problem is not None:
+            return reject("inconsistent_data", problem)
         if len(window.train) < config.min_train_samples:
             return reject(
                 "insufficient_training_data",
@@ -162,6 +168,18 @@ class OnlineLearner:
             )
         if report.non_finite or not parameters_finite(candidate):
             return reject("non_finite", "training produced a non-finite loss or weights")
+        with timer.step("training"):
+            loss_before = evaluate_loss(champion.model, window.train, FEATURE_COLUMNS)
+            loss_after = evaluate_loss(candidate, window.train, FEATURE_COLUMNS)
+        if not loss_after <= loss_before + config.max_train_loss_increase:
+            # Training starts at the champion and descends on this loss (the EWC penalty is
+            # zero there), so ending higher means the optimiser diverged, e.g. a learning rate
+            # far too high; the gate's few validation days might not notice.
+            return reject(
+                "training_diverged",
+                f"training loss rose {loss_before:.4f} -> {loss_after:.4f} on the training "
+                f"rows (tolerance {config.max_train_loss_increase})",
+            )
 
         self._say(f"{config.model_id}: stability gate on {len(window.validation)} rows")
         with timer.step("gate"):

@@ -65,6 +65,7 @@ class RollbackResult(UpdateOutcome):
     """The candidate was rejected; ``champion`` still points to ``champion_version``.
 
     ``reason`` is one of ``sharpe_degradation``, ``non_finite``, ``non_finite_data``,
+    ``inconsistent_data`` (see :mod:`online_learning.integrity`), ``training_diverged``,
     ``insufficient_training_data`` or ``insufficient_validation_data``.
     """
 

@@ -18,12 +18,13 @@ _LOOKBACK_CALENDAR_DAYS = 140
 
 @dataclass(frozen=True)
 class UpdateWindow:
-    """Labelled feature rows of one window, split by date."""
+    """Labelled feature rows of one window, split by date, and the window's trading days."""
 
     train: pd.DataFrame
     validation: pd.DataFrame
     start: date
     end: date
+    trading_days: tuple[date, ...]
 
     @property
     def finite(self) -> bool:
@@ -82,4 +83,5 @@ def update_window(
         validation=rows[rows["date"] >= split].reset_index(drop=True),
         start=pd.Timestamp(window_dates[0]).date(),
         end=pd.Timestamp(window_dates[-1]).date(),
+        trading_days=tuple(pd.Timestamp(d).date() for d in window_dates),
     )

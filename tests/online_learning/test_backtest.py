@@ -94,13 +94,6 @@ def fault_runs():
     return [_tiny(seed, config, faults=plan) for seed in (0, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: the stability gate judges only the outcome on 7 validation days, so "
-    "poisoned updates that barely move the model (EWC holds it) or that score well by chance "
-    "are promoted; the promise needs the data-integrity and training-divergence checks "
-    "described in docs/backtest.md (Fault injection)",
-)
 def test_poisoned_updates_never_reach_champion(fault_runs):
     summary = fault_summary(fault_runs)
     kinds = {k for policy in summary["by_policy"].values() for k in policy}
@@ -112,10 +105,22 @@ def test_poisoned_updates_never_reach_champion(fault_runs):
     assert summary["reached_champion"] == 0, json.dumps(summary["by_policy"], indent=1)
 
 
-def test_non_finite_poison_never_reaches_champion(fault_runs):
-    poisoned = [u for r in fault_runs for u in r.updates if u.fault == "nan_features"]
+@pytest.mark.parametrize(
+    ("fault", "reasons"),
+    [
+        ("nan_features", {"non_finite_data"}),
+        ("shuffled_labels", {"inconsistent_data"}),
+        ("wrong_regime", {"inconsistent_data"}),
+        # lr x1000 is caught by the divergence check, or earlier by a non-finite loss.
+        ("lr_x1000", {"training_diverged", "non_finite"}),
+    ],
+)
+def test_each_poison_is_caught_by_its_own_check(fault_runs, fault, reasons):
+    # Not by the gate's luck: each kind of poison is stopped by the check made for it.
+    poisoned = [u for r in fault_runs for u in r.updates if u.fault == fault]
     assert len(poisoned) >= 10
-    assert {(u.decision, u.reason) for u in poisoned} == {("rolled_back", "non_finite_data")}
+    assert {u.decision for u in poisoned} == {"rolled_back"}
+    assert {u.reason for u in poisoned} <= reasons, {u.reason for u in poisoned}
 
 
 def _regime_switch(regime: str, policies: tuple[str, ...]) -> tuple[BacktestConfig, list]:

@@ -17,7 +17,7 @@ from online_learning.events.relay import OutboxRelay
 from online_learning.incremental_trainer import OnlineLearner
 from online_learning.metrics_store import MetricsStore
 from online_learning.update_service import run_update
-from tests.utils.markets import regime_switch, shuffle_labels, trading_days
+from tests.utils.markets import inverted_relationship, regime_switch, trading_days
 
 TOPIC = "model-updates"
 MODEL = "event_model"
@@ -102,7 +102,7 @@ def test_update_and_rollback_each_emit_one_event(store, learner, days):
             learner=learner,
             store=store,
             config=_config(days, 331, ewc_lambda=0.0, learning_rate=3e-3, epochs=10),
-            transform_train=shuffle_labels(seed=3),
+            transform_train=inverted_relationship(),
         )
         assert (promoted.decision, rolled_back.decision) == ("promoted", "rolled_back")
 

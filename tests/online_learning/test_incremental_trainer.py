@@ -10,12 +10,15 @@ import torch
 from online_learning.bootstrap import train_and_register
 from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ModelNotFoundError
+from online_learning.features import FEATURE_COLUMNS
 from online_learning.incremental_trainer import OnlineLearner
 from online_learning.outcomes import RollbackResult, UpdateSuccess
 from tests.utils.markets import (
     corrupt_features,
     invert_labels,
+    inverted_relationship,
     regime_switch,
+    shift_dates,
     shuffle_labels,
     trading_days,
 )
@@ -73,14 +76,16 @@ def test_genuine_update_on_new_regime_is_promoted(registry, market, days):
         assert torch.equal(loaded.ewc_state.anchor[name], param.detach())
 
 
-def test_update_on_shuffled_labels_is_rolled_back(registry, market, days):
-    # Inside the bull regime the champion trades well; without EWC's protection, ten epochs
-    # on shuffled labels wreck it, and the gate must catch that on its own.
+def test_update_on_inverted_relationship_is_rolled_back_by_the_gate(registry, market, days):
+    # Inside the bull regime the champion trades well. The training rows pass the integrity
+    # checks but teach the inverse of how the market responds to the features; without EWC's
+    # protection ten epochs wreck the model, and the gate must catch that on the real
+    # validation days.
     _bootstrap(registry, market, days[250])
     learner = OnlineLearner(registry, market)
     outcome = learner.incremental_update(
         _config(as_of=days[330].date(), ewc_lambda=0.0, learning_rate=3e-3, epochs=10),
-        transform_train=shuffle_labels(seed=3),
+        transform_train=inverted_relationship(),
     )
     assert isinstance(outcome, RollbackResult), outcome
     assert outcome.reason == "sharpe_degradation"
@@ -88,6 +93,44 @@ def test_update_on_shuffled_labels_is_rolled_back(registry, market, days):
     assert outcome.degradation_pct > 5.0
     assert registry.champion_version(MODEL) == outcome.champion_version == "1"
     assert len(registry.client.search_model_versions(f"name='{MODEL}'")) == 1
+
+
+@pytest.mark.parametrize(
+    ("transform", "detail"),
+    [
+        (shuffle_labels(seed=3), "training labels disagree with their forward returns"),
+        (invert_labels(), "training labels disagree with their forward returns"),
+        (shift_dates(-40), "training rows lie outside"),
+        (shift_dates(0, rename=True), "forward returns disagree with the next day's return"),
+    ],
+    ids=["shuffled", "inverted", "earlier_period", "spliced_market"],
+)
+def test_inconsistent_training_rows_are_rejected_before_training(
+    registry, market, days, transform, detail
+):
+    # Even with the gate off and a learning rate that would move the model, rows that
+    # contradict their own window never reach training.
+    _bootstrap(registry, market, days[250])
+    outcome = OnlineLearner(registry, market).incremental_update(
+        _config(as_of=days[330].date(), stability_check=False, ewc_lambda=0.0),
+        transform_train=transform,
+    )
+    assert isinstance(outcome, RollbackResult), outcome
+    assert outcome.reason == "inconsistent_data"
+    assert detail in outcome.detail
+    assert "training" not in outcome.timings
+    assert registry.champion_version(MODEL) == "1"
+
+
+def test_learning_rate_far_too_high_is_rejected_without_the_gate(registry, market, days):
+    _bootstrap(registry, market, days[250])
+    outcome = OnlineLearner(registry, market).incremental_update(
+        _config(as_of=days[330].date(), stability_check=False, learning_rate=10.0, epochs=5)
+    )
+    assert isinstance(outcome, RollbackResult), outcome
+    assert outcome.reason == "training_diverged"
+    assert "training loss rose" in outcome.detail
+    assert registry.champion_version(MODEL) == "1"
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf])
@@ -102,12 +145,13 @@ def test_non_finite_features_are_rolled_back(registry, market, days, value):
     assert registry.champion_version(MODEL) == "1"
 
 
-def test_diverging_training_is_rolled_back_even_without_the_gate(registry, market, days):
+def test_non_finite_training_is_rolled_back_even_without_the_gate(registry, market, days):
+    # Finite raw values that overflow float32 once the model scales them: the loss is not
+    # finite. ret_1 is spared so that the rows stay consistent with their labels.
     _bootstrap(registry, market, days[250])
-    huge = corrupt_features(1e30, fraction=0.5)
+    huge = corrupt_features(3e38, fraction=0.5, columns=FEATURE_COLUMNS[1:])
     outcome = OnlineLearner(registry, market).incremental_update(
-        _config(as_of=days[330].date(), stability_check=False, learning_rate=10.0),
-        transform_train=huge,
+        _config(as_of=days[330].date(), stability_check=False), transform_train=huge
     )
     assert isinstance(outcome, RollbackResult), outcome
     assert outcome.reason == "non_finite"
@@ -116,12 +160,12 @@ def test_diverging_training_is_rolled_back_even_without_the_gate(registry, marke
 
 def test_negative_pre_sharpe_rule_rejects_a_worse_candidate(registry, market, days):
     # The bull champion trades the sideways window at a loss (negative pre Sharpe). A candidate
-    # taught the opposite of what happened loses more; the seed's ratio post / pre >= 0.95
-    # would promote it (a ratio above 1), the gate must not.
+    # taught the inverse relationship loses more; the seed's ratio
+    # post / pre >= 0.95 would promote it (a ratio above 1), the gate must not.
     _bootstrap(registry, market, days[399])
     outcome = OnlineLearner(registry, market).incremental_update(
         _config(as_of=days[470].date(), ewc_lambda=0.0, epochs=10),
-        transform_train=invert_labels(),
+        transform_train=inverted_relationship(),
     )
     assert outcome.sharpe_post < outcome.sharpe_pre < 0
     assert outcome.sharpe_post / outcome.sharpe_pre >= 0.95
