@@ -85,6 +85,11 @@ class IncrementalUpdateConfig:
     max_train_loss_increase : float, default 0.01
         A candidate whose cross-entropy on its own training rows ends more than this above the
         champion's on the same rows has diverged and is rejected (``training_diverged``).
+    max_weight_change : float, default 1.0
+        Largest accepted size of an update, ``||theta_new - theta_old|| / ||theta_old||``;
+        beyond it the candidate is another model, not an increment (``update_too_large``).
+        Measured in the backtest: clean updates 0.07-0.53, a learning rate 1000x too high
+        76-347.
     as_of : datetime.date or None
         Last day of data the update may use; ``None`` means the latest day the source has.
     seed : int, default 0
@@ -114,6 +119,7 @@ class IncrementalUpdateConfig:
     min_validation_samples: int = 5
     min_train_samples: int = 20
     max_train_loss_increase: float = 0.01
+    max_weight_change: float = 1.0
     as_of: date | None = None
     seed: int = 0
 
@@ -154,6 +160,8 @@ class IncrementalUpdateConfig:
             raise ConfigError(
                 f"max_train_loss_increase must be >= 0, got {self.max_train_loss_increase}"
             )
+        if _finite("max_weight_change", self.max_weight_change) <= 0:
+            raise ConfigError(f"max_weight_change must be > 0, got {self.max_weight_change}")
         if not isinstance(self.min_train_samples, int) or self.min_train_samples < 1:
             raise ConfigError(
                 f"min_train_samples must be a positive integer, got {self.min_train_samples!r}"

@@ -21,7 +21,7 @@ from online_learning.data import DataSource
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.integrity import describe_inconsistency
-from online_learning.models import parameters_finite, regime_of
+from online_learning.models import parameters_finite, regime_of, relative_change
 from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
 from online_learning.registry.base import LoadedModel, ModelRegistry
 from online_learning.stability_checker import StabilityGate, StabilityReport
@@ -171,15 +171,26 @@ class OnlineLearner:
         with timer.step("training"):
             loss_before = evaluate_loss(champion.model, window.train, FEATURE_COLUMNS)
             loss_after = evaluate_loss(candidate, window.train, FEATURE_COLUMNS)
+            weight_change = relative_change(champion.model, candidate)
         if not loss_after <= loss_before + config.max_train_loss_increase:
             # Training starts at the champion and descends on this loss (the EWC penalty is
             # zero there), so ending higher means the optimiser diverged, e.g. a learning rate
             # far too high; the gate's few validation days might not notice.
-            return reject(
+            result = reject(
                 "training_diverged",
                 f"training loss rose {loss_before:.4f} -> {loss_after:.4f} on the training "
                 f"rows (tolerance {config.max_train_loss_increase})",
             )
+            return dataclasses.replace(result, weight_change=weight_change)
+        if not weight_change <= config.max_weight_change:
+            # A step far too large can still fit the training rows (a small window is easy to
+            # memorise) and pass a noisy gate; it is not an incremental update.
+            result = reject(
+                "update_too_large",
+                f"the update moved the weights by {weight_change:.3g}x their norm "
+                f"(limit {config.max_weight_change})",
+            )
+            return dataclasses.replace(result, weight_change=weight_change)
 
         self._say(f"{config.model_id}: stability gate on {len(window.validation)} rows")
         with timer.step("gate"):
@@ -195,7 +206,8 @@ class OnlineLearner:
                 feature_names=FEATURE_COLUMNS,
             )
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
-            return reject(stability.reason, _explain(stability, config), stability)
+            result = reject(stability.reason, _explain(stability, config), stability)
+            return dataclasses.replace(result, weight_change=weight_change)
 
         self._say(f"{config.model_id}: Fisher information of the accepted weights")
         with timer.step("fisher"):
@@ -233,6 +245,7 @@ class OnlineLearner:
             window_end=window.end.isoformat(),
             timings=dict(timer.steps),
             fisher_stats=new_state.stats(),
+            weight_change=weight_change,
             version=promotion.version,
             previous_version=promotion.previous_version,
             run_id=record.run_id,

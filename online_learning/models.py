@@ -7,6 +7,7 @@ so a registered version carries everything it needs to predict.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,6 +111,28 @@ class RegimeSpecialist(nn.Module):
             return torch.softmax(self(x), dim=-1)[:, 1].numpy()
         finally:
             self.train(was_training)
+
+
+def relative_change(before: nn.Module, after: nn.Module) -> float:
+    """``||theta_after - theta_before|| / ||theta_before||`` over the parameters of two copies.
+
+    Examples
+    --------
+    >>> import copy
+    >>> a = nn.Linear(2, 1); b = copy.deepcopy(a)
+    >>> relative_change(a, b)
+    0.0
+    >>> with torch.no_grad():
+    ...     _ = [p.mul_(2.0) for p in b.parameters()]
+    >>> round(relative_change(a, b), 6)
+    1.0
+    """
+    old = dict(before.named_parameters())
+    diff = sum(
+        float((p.detach() - old[n].detach()).pow(2).sum()) for n, p in after.named_parameters()
+    )
+    norm = sum(float(p.detach().pow(2).sum()) for p in old.values())
+    return math.sqrt(diff) / max(math.sqrt(norm), 1e-12)
 
 
 def parameters_finite(model: nn.Module) -> bool:

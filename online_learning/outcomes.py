@@ -16,7 +16,9 @@ class UpdateOutcome:
     the candidate is worse (see :mod:`online_learning.stability_checker`). ``timings`` holds
     seconds per step: ``data``, ``fisher``, ``training``, ``gate``, ``registry``;
     ``fisher_stats`` summarises the Fisher that travels with the new version (see
-    :meth:`online_learning.ewc.EWCState.stats`), or the one that was found non-finite.
+    :meth:`online_learning.ewc.EWCState.stats`), or the one that was found non-finite;
+    ``weight_change`` is the size of the update, ``||theta_new - theta_old|| / ||theta_old||``
+    over the parameters (NaN when training did not run).
     """
 
     model_id: str
@@ -30,6 +32,7 @@ class UpdateOutcome:
     window_end: str | None
     timings: dict[str, float] = field(default_factory=dict)
     fisher_stats: dict[str, float] = field(default_factory=dict)
+    weight_change: float = math.nan
 
     @property
     def promoted(self) -> bool:
@@ -66,6 +69,7 @@ class RollbackResult(UpdateOutcome):
 
     ``reason`` is one of ``sharpe_degradation``, ``non_finite``, ``non_finite_data``,
     ``inconsistent_data`` (see :mod:`online_learning.integrity`), ``training_diverged``,
+    ``update_too_large``,
     ``insufficient_training_data`` or ``insufficient_validation_data``.
     """
 

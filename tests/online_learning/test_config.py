@@ -31,6 +31,7 @@ def test_window_bounds_are_inclusive(window):
         ("learning_rate", -1e-5, r"learning_rate must be in \(0, 1e\+06\]"),
         ("learning_rate", 1e38, r"learning_rate must be in \(0, 1e\+06\]"),
         ("max_train_loss_increase", -0.1, "max_train_loss_increase must be >= 0"),
+        ("max_weight_change", 0.0, "max_weight_change must be > 0"),
         ("learning_rate", math.nan, "learning_rate must be finite"),
         ("ewc_lambda", -1.0, "ewc_lambda must be >= 0"),
         ("ewc_lambda", math.inf, "ewc_lambda must be finite"),

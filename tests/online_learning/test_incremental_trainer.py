@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -130,6 +131,7 @@ def test_learning_rate_far_too_high_is_rejected_without_the_gate(registry, marke
     assert isinstance(outcome, RollbackResult), outcome
     assert outcome.reason == "training_diverged"
     assert "training loss rose" in outcome.detail
+    assert outcome.weight_change > 1.0
     assert registry.champion_version(MODEL) == "1"
 
 
@@ -142,6 +144,25 @@ def test_non_finite_features_are_rolled_back(registry, market, days, value):
     )
     assert isinstance(outcome, RollbackResult)
     assert outcome.reason == "non_finite_data"
+    assert registry.champion_version(MODEL) == "1"
+
+
+def test_an_update_larger_than_the_model_itself_is_rejected(registry, market, days):
+    # The same healthy update, promoted under the default limit on the weight change, is
+    # rejected when the limit is below the change it makes; the size is reported either way.
+    _bootstrap(registry, market, days[250])
+    learner = OnlineLearner(registry, market)
+    config = _config(as_of=days[330].date(), stability_check=False, epochs=5)
+    accepted = learner.incremental_update(config)
+    assert isinstance(accepted, UpdateSuccess), accepted
+    assert 0 < accepted.weight_change < config.max_weight_change
+
+    registry.promote(model_id=MODEL, version="1")
+    limit = accepted.weight_change / 2
+    refused = learner.incremental_update(dataclasses.replace(config, max_weight_change=limit))
+    assert isinstance(refused, RollbackResult), refused
+    assert refused.reason == "update_too_large"
+    assert refused.weight_change == pytest.approx(accepted.weight_change)
     assert registry.champion_version(MODEL) == "1"
 
 
