@@ -119,10 +119,13 @@ class OnlineLearner:
             if transform_train is not None:
                 window = dataclasses.replace(window, train=transform_train(window.train.copy()))
 
+        # Losses and the update's size once training ran: logged with the run either way.
+        measured: dict[str, float] = {}
+
         def reject(
             reason: str, detail: str, report: StabilityReport | None = None
         ) -> RollbackResult:
-            return self._reject(config, champion, window, timer, reason, detail, report)
+            return self._reject(config, champion, window, timer, reason, detail, report, measured)
 
         if not window.finite:
             return reject("non_finite_data", "the window holds NaN or infinite feature values")
@@ -172,25 +175,28 @@ class OnlineLearner:
             loss_before = evaluate_loss(champion.model, window.train, FEATURE_COLUMNS)
             loss_after = evaluate_loss(candidate, window.train, FEATURE_COLUMNS)
             weight_change = relative_change(champion.model, candidate)
+        measured.update(
+            train_loss_champion=loss_before,
+            train_loss_candidate=loss_after,
+            weight_change=weight_change,
+        )
         if not loss_after <= loss_before + config.max_train_loss_increase:
             # Training starts at the champion and descends on this loss (the EWC penalty is
             # zero there), so ending higher means the optimiser diverged, e.g. a learning rate
             # far too high; the gate's few validation days might not notice.
-            result = reject(
+            return reject(
                 "training_diverged",
                 f"training loss rose {loss_before:.4f} -> {loss_after:.4f} on the training "
                 f"rows (tolerance {config.max_train_loss_increase})",
             )
-            return dataclasses.replace(result, weight_change=weight_change)
         if not weight_change <= config.max_weight_change:
             # A step far too large can still fit the training rows (a small window is easy to
             # memorise) and pass a noisy gate; it is not an incremental update.
-            result = reject(
+            return reject(
                 "update_too_large",
                 f"the update moved the weights by {weight_change:.3g}x their norm "
                 f"(limit {config.max_weight_change})",
             )
-            return dataclasses.replace(result, weight_change=weight_change)
 
         self._say(f"{config.model_id}: stability gate on {len(window.validation)} rows")
         with timer.step("gate"):
@@ -206,8 +212,7 @@ class OnlineLearner:
                 feature_names=FEATURE_COLUMNS,
             )
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
-            result = reject(stability.reason, _explain(stability, config), stability)
-            return dataclasses.replace(result, weight_change=weight_change)
+            return reject(stability.reason, _explain(stability, config), stability)
 
         self._say(f"{config.model_id}: Fisher information of the accepted weights")
         with timer.step("fisher"):
@@ -228,7 +233,7 @@ class OnlineLearner:
                 model=candidate,
                 ewc_state=new_state,
                 params=config.to_params(),
-                metrics=_metrics(stability, report.final_loss, new_state),
+                metrics=_metrics(stability, report.final_loss, new_state) | measured,
                 tags=_tags(window, regime, "promoted", stability.reason, champion.version),
                 register=True,
             )
@@ -260,6 +265,7 @@ class OnlineLearner:
         reason: str,
         detail: str,
         stability: StabilityReport | None,
+        measured: dict[str, float],
     ) -> RollbackResult:
         """Log the rejected candidate's numbers (never a version) and keep the champion."""
         self._say(f"{config.model_id}: rejected ({reason}); champion stays")
@@ -270,7 +276,7 @@ class OnlineLearner:
                 model=champion.model,
                 ewc_state=None,
                 params=config.to_params(),
-                metrics=_metrics(stability, nan, None),
+                metrics=_metrics(stability, nan, None) | measured,
                 tags=_tags(
                     window, champion.tags.get("regime"), "rolled_back", reason, champion.version
                 ),
@@ -290,6 +296,7 @@ class OnlineLearner:
             champion_version=champion.version,
             reason=reason,
             detail=detail,
+            weight_change=measured.get("weight_change", nan),
             run_id=record.run_id,
         )
 

@@ -164,6 +164,10 @@ def test_an_update_larger_than_the_model_itself_is_rejected(registry, market, da
     assert refused.reason == "update_too_large"
     assert refused.weight_change == pytest.approx(accepted.weight_change)
     assert registry.champion_version(MODEL) == "1"
+    # The audit trail keeps what the rejected candidate measured.
+    logged = registry.client.get_run(refused.run_id).data.metrics
+    assert logged["weight_change"] == pytest.approx(refused.weight_change)
+    assert logged["train_loss_candidate"] <= logged["train_loss_champion"] + 0.01
 
 
 def test_non_finite_training_is_rolled_back_even_without_the_gate(registry, market, days):
