@@ -88,10 +88,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("environments", nargs="+", help="bull, bear, sideways or sp500")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--validation-days", type=int, default=7)
     parser.add_argument("--output", type=Path, default=Path("results/gate_precision.csv"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = BacktestConfig(update_every=2)
+    config = BacktestConfig(update_every=2, validation_days=args.validation_days)
     frame = pd.DataFrame(
         [row for name in args.environments for s in args.seeds for row in _replay(name, s, config)]
     )

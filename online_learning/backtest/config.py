@@ -32,7 +32,10 @@ class BacktestConfig:
     update_every : int, default 1
         Scheduled incremental updates on every ``update_every``-th trading day (1 = daily).
     data_window : int, default 60
-        Trading days in an update's window (7 of them held out for the gate).
+        Trading days in an update's window (the last ``validation_days`` held out for the gate).
+    validation_days : int, default 7
+        Trading days at the end of each update window on which the gate compares champion and
+        candidate (the product's default). More days: a less noisy gate, older training data.
     learning_rate, ewc_lambda : float
         Of the ``ewc`` and ``ewc_drift`` updates. ``finetune`` uses the same learning rate
         with ``ewc_lambda = 0``. The defaults (1e-2, 100) are the backtest's tuned values; the
@@ -74,6 +77,7 @@ class BacktestConfig:
     model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
     update_every: int = 1
     data_window: int = 60
+    validation_days: int = 7
     learning_rate: float = 1e-2
     ewc_lambda: float = 100.0
     epochs: int = 5
@@ -150,6 +154,7 @@ class BacktestConfig:
         return IncrementalUpdateConfig(
             model_id=model_id,
             data_window=self.data_window if window is None else window,
+            validation_days=self.validation_days,
             learning_rate=self.learning_rate * learning_rate_factor,
             ewc_lambda=0.0 if policy == "finetune" else self.ewc_lambda * lambda_factor,
             epochs=self.epochs,

@@ -99,6 +99,9 @@ def backtest(
     ewc_lambda: Annotated[float, typer.Option()] = 100.0,
     epochs: Annotated[int, typer.Option(min=1)] = 5,
     min_sharpe_threshold: Annotated[float, typer.Option(help="The gate's threshold.")] = 0.95,
+    validation_days: Annotated[
+        int, typer.Option(min=1, help="Days at the end of each window the gate judges on.")
+    ] = 7,
     drift_window: Annotated[int, typer.Option(help="Window of drift-triggered updates.")] = 30,
     drift_cooldown: Annotated[int, typer.Option(min=1)] = 10,
     drift_lambda_factor: Annotated[float, typer.Option(min=0.0)] = 0.1,
@@ -153,6 +156,7 @@ def backtest(
             model_ids=tuple(model_ids) if model_ids else BacktestConfig().model_ids,
             update_every=update_every, data_window=data_window, learning_rate=learning_rate,
             ewc_lambda=ewc_lambda, epochs=epochs, min_sharpe_threshold=min_sharpe_threshold,
+            validation_days=validation_days,
             drift_window=drift_window, drift_cooldown=drift_cooldown,
             drift_lambda_factor=drift_lambda_factor, drift_min_detectors=drift_min_detectors,
             retrain_every=retrain_every, retrain_window=retrain_window,

@@ -195,6 +195,11 @@ def test_configuration_errors_name_the_problem():
         BacktestConfig(data_window=20)
     with pytest.raises(ConfigError, match="horizons"):
         BacktestConfig(horizons=(10,))
+    # The drift updates' 30-day window cannot hold out 20 validation days.
+    with pytest.raises(ConfigError, match=r"validation_days \(20\) must be at most half"):
+        BacktestConfig(validation_days=20)
+    config = BacktestConfig(validation_days=14)
+    assert config.update_config("m", as_of=None, seed=0, policy="ewc").validation_days == 14
 
 
 @pytest.fixture(scope="module")
