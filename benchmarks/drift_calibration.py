@@ -8,12 +8,12 @@ Not a timing: this is the evidence behind the parameters documented in
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from online_learning.drift import DriftDetector, default_detectors
+from online_learning.drift import default_detectors, detection_indices
 
 CHANGE = 300  # index of the first observation after the change
 AFTER = 300  # observations after the change
@@ -38,15 +38,6 @@ def stationary(seed: int) -> np.ndarray:
     return np.random.default_rng(1_000_000 + seed).normal(0.001, 0.01, STATIONARY)
 
 
-def detections(detector: DriftDetector, stream: Iterable[float]) -> list[int]:
-    fired = []
-    for i, x in enumerate(stream):
-        detector.update(float(x))
-        if detector.drift_detected:
-            fired.append(i)
-    return fired
-
-
 @dataclass(frozen=True)
 class Calibration:
     detector: str
@@ -64,12 +55,12 @@ def calibrate(
 ) -> Calibration:
     before, delays, alarms = 0, [], 0
     for seed in range(seeds):
-        fired = detections(default_detectors()[name], make_stream(seed))
+        fired = detection_indices(default_detectors()[name], make_stream(seed))
         before += any(i < CHANGE for i in fired)
         after = [i - CHANGE for i in fired if i >= CHANGE]
         if after:
             delays.append(after[0])
-        alarms += len(detections(default_detectors()[name], stationary(seed)))
+        alarms += len(detection_indices(default_detectors()[name], stationary(seed)))
     delay = np.asarray(delays, dtype=float)
     return Calibration(
         detector=name,

@@ -21,7 +21,6 @@ which is also where :mod:`flows.jobs` reads a job's result from.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -31,6 +30,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
+from online_learning.numbers import finite_or_none
 from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
 
 Decision = Literal["promoted", "rolled_back", "failed"]
@@ -99,10 +99,8 @@ class ModelReport:
 
 
 def _number(value: float | None) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return round(number, 6) if math.isfinite(number) else None
+    number = finite_or_none(value)
+    return None if number is None else round(number, 6)
 
 
 def report_of(model_id: str, future: PrefectFuture) -> ModelReport:

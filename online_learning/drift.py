@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
@@ -33,6 +33,7 @@ __all__ = [
     "LosingTradeDetector",
     "StandardizedReturnDetector",
     "default_detectors",
+    "detection_indices",
 ]
 
 
@@ -49,6 +50,25 @@ class DriftDetector(Protocol):
 
     def reset(self) -> None:
         """Forget everything seen so far."""
+
+
+def detection_indices(detector: DriftDetector, stream: Iterable[float]) -> list[int]:
+    """Feed ``stream`` to ``detector``; the positions at which it flagged a change.
+
+    For calibrating a detector on recorded or simulated returns (delay, false alarms).
+
+    Examples
+    --------
+    >>> from river.drift import PageHinkley
+    >>> detection_indices(PageHinkley(threshold=1.0), [0.0] * 50 + [1.0] * 20)[:1]
+    [51]
+    """
+    fired = []
+    for i, x in enumerate(stream):
+        detector.update(float(x))
+        if detector.drift_detected:
+            fired.append(i)
+    return fired
 
 
 def _check_finite(x: object) -> float:

@@ -119,7 +119,7 @@ def _check_continuity(rows: pd.DataFrame, days: pd.DatetimeIndex, *, n_train: in
     if not broken.any():
         return None
     return _count(
-        pd.Series(broken, index=ordered.index),
+        broken,
         int(pairs.sum()),
         "forward returns disagree with the next day's return of the same symbol",
         ordered,

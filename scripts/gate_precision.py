@@ -27,7 +27,7 @@ from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.environments import data_environment, synthetic_environment
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
 from online_learning.incremental_trainer import OnlineLearner
-from online_learning.stability_checker import sharpe_ratio
+from online_learning.stability_checker import StabilityGate, sharpe_ratio
 
 AHEAD = 21
 
@@ -58,11 +58,9 @@ def _replay(name: str, seed: int, config: BacktestConfig) -> list[dict[str, obje
             if outcome.decision != "promoted":
                 continue  # rejected before the gate (data, divergence): not the gate's call
             candidate = registry.load_champion(model_id).model
-            floor = max(abs(outcome.sharpe_pre), update.sharpe_floor)
-            passed = (
-                outcome.sharpe_post
-                >= outcome.sharpe_pre - (1 - update.min_sharpe_threshold) * floor
-            )
+            # The production gate's rule, on the Sharpe ratios the update measured.
+            gate = StabilityGate(update.min_sharpe_threshold, update.sharpe_floor)
+            passed, _ = gate.decide(outcome.sharpe_pre, outcome.sharpe_post)
             if not passed:
                 registry.promote(model_id=model_id, version=outcome.previous_version)
             _, before = daily_returns({model_id: champion}, future)

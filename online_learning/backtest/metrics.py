@@ -27,6 +27,7 @@ from scipy import stats
 
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.harness import RunResult
+from online_learning.numbers import finite_or_none
 from online_learning.stability_checker import sharpe_ratio
 
 __all__ = [
@@ -51,10 +52,6 @@ class Estimate:
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
-
-
-def _clean(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def t_interval(values: Iterable[float], confidence: float = 0.95) -> Estimate:
@@ -139,7 +136,7 @@ def _degradation(
 def _versus(difference: Estimate, reference: float | None, floor: float) -> dict[str, object]:
     rel = relative(difference, reference, floor)
     return {
-        "reference_sharpe": _clean(reference) if reference is not None else None,
+        "reference_sharpe": finite_or_none(reference),
         "sharpe_difference": difference.to_dict(),
         "relative_pct": None if rel is None else rel.to_dict(),
         "relative_note": None

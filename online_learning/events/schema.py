@@ -7,11 +7,12 @@ consumers deduplicate: the outbox relay delivers at least once, the event id mak
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from online_learning.numbers import finite_or_none
 
 MODEL_UPDATES_TOPIC = "model-updates"
 TRADE_OUTCOMES_TOPIC = "trade-outcomes"
@@ -22,12 +23,6 @@ SCHEMA_VERSION = 1
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _json_number(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
 
 
 @dataclass(frozen=True)
@@ -93,9 +88,9 @@ class ModelUpdateEvent:
         promoted = outcome.decision == "promoted"
         return cls(
             model_id=outcome.model_id,
-            sharpe_pre=_json_number(outcome.sharpe_pre),
-            sharpe_post=_json_number(outcome.sharpe_post),
-            degradation_pct=_json_number(outcome.degradation_pct),
+            sharpe_pre=finite_or_none(outcome.sharpe_pre),
+            sharpe_post=finite_or_none(outcome.sharpe_post),
+            degradation_pct=finite_or_none(outcome.degradation_pct),
             stability_check="passed" if promoted else "failed",
             decision=outcome.decision,
             reason=outcome.reason,

@@ -11,22 +11,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from online_learning.numbers import finite_or_none
+
 Decision = Literal["promoted", "rolled_back", "failed"]
 DECISIONS: tuple[str, ...] = ("promoted", "rolled_back", "failed")
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` as a float, or None when it is missing, NaN or infinite.
-
-    Examples
-    --------
-    >>> finite_or_none(1), finite_or_none(float("nan")), finite_or_none(None)
-    (1.0, None, None)
-    """
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _aware(name: str, value: datetime) -> datetime:

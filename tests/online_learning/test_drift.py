@@ -19,12 +19,12 @@ from river import drift
 
 from online_learning.drift import (
     CooldownPolicy,
-    DriftDetector,
     DriftMonitor,
     DriftSignal,
     LosingTradeDetector,
     StandardizedReturnDetector,
     default_detectors,
+    detection_indices,
 )
 from online_learning.errors import ConfigError
 
@@ -43,15 +43,6 @@ def _loss_rate_jump(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     lose = np.concatenate([rng.random(CHANGE) < 0.45, rng.random(300) < 0.70])
     return np.where(lose, -1.0, 1.0) * np.abs(rng.normal(0.0, 0.01, 2 * CHANGE))
-
-
-def _detections(detector: DriftDetector, stream) -> list[int]:
-    fired = []
-    for i, x in enumerate(stream):
-        detector.update(float(x))
-        if detector.drift_detected:
-            fired.append(i)
-    return fired
 
 
 class Below:
@@ -88,7 +79,7 @@ class Below:
 def test_detector_fires_after_the_change_and_not_before(name, stream, bound, min_on_time):
     early = on_time = 0
     for seed in SEEDS:
-        fired = _detections(default_detectors()[name], stream(seed))
+        fired = detection_indices(default_detectors()[name], stream(seed))
         if fired and fired[0] < CHANGE:
             early += 1
         elif fired and fired[0] < CHANGE + bound:
@@ -102,7 +93,7 @@ def test_false_alarms_on_a_stationary_stream_stay_rare(name):
     days, alarms = 0, 0
     for seed in range(20):
         stream = np.random.default_rng(10_000 + seed).normal(0.001, 0.01, 1000)
-        alarms += len(_detections(default_detectors()[name], stream))
+        alarms += len(detection_indices(default_detectors()[name], stream))
         days += len(stream)
     assert alarms / days * 1000 <= 0.5  # measured: 0.05 to 0.16 per 1000 days
 
@@ -110,9 +101,10 @@ def test_false_alarms_on_a_stationary_stream_stay_rare(name):
 def test_page_hinkley_watches_drops_only_adwin_both_ways():
     # The strategy got better: worth knowing for ADWIN, no reason to alarm for Page-Hinkley.
     improved = [_mean_drop(seed, after=0.006) for seed in range(20)]
-    ph = sum(bool(_detections(default_detectors()["page_hinkley"], s)) for s in improved)
+    ph = sum(bool(detection_indices(default_detectors()["page_hinkley"], s)) for s in improved)
     adwin = sum(
-        any(i >= CHANGE for i in _detections(default_detectors()["adwin"], s)) for s in improved
+        any(i >= CHANGE for i in detection_indices(default_detectors()["adwin"], s))
+        for s in improved
     )
     assert ph <= 2
     assert adwin >= 18
@@ -121,7 +113,7 @@ def test_page_hinkley_watches_drops_only_adwin_both_ways():
 def test_standardized_detector_does_not_depend_on_the_volatility():
     base = _mean_drop(3)
     fired = {
-        scale: _detections(default_detectors()["page_hinkley"], base * scale)
+        scale: detection_indices(default_detectors()["page_hinkley"], base * scale)
         for scale in (0.4, 1.0, 1.8)
     }
     assert fired[1.0] and all(i >= CHANGE for i in fired[1.0])
@@ -132,17 +124,17 @@ def test_losing_trade_detector_counts_negative_returns_as_losses():
     detector = LosingTradeDetector(drift.binary.DDM(warm_start=50))
     # Tiny losses are losses and large gains are not: only the sign counts.
     quiet = [0.05, -0.0001] * 100
-    assert _detections(detector, quiet) == []
-    fired = _detections(detector, [-0.0001] * 60)
+    assert detection_indices(detector, quiet) == []
+    fired = detection_indices(detector, [-0.0001] * 60)
     assert fired and fired[0] < 60
 
 
 def test_reset_gives_a_fresh_detector():
     used = default_detectors()["page_hinkley"]
-    _detections(used, _mean_drop(1))
+    detection_indices(used, _mean_drop(1))
     used.reset()
     fresh = default_detectors()["page_hinkley"]
-    assert _detections(used, _mean_drop(2)) == _detections(fresh, _mean_drop(2))
+    assert detection_indices(used, _mean_drop(2)) == detection_indices(fresh, _mean_drop(2))
 
 
 def test_adapters_validate_their_input():

@@ -8,37 +8,12 @@ import torch
 from online_learning.bootstrap import train_and_register
 from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ModelNotFoundError
-from online_learning.ewc import EWCState
 from online_learning.incremental_trainer import OnlineLearner
-from online_learning.models import RegimeSpecialist
 from online_learning.outcomes import RollbackResult, UpdateSuccess
 from online_learning.registry import CHAMPION_ALIAS, PREVIOUS_CHAMPION_ALIAS, ModelRegistry
 from online_learning.registry.memory import InMemoryRegistry
 from tests.utils.markets import regime_switch, shuffle_labels, trading_days
-
-FEATURES = ["f1", "f2", "f3"]
-
-
-def _model(seed: int) -> RegimeSpecialist:
-    torch.manual_seed(seed)
-    return RegimeSpecialist(FEATURES, hidden=(4,), regime="bull")
-
-
-def _register(registry, model_id: str, seed: int, *, promote: bool = True) -> str:
-    model = _model(seed)
-    fisher = {n: torch.full_like(p, float(seed)) for n, p in model.named_parameters()}
-    record = registry.log_candidate(
-        model_id=model_id,
-        model=model,
-        ewc_state=EWCState.from_model(model, fisher),
-        params={"seed": seed},
-        metrics={"sharpe_post": 1.0},
-        tags={"regime": "bull"},
-        register=True,
-    )
-    if promote:
-        registry.promote(model_id=model_id, version=record.version)
-    return record.version
+from tests.utils.registries import register, small_model
 
 
 def test_it_follows_the_registry_protocol():
@@ -56,7 +31,7 @@ def test_missing_model_has_no_champion():
 
 def test_promotion_moves_champion_and_remembers_the_previous():
     registry = InMemoryRegistry()
-    assert (_register(registry, "m", 1), _register(registry, "m", 2)) == ("1", "2")
+    assert (register(registry, "m", 1), register(registry, "m", 2)) == ("1", "2")
     assert registry.champion_version("m") == "2"
     assert registry.alias_version("m", PREVIOUS_CHAMPION_ALIAS) == "1"
     assert registry.load_version("m", "2").tags["previous_champion"] == "1"
@@ -66,7 +41,7 @@ def test_promotion_moves_champion_and_remembers_the_previous():
 def test_rollback_walks_back_the_champion_history():
     registry = InMemoryRegistry()
     for seed in (1, 2, 3):
-        _register(registry, "m", seed)
+        register(registry, "m", seed)
     assert registry.rollback(model_id="m").version == "2"
     assert registry.rollback(model_id="m").version == "1"
     assert registry.champion_version("m") == "1"
@@ -78,10 +53,10 @@ def test_rollback_walks_back_the_champion_history():
 
 def test_unregistered_candidate_creates_no_version_and_keeps_champion():
     registry = InMemoryRegistry()
-    _register(registry, "m", 1)
+    register(registry, "m", 1)
     record = registry.log_candidate(
         model_id="m",
-        model=_model(9),
+        model=small_model(9),
         ewc_state=None,
         params={},
         metrics={"sharpe_post": -3.0},
@@ -96,7 +71,7 @@ def test_unregistered_candidate_creates_no_version_and_keeps_champion():
 
 def test_models_and_ewc_state_are_copied_in_and_out():
     registry = InMemoryRegistry()
-    _register(registry, "m", 1)
+    register(registry, "m", 1)
     stored = registry.load_champion("m")
     before = {n: p.detach().clone() for n, p in stored.model.named_parameters()}
     with torch.no_grad():
@@ -113,7 +88,7 @@ def test_models_and_ewc_state_are_copied_in_and_out():
 
 def test_promoting_an_unknown_version_is_an_error():
     registry = InMemoryRegistry()
-    _register(registry, "m", 1)
+    register(registry, "m", 1)
     with pytest.raises(ModelNotFoundError):
         registry.promote(model_id="m", version="7")
     assert registry.alias_version("m", CHAMPION_ALIAS) == "1"

@@ -10,32 +10,7 @@ import pytest
 import torch
 
 from online_learning.errors import ModelNotFoundError
-from online_learning.ewc import EWCState
-from online_learning.models import RegimeSpecialist
-
-FEATURES = ["f1", "f2", "f3"]
-
-
-def _model(seed: int) -> RegimeSpecialist:
-    torch.manual_seed(seed)
-    return RegimeSpecialist(FEATURES, hidden=(4,), regime="bull")
-
-
-def _register(registry, model_id: str, seed: int, *, promote: bool = True) -> str:
-    model = _model(seed)
-    fisher = {n: torch.full_like(p, float(seed)) for n, p in model.named_parameters()}
-    record = registry.log_candidate(
-        model_id=model_id,
-        model=model,
-        ewc_state=EWCState.from_model(model, fisher),
-        params={"seed": seed},
-        metrics={"sharpe_post": 1.0},
-        tags={"regime": "bull"},
-        register=True,
-    )
-    if promote:
-        registry.promote(model_id=model_id, version=record.version)
-    return record.version
+from tests.utils.registries import register, small_model
 
 
 def test_missing_model_has_no_champion(registry):
@@ -45,8 +20,8 @@ def test_missing_model_has_no_champion(registry):
 
 
 def test_promotion_moves_champion_and_remembers_the_previous(registry):
-    v1 = _register(registry, "m", 1)
-    v2 = _register(registry, "m", 2)
+    v1 = register(registry, "m", 1)
+    v2 = register(registry, "m", 2)
     assert (v1, v2) == ("1", "2")
     assert registry.champion_version("m") == "2"
     assert str(registry.client.get_model_version_by_alias("m", "previous-champion").version) == "1"
@@ -54,7 +29,7 @@ def test_promotion_moves_champion_and_remembers_the_previous(registry):
 
 def test_rollback_walks_back_the_champion_history(registry):
     for seed in (1, 2, 3):
-        _register(registry, "m", seed)
+        register(registry, "m", seed)
     assert registry.rollback(model_id="m").version == "2"
     assert registry.champion_version("m") == "2"
     assert registry.rollback(model_id="m").version == "1"
@@ -65,10 +40,10 @@ def test_rollback_walks_back_the_champion_history(registry):
 
 
 def test_unregistered_candidate_creates_no_version_and_keeps_champion(registry):
-    _register(registry, "m", 1)
+    register(registry, "m", 1)
     record = registry.log_candidate(
         model_id="m",
-        model=_model(9),
+        model=small_model(9),
         ewc_state=None,
         params={},
         metrics={"sharpe_post": -3.0},
@@ -83,9 +58,9 @@ def test_unregistered_candidate_creates_no_version_and_keeps_champion(registry):
 
 
 def test_version_restores_weights_and_ewc_state(registry):
-    version = _register(registry, "m", 3)
+    version = register(registry, "m", 3)
     loaded = registry.load_version("m", version)
-    original = _model(3)
+    original = small_model(3)
     for (name, p), (_, q) in zip(
         original.named_parameters(), loaded.model.named_parameters(), strict=True
     ):
@@ -97,7 +72,7 @@ def test_version_restores_weights_and_ewc_state(registry):
 
 
 def test_champion_loads_in_a_fresh_process_with_plain_mlflow(registry, home):
-    _register(registry, "fresh_model", 5)
+    register(registry, "fresh_model", 5)
     script = textwrap.dedent(
         f"""
         import mlflow, torch
