@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 EXIT_PROMOTED = 0
@@ -25,7 +26,9 @@ app = typer.Typer(
 )
 # Piped output (CI logs, `make run | tee`) gets a fixed width instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True)
+# Errors are never wrapped: scripts grep them, and a hard wrap inside a long path would split
+# the very words they look for ("row\n3").
+err_console = Console(stderr=True, soft_wrap=True)
 
 ModelIds = Annotated[
     list[str] | None,
@@ -81,7 +84,8 @@ def _global(
 
 
 def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    # The message is text, not markup: a path or value with "[...]" must print as it is.
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(EXIT_ERROR)
 
 

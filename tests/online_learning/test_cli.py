@@ -50,13 +50,17 @@ def test_unknown_data_source_lists_the_choices(home):
     assert "synthetic" in result.output and "sp500" in result.output
 
 
-def test_malformed_csv_fails_with_file_row_and_column(home, tmp_path):
-    bad = tmp_path / "bad.csv"
+@pytest.mark.parametrize("depth", [1, 12])
+def test_malformed_csv_fails_with_file_row_and_column_on_one_line(home, tmp_path, depth):
+    # A deep folder makes the message far longer than a terminal line: it must not be wrapped.
+    folder = tmp_path.joinpath(*[f"folder-[{i}]-with-a-long-name" for i in range(depth)])
+    folder.mkdir(parents=True)
+    bad = folder / "bad.csv"
     bad.write_text("date,symbol,close\n2024-01-02,AAA,10\n2024-01-03,AAA,abc\n")
     result = _run("train", "--model_id", "m", "--data", str(bad))
     assert result.exit_code == EXIT_ERROR
-    assert "bad.csv" in result.output
-    assert "row 3" in result.output and "'close'" in result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("error:"))
+    assert f"{bad}, row 3, column 'close'" in line
 
 
 def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
