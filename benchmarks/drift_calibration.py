@@ -1,7 +1,7 @@
 """Detection delay and false-alarm rate of the default drift detectors on seeded streams.
 
 Not a timing: this is the evidence behind the parameters documented in
-:func:`online_learning.drift.default_detectors`. Run alone with
+:func:`online_learning.feedback.drift.default_detectors`. Run alone with
 ``python -m benchmarks.drift_calibration [--seeds N]``.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from online_learning.drift import default_detectors, detection_indices
+from online_learning.feedback.drift import default_detectors, detection_indices
 
 CHANGE = 300  # index of the first observation after the change
 AFTER = 300  # observations after the change

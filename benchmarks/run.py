@@ -65,7 +65,7 @@ def run(plan: Plan, quick: bool) -> dict[str, object]:
     from benchmarks._store import TimedRegistry, temporary_home
     from online_learning.data import SyntheticMarket
     from online_learning.settings import get_settings
-    from online_learning.window import labelled_features
+    from online_learning.update.window import labelled_features
 
     columns = (*Progress.get_default_columns()[:2], MofNCompleteColumn(), TimeElapsedColumn())
     with temporary_home(), Progress(*columns, BarColumn()) as progress:

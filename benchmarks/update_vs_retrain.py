@@ -17,10 +17,10 @@ from datetime import date
 import pandas as pd
 
 from benchmarks._store import TimedRegistry
-from online_learning.bootstrap import train_and_register
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.data import DataSource
-from online_learning.incremental_trainer import OnlineLearner
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
 
 MODEL_ID = "bull_specialist"
 HISTORY_YEARS = 2

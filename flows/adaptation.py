@@ -34,7 +34,7 @@ from prefect.states import State
 from flows.events import Reason
 from flows.report import final_state, publish, report_of
 from flows.updates import update_model
-from online_learning.config import IncrementalUpdateConfig
+from online_learning.update.config import IncrementalUpdateConfig
 
 ARTIFACT_KEY = "drift-adaptation"
 

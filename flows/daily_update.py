@@ -27,8 +27,8 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.report import final_state, publish, report_of
 from flows.updates import update_model
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.models import SPECIALISTS
+from online_learning.update.config import IncrementalUpdateConfig
 
 DEFAULT_MODELS: tuple[str, ...] = tuple(SPECIALISTS)
 ARTIFACT_KEY = "daily-update"

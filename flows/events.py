@@ -32,8 +32,8 @@ from prefect.events.clients import get_events_client
 from prefect.settings import PREFECT_API_URL
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from online_learning.config import validate_model_id
 from online_learning.errors import ConfigError
+from online_learning.update.config import validate_model_id
 
 DRIFT_EVENT = "online_learning.drift.detected"
 MODEL_RESOURCE_PREFIX = "online_learning.model."

@@ -56,8 +56,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from flows.daily_update import ARTIFACT_KEY, DEFAULT_MODELS, daily_update
 from flows.deployments import DAILY_UPDATE, DRIFT_ADAPTATION
 from flows.updates import ensure_lock
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ConfigError
+from online_learning.update.config import IncrementalUpdateConfig
 
 JobStatus = Literal["queued", "running", "promoted", "rolled_back", "failed"]
 JOB_TAG = "online-learning-job"

@@ -31,7 +31,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
 from online_learning.numbers import finite_or_none
-from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
 
 Decision = Literal["promoted", "rolled_back", "failed"]
 REPORT_COLUMNS = (

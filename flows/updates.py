@@ -1,7 +1,7 @@
 """The Prefect task that updates one model, and the retry policy that decides what to retry.
 
 Both flows (``daily-update`` and ``adaptation``) run :func:`update_model`, once per model. The
-task is a thin wrapper around :func:`online_learning.update_service.run_update`, so every
+task is a thin wrapper around :func:`online_learning.update.service.run_update`, so every
 update a flow runs is recorded in the metrics store with its ``model_update`` outbox event.
 
 What is retried
@@ -15,7 +15,7 @@ lets such an error through wrapped in another exception. A missing model, bad da
 configuration (:class:`~online_learning.errors.ModelNotFoundError`,
 :class:`~online_learning.errors.DataError`, :class:`~online_learning.errors.ConfigError`)
 fails at once. A rollback is not an error at all: the task returns the
-:class:`~online_learning.outcomes.RollbackResult`, and a returned value is never retried.
+:class:`~online_learning.update.outcomes.RollbackResult`, and a returned value is never retried.
 
 One update of a model at a time
 -------------------------------
@@ -46,14 +46,14 @@ from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.states import State
 
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.data import resolve_source
 from online_learning.errors import ConfigError, DataError, ModelNotFoundError, RegistryError
-from online_learning.incremental_trainer import OnlineLearner
 from online_learning.metrics_store import MetricsStore, StoreError
-from online_learning.outcomes import UpdateOutcome
 from online_learning.settings import get_settings
-from online_learning.update_service import run_update
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.outcomes import UpdateOutcome
+from online_learning.update.service import run_update
 
 #: Errors that retrying cannot fix.
 PERMANENT_ERRORS: tuple[type[BaseException], ...] = (ModelNotFoundError, DataError, ConfigError)
@@ -160,8 +160,8 @@ def update_model(
 ) -> UpdateOutcome:
     """Incrementally update ``model_id`` through the recorded path; promote or keep champion.
 
-    Returns the :class:`~online_learning.outcomes.UpdateSuccess` or
-    :class:`~online_learning.outcomes.RollbackResult`; raises what the update raised.
+    Returns the :class:`~online_learning.update.outcomes.UpdateSuccess` or
+    :class:`~online_learning.update.outcomes.RollbackResult`; raises what the update raised.
     """
     # Imported here, where the update runs, not by everything that imports the flows (the
     # jobs API of the serving process has no use for MLflow's import time).

@@ -26,8 +26,8 @@ from rich.progress import track
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.environments import data_environment, synthetic_environment
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
-from online_learning.incremental_trainer import OnlineLearner
-from online_learning.stability_checker import StabilityGate, sharpe_ratio
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.stability_checker import StabilityGate, sharpe_ratio
 
 AHEAD = 21
 

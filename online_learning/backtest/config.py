@@ -6,12 +6,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from online_learning.config import IncrementalUpdateConfig, validate_model_id
 from online_learning.errors import ConfigError
+from online_learning.update.config import IncrementalUpdateConfig, validate_model_id
 
 #: Every policy the harness knows, in the order tables and plots show them.
 POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
-#: Policies whose models change through :class:`~online_learning.incremental_trainer.OnlineLearner`.
+#: Policies whose models change through
+#: :class:`~online_learning.update.incremental_trainer.OnlineLearner`.
 UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")
 #: Model id of the default single model (not a regime specialist: it trains on every row).
 DEFAULT_MODEL_ID = "backtest_model"

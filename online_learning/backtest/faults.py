@@ -1,7 +1,8 @@
 """Poisoned updates: what can go wrong with a day's training data or configuration.
 
 Each fault is applied through the product's own hooks: a ``transform_train`` that rewrites the
-training rows of :meth:`~online_learning.incremental_trainer.OnlineLearner.incremental_update`
+training rows of
+:meth:`~online_learning.update.incremental_trainer.OnlineLearner.incremental_update`
 (the validation rows are never touched), or a factor on the learning rate of the update's
 config. The product promises that none of them reaches ``champion``.
 

@@ -39,12 +39,12 @@ from online_learning.backtest.policies import (
     derive_seed,
     make_policy,
 )
-from online_learning.bootstrap import train_and_register
 from online_learning.errors import ConfigError
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import regime_of
 from online_learning.registry.memory import InMemoryRegistry
-from online_learning.stability_checker import sharpe_ratio
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.stability_checker import sharpe_ratio
 
 __all__ = ["RunResult", "daily_returns", "run_backtest"]
 

@@ -28,7 +28,7 @@ from scipy import stats
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.harness import RunResult
 from online_learning.numbers import finite_or_none
-from online_learning.stability_checker import sharpe_ratio
+from online_learning.update.stability_checker import sharpe_ratio
 
 __all__ = [
     "Estimate",

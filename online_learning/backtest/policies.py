@@ -2,7 +2,8 @@
 
 Every policy starts from the same bootstrapped champions and changes them only through the
 product's code paths: :meth:`OnlineLearner.incremental_update` (with its gate and rollback)
-for ``finetune``, ``ewc`` and ``ewc_drift``; :func:`~online_learning.bootstrap.train_and_register`
+for ``finetune``, ``ewc`` and ``ewc_drift``;
+:func:`~online_learning.update.bootstrap.train_and_register`
 (a full retrain, promoted without a gate, as the CLI's ``train`` does) for ``retrain``.
 """
 
@@ -17,12 +18,12 @@ from torch import nn
 
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.faults import Poison
-from online_learning.bootstrap import train_and_register
 from online_learning.data import DataSource
-from online_learning.drift import CooldownPolicy, DriftMonitor
 from online_learning.errors import DataError
-from online_learning.incremental_trainer import OnlineLearner
+from online_learning.feedback.drift import CooldownPolicy, DriftMonitor
 from online_learning.registry.memory import InMemoryRegistry
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.incremental_trainer import OnlineLearner
 
 __all__ = ["DriftRecord", "Policy", "UpdateRecord", "derive_seed", "make_policy"]
 

@@ -26,7 +26,7 @@ from online_learning.errors import DataError, OnlineLearningError
 
 def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learning_rate, promote):
     """Train ``model_ids`` from scratch, print a table, return the results."""
-    from online_learning.bootstrap import train_and_register
+    from online_learning.update.bootstrap import train_and_register
 
     models_registry, market = registry(), source(data, seed)
     if holdout_days:

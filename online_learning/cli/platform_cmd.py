@@ -115,8 +115,8 @@ def record_recent_performance(metrics_store, data: str, seed: int, *, days: int)
     from datetime import timedelta
 
     from online_learning.models import regime_of
-    from online_learning.performance import realised_performance
-    from online_learning.window import labelled_features
+    from online_learning.update.performance import realised_performance
+    from online_learning.update.window import labelled_features
 
     market, models_registry = source(data, seed), registry()
     features = labelled_features(market)

@@ -60,9 +60,9 @@ def run_updates(
     metrics_store,
 ) -> list:
     """Update each model through the recorded path (history row + outbox event)."""
-    from online_learning.config import IncrementalUpdateConfig
-    from online_learning.incremental_trainer import OnlineLearner
-    from online_learning.update_service import run_update
+    from online_learning.update.config import IncrementalUpdateConfig
+    from online_learning.update.incremental_trainer import OnlineLearner
+    from online_learning.update.service import run_update
 
     configs = [
         IncrementalUpdateConfig(model_id=m, as_of=as_of, seed=seed, **options) for m in model_ids

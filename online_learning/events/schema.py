@@ -84,7 +84,7 @@ class ModelUpdateEvent:
         started_at: datetime,
         finished_at: datetime,
     ) -> ModelUpdateEvent:
-        """Build the event of an :class:`~online_learning.outcomes.UpdateOutcome`."""
+        """Build the event of an :class:`~online_learning.update.outcomes.UpdateOutcome`."""
         promoted = outcome.decision == "promoted"
         return cls(
             model_id=outcome.model_id,

@@ -52,7 +52,7 @@ def annualised_sharpe(returns: pd.Series | np.ndarray) -> float:
     """
     # Imported here: stability_checker imports torch, which the outbox relay, a user of this
     # store, has no other need for (it costs seconds at start-up).
-    from online_learning.stability_checker import TRADING_DAYS, sharpe_ratio
+    from online_learning.update.stability_checker import TRADING_DAYS, sharpe_ratio
 
     return sharpe_ratio(np.asarray(returns, dtype=np.float64), periods_per_year=TRADING_DAYS)
 

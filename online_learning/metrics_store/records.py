@@ -97,8 +97,8 @@ class UpdateRecord:
         started_at: datetime,
         finished_at: datetime,
     ) -> UpdateRecord:
-        """The record of an :class:`~online_learning.outcomes.UpdateSuccess` or
-        :class:`~online_learning.outcomes.RollbackResult`, with the update's configuration.
+        """The record of an :class:`~online_learning.update.outcomes.UpdateSuccess` or
+        :class:`~online_learning.update.outcomes.RollbackResult`, with the update's configuration.
 
         Versions follow :class:`~online_learning.events.schema.ModelUpdateEvent`: a rollback
         records the champion that stayed as ``version`` and no previous version.

@@ -25,7 +25,7 @@ the counters, NaN before the first update; the alert rules use ``increase()`` of
 over a window instead. The Sharpe and degradation gauges describe the *last* update, whatever
 its outcome (NaN when it had none, e.g. a failure); ``consecutive_failed_updates == 0`` means
 that update was promoted. The Fisher gauges keep the last statistics reported with
-``fisher_stats`` (from :meth:`online_learning.ewc.EWCState.stats`).
+``fisher_stats`` (from :meth:`online_learning.update.ewc.EWCState.stats`).
 
 Exposing them
 -------------
@@ -80,8 +80,9 @@ FISHER_KEYS = ("fisher_mean", "fisher_max", "fisher_nonfinite")
 
 
 class Outcome(Protocol):
-    """What :meth:`UpdateMetrics.observe` reads; :class:`~online_learning.outcomes.UpdateSuccess`
-    and :class:`~online_learning.outcomes.RollbackResult` fit."""
+    """What :meth:`UpdateMetrics.observe` reads;
+    :class:`~online_learning.update.outcomes.UpdateSuccess`
+    and :class:`~online_learning.update.outcomes.RollbackResult` fit."""
 
     @property
     def model_id(self) -> str: ...
@@ -196,8 +197,8 @@ class UpdateMetrics:
         state.observations += 1
 
     def observe(self, outcome: Outcome, *, fisher_stats: Mapping[str, float] | None = None) -> None:
-        """Record a finished update: an :class:`~online_learning.outcomes.UpdateSuccess`
-        (``decision == "promoted"``) or a :class:`~online_learning.outcomes.RollbackResult`
+        """Record a finished update: an :class:`~online_learning.update.outcomes.UpdateSuccess`
+        (``decision == "promoted"``) or a :class:`~online_learning.update.outcomes.RollbackResult`
         (``"rolled_back"``), or anything with the same attributes.
 
         Parameters

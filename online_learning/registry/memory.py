@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from online_learning.errors import ModelNotFoundError
-from online_learning.ewc import EWCState
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -29,6 +28,7 @@ from online_learning.registry.base import (
     LoadedModel,
     Promotion,
 )
+from online_learning.update.ewc import EWCState
 
 __all__ = ["InMemoryRegistry", "RunRecord"]
 

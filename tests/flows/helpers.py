@@ -17,10 +17,10 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, TaskRun
 from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
 
-from online_learning.bootstrap import train_and_register
 from online_learning.data import resolve_source
-from online_learning.stability_checker import StabilityGate
-from online_learning.window import labelled_features
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.stability_checker import StabilityGate
+from online_learning.update.window import labelled_features
 
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
 T = TypeVar("T")

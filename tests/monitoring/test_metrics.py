@@ -19,10 +19,10 @@ import pytest
 import torch
 from prometheus_client import CollectorRegistry
 
-from online_learning.ewc import EWCState
 from online_learning.monitoring import DURATION_BUCKETS, METRIC_NAMES, UpdateMetrics
-from online_learning.outcomes import RollbackResult, UpdateSuccess
-from online_learning.stability_checker import StabilityGate
+from online_learning.update.ewc import EWCState
+from online_learning.update.outcomes import RollbackResult, UpdateSuccess
+from online_learning.update.stability_checker import StabilityGate
 from tests.monitoring.helpers import comparable, metric_types, sample
 
 GATE = StabilityGate()

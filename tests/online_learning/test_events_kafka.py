@@ -9,14 +9,14 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
-from online_learning.bootstrap import train_and_register
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.embedded.kafka import EmbeddedKafka
 from online_learning.events.kafka import KafkaPublisher, consumer_config, ensure_topics
 from online_learning.events.relay import OutboxRelay
-from online_learning.incremental_trainer import OnlineLearner
 from online_learning.metrics_store import MetricsStore
-from online_learning.update_service import run_update
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.service import run_update
 from tests.utils.markets import inverted_relationship, regime_switch, trading_days
 
 TOPIC = "model-updates"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from online_learning.bootstrap import train_and_register
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ModelNotFoundError
-from online_learning.incremental_trainer import OnlineLearner
-from online_learning.outcomes import RollbackResult, UpdateSuccess
 from online_learning.registry import CHAMPION_ALIAS, PREVIOUS_CHAMPION_ALIAS, ModelRegistry
 from online_learning.registry.memory import InMemoryRegistry
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.outcomes import RollbackResult, UpdateSuccess
 from tests.utils.markets import regime_switch, shuffle_labels, trading_days
 from tests.utils.registries import register, small_model
 

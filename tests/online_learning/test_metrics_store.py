@@ -29,8 +29,8 @@ from online_learning.metrics_store import MetricsStore, PerformanceRow, StoreErr
 from online_learning.metrics_store.engine import begin_write
 from online_learning.metrics_store.migration import VERSION_TABLE, alembic_config, head_revision
 from online_learning.metrics_store.tables import metadata, outbox
-from online_learning.outcomes import RollbackResult, UpdateSuccess
 from online_learning.settings import Settings
+from online_learning.update.outcomes import RollbackResult, UpdateSuccess
 from tests.utils.postgres import temporary_database, temporary_schema
 
 T0 = datetime(2025, 1, 6, 18, 0, tzinfo=UTC)

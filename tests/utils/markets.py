@@ -88,7 +88,7 @@ def inverted_relationship():
     The signed features are negated while the returns that follow are kept, so the model
     learns the inverse of how the market responds to them. Every other trading day is
     dropped and the symbols renamed, so no row's return chains to another row's (nothing for
-    :mod:`online_learning.integrity` to contradict): only the stability gate can reject the
+    :mod:`online_learning.update.integrity` to contradict): only the stability gate can reject the
     update.
     """
 

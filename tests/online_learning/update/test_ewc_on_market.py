@@ -6,10 +6,10 @@ import copy
 
 import torch
 
-from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.training import evaluate_loss, fit, make_loader, train_from_scratch
-from online_learning.window import labelled_features
+from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
+from online_learning.update.training import evaluate_loss, fit, make_loader, train_from_scratch
+from online_learning.update.window import labelled_features
 from tests.utils.markets import regime_switch, trading_days
 
 

@@ -12,13 +12,13 @@ from datetime import date
 
 from online_learning.data import DataSource
 from online_learning.errors import DataError
-from online_learning.ewc import EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import RegimeSpecialist, regime_of
 from online_learning.registry.base import ModelRegistry
-from online_learning.stability_checker import sharpe_ratio, strategy_returns
-from online_learning.training import evaluate_loss, make_loader, train_from_scratch
-from online_learning.window import labelled_features
+from online_learning.update.ewc import EWCState, compute_fisher_information
+from online_learning.update.stability_checker import sharpe_ratio, strategy_returns
+from online_learning.update.training import evaluate_loss, make_loader, train_from_scratch
+from online_learning.update.window import labelled_features
 
 
 @dataclass(frozen=True)

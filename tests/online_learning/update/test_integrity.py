@@ -8,8 +8,8 @@ import pytest
 
 from online_learning.data import SP500Source, SyntheticMarket
 from online_learning.data.files import FileSource
-from online_learning.integrity import describe_inconsistency
-from online_learning.window import update_window
+from online_learning.update.integrity import describe_inconsistency
+from online_learning.update.window import update_window
 from tests.utils.markets import shift_dates, shuffle_labels
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from online_learning.stability_checker import StabilityGate, sharpe_ratio
+from online_learning.update.stability_checker import StabilityGate, sharpe_ratio
 
 
 def test_sharpe_is_annualised_mean_over_std():

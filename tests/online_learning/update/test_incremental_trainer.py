@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
-from online_learning.bootstrap import train_and_register
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ModelNotFoundError
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.incremental_trainer import OnlineLearner
-from online_learning.outcomes import RollbackResult, UpdateSuccess
+from online_learning.update.bootstrap import train_and_register
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.outcomes import RollbackResult, UpdateSuccess
 from tests.utils.markets import (
     corrupt_features,
     invert_labels,

@@ -16,17 +16,17 @@ from contextlib import contextmanager
 import pandas as pd
 import torch
 
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.data import DataSource
-from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.integrity import describe_inconsistency
 from online_learning.models import parameters_finite, regime_of, relative_change
-from online_learning.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
 from online_learning.registry.base import LoadedModel, ModelRegistry
-from online_learning.stability_checker import StabilityGate, StabilityReport
-from online_learning.training import evaluate_loss, fit, make_loader
-from online_learning.window import UpdateWindow, update_window
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
+from online_learning.update.integrity import describe_inconsistency
+from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.stability_checker import StabilityGate, StabilityReport
+from online_learning.update.training import evaluate_loss, fit, make_loader
+from online_learning.update.window import UpdateWindow, update_window
 
 Progress = Callable[[str], None]
 

@@ -22,8 +22,8 @@ from typing import Protocol, runtime_checkable
 from river import base as river_base
 from river import drift as river_drift
 
-from online_learning.config import validate_model_id
 from online_learning.errors import ConfigError
+from online_learning.update.config import validate_model_id
 
 __all__ = [
     "CooldownPolicy",

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.errors import ConfigError
+from online_learning.update.config import IncrementalUpdateConfig
 
 
 def test_defaults_are_the_seed_defaults():

@@ -14,16 +14,16 @@ from typing import Protocol
 
 import pandas as pd
 
-from online_learning.config import IncrementalUpdateConfig
 from online_learning.events.schema import (
     MODEL_UPDATES_TOPIC,
     ModelUpdateEvent,
     OutboxEvent,
     utc_now,
 )
-from online_learning.incremental_trainer import OnlineLearner
 from online_learning.metrics_store import UpdateRecord
-from online_learning.outcomes import UpdateOutcome
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.outcomes import UpdateOutcome
 
 
 class UpdateRecorder(Protocol):

@@ -64,11 +64,12 @@ class IncrementalUpdateConfig:
         Strength of the EWC penalty, >= 0 (0 is plain fine-tuning).
     stability_check : bool, default True
         Run the Sharpe stability gate. Inconsistent training rows (see
-        :mod:`online_learning.integrity`), a diverged training loss and non-finite losses,
+        :mod:`online_learning.update.integrity`), a diverged training loss and non-finite losses,
         weights or Fisher values are rejected even when this is False.
     min_sharpe_threshold : float, default 0.95
         The new model must keep at least this fraction of the old model's validation Sharpe
-        (see :mod:`online_learning.stability_checker` for the rule at zero or negative Sharpe).
+        (see :mod:`online_learning.update.stability_checker` for the rule at zero or negative
+        Sharpe).
     validation_days : int, default 7
         Trading days at the end of the window used only for the gate.
     epochs : int, default 10

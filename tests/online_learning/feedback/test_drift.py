@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from river import drift
 
-from online_learning.drift import (
+from online_learning.errors import ConfigError
+from online_learning.feedback.drift import (
     CooldownPolicy,
     DriftMonitor,
     DriftSignal,
@@ -26,7 +27,6 @@ from online_learning.drift import (
     default_detectors,
     detection_indices,
 )
-from online_learning.errors import ConfigError
 
 CHANGE = 300
 SEEDS = range(100)
