@@ -114,7 +114,23 @@ class KafkaOutcomeProducer(KafkaSender):
 
 class DeadLetterProducer(KafkaSender):
     """Invalid outcomes to ``trade-outcomes-dlq``: the original key and bytes untouched, the
-    reason and where the message came from in headers."""
+    reason and where the message came from in headers (:meth:`headers`).
+
+    Delivery is at least once: a worker that dies after the DLQ acknowledged a message but
+    before it recorded its position sends that message again after the restart; the
+    ``source_topic``/``source_partition``/``source_offset`` headers identify it.
+    """
+
+    @staticmethod
+    def headers(reason: str, detail: str, *, topic: str, partition: int, offset: int) -> dict:
+        """``reason`` (one of ``INVALID_REASONS``), ``detail`` and the message's origin."""
+        return {
+            "reason": reason,
+            "detail": detail[:1000],
+            "source_topic": topic,
+            "source_partition": str(partition),
+            "source_offset": str(offset),
+        }
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ from online_learning.feedback.drift import CooldownPolicy, DriftDetector, DriftM
 from online_learning.feedback.trade_outcome import TradeOutcome
 from online_learning.metrics_store.feedback_records import DriftRecord, WatchState
 
-__all__ = ["ONLINE_MODEL_ID", "Detection", "DriftWatch", "PerformanceView"]
+__all__ = ["ONLINE_MODEL_ID", "Detection", "DriftWatch", "PerformanceView", "WatchSnapshot"]
 
 #: Model id under which outcomes that name no model are watched: the symbol's online
 #: session made the prediction. Its drift is recorded and published, but no adaptation
@@ -43,6 +43,20 @@ class PerformanceView:
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "mean_pnl": self.mean_pnl, "sharpe": self.sharpe,
                 "hit_rate": self.hit_rate}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WatchSnapshot:
+    """What the adaptive model manager reads of a watch (a copy; the watch moves on)."""
+
+    model_id: str
+    symbol: str
+    n_outcomes: int
+    performance: PerformanceView
+    detectors: Mapping[str, Mapping[str, Any]]
+    last_detection_at: datetime | None
+    last_features: Mapping[str, float] | None
+    last_outcome_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -233,6 +247,18 @@ class DriftWatch:
             std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
             sharpe = 0.0 if std == 0 else mean / std * math.sqrt(_PERIODS_PER_YEAR)
         return PerformanceView(n, _finite(mean), _finite(sharpe), _finite(hit_rate))
+
+    def snapshot(self) -> WatchSnapshot:
+        return WatchSnapshot(
+            model_id=self.model_id,
+            symbol=self.symbol,
+            n_outcomes=self.n_outcomes,
+            performance=self.performance(),
+            detectors=self.detector_states(),
+            last_detection_at=self.last_detection_at,
+            last_features=None if self.last_features is None else dict(self.last_features),
+            last_outcome_at=self.last_outcome_at,
+        )
 
     def to_state(self, *, now: datetime | None = None) -> WatchState:
         """What the metrics store keeps of this watch (a pickle and a summary)."""

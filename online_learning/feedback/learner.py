@@ -17,7 +17,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from online_learning.feedback.drift_watch import ONLINE_MODEL_ID, Detection, DriftWatch
+from online_learning.feedback.drift_watch import (
+    ONLINE_MODEL_ID,
+    Detection,
+    DriftWatch,
+    WatchSnapshot,
+)
 from online_learning.feedback.errors import SessionExistsError
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.sessions import OnlineSession
@@ -217,9 +222,9 @@ class OutcomeLearner:
         self._rejections.clear()
 
     def forget(self, symbols: Sequence[str] | None = None) -> None:
-        """Drop owned state (all, or of ``symbols``) without recording it: after a failed
-        write that must not be retried, or once partitions were handed over. The next
-        outcome of such a symbol reloads it from the store."""
+        """Drop owned state (all, or of ``symbols``) and what it learned since the last commit,
+        without recording it: after a write that must not be retried, or once partitions were
+        handed over. The next outcome of such a symbol reloads it from the store."""
         if symbols is None:
             self.sessions.clear()
             self.watches.clear()
@@ -232,11 +237,19 @@ class OutcomeLearner:
             self._inputs.pop(symbol, None)
         for key in [k for k in self.watches if k[1] in dropped]:
             del self.watches[key]
+        self._pending = {k: t for k, t in self._pending.items() if t.symbol not in dropped}
+        self._dirty_sessions -= dropped
+        self._dirty_watches = {k for k in self._dirty_watches if k[1] not in dropped}
+        self._detections = [d for d in self._detections if d.symbol not in dropped]
 
     def symbols_of(self, input_keys: Sequence[str]) -> list[str]:
         """The owned symbols whose outcomes came from ``input_keys``."""
         wanted = set(input_keys)
         return sorted(s for s, key in self._inputs.items() if key in wanted)
+
+    def snapshots(self) -> list[WatchSnapshot]:
+        """A read-only view of every owned drift watch (take it under the owner's lock)."""
+        return [watch.snapshot() for watch in self.watches.values()]
 
     @property
     def has_pending(self) -> bool:

@@ -348,6 +348,12 @@ class FeedbackService:
         return metrics
 
     # -- drift ----------------------------------------------------------------------------
+    def watch_snapshots(self) -> list:
+        """Snapshots of the drift watches this process owns (for an
+        :class:`~online_learning.feedback.manager.AdaptiveModelManager`)."""
+        with self._lock:
+            return self._learner.snapshots()
+
     def drift_status(self) -> list[DriftStatus]:
         """Every watched model and symbol: detectors, last detection, adaptation state."""
         return drift_status(self.drift, adaptation_probe=self.adaptation_probe)

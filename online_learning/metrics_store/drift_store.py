@@ -203,6 +203,11 @@ class DriftStore:
             with self._writing("counting rejected outcomes") as connection:
                 count_rejections(connection, rejection_rows(rejections), datetime.now(UTC))
 
+    def last_request(self, model_id: str) -> datetime | None:
+        """When the model's newest adaptation request was detected, None if it had none."""
+        with self._reading("reading the last adaptation request") as connection:
+            return _last_request(connection, model_id)
+
     def watch_state(self, model_id: str, symbol: str) -> bytes | None:
         query = sa.select(drift_watches.c.state).where(
             drift_watches.c.model_id == model_id, drift_watches.c.symbol == symbol
