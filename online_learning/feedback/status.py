@@ -26,7 +26,8 @@ class DriftStatus:
     the adaptive manager's ``performance`` / ``regime_change``); ``outcomes_since_detection``
     counts the outcomes watched since. ``adaptation_running`` is the orchestrator's answer when
     a probe is configured, else whether the newest adaptation request is waiting to be sent or
-    was sent less than 30 minutes ago. ``adaptation_status`` is that request's delivery state.
+    was sent less than 30 minutes ago. ``adaptation_status`` is the delivery state of the
+    watch's newest record (``suppressed`` when the cool-down absorbed it).
     """
 
     model_id: str
@@ -68,12 +69,7 @@ def drift_status(
     """
     now = now or datetime.now(UTC)
     latest = drift.latest_per_watch()
-    requests: dict[str, Any] = {}
-    for record in latest.values():
-        if record.adaptation_requested:
-            known = requests.get(record.model_id)
-            if known is None or record.detected_at > known.detected_at:
-                requests[record.model_id] = record
+    requests = drift.latest_requests()
     running: dict[str, bool] = {}
     statuses = []
     for watch in drift.watches():

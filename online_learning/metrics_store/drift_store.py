@@ -261,6 +261,27 @@ class DriftStore:
             rows = connection.execute(query).mappings().all()
         return {(row["model_id"], row["symbol"]): _drift_from_row(row) for row in rows}
 
+    def latest_requests(self) -> dict[str, DriftRecord]:
+        """The newest adaptation request (``adaptation_requested``) of each model."""
+        table = drift_history.c
+        newest = (
+            sa.select(table.model_id, sa.func.max(table.detected_at).label("at"))
+            .where(table.adaptation_requested.is_(True))
+            .group_by(table.model_id)
+            .subquery()
+        )
+        query = (
+            sa.select(drift_history)
+            .join(
+                newest,
+                sa.and_(table.model_id == newest.c.model_id, table.detected_at == newest.c.at),
+            )
+            .where(table.adaptation_requested.is_(True))
+        )
+        with self._reading("reading the latest adaptation requests") as connection:
+            rows = connection.execute(query).mappings().all()
+        return {row["model_id"]: _drift_from_row(row) for row in rows}
+
     def pending_prefect(self, *, now: datetime | None = None, limit: int = 50) -> list[DriftRecord]:
         """Adaptation requests whose Prefect event is due, oldest first."""
         now = now or datetime.now(UTC)

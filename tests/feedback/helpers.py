@@ -95,15 +95,27 @@ class Deployment:
 class WorkerProcess:
     """``online-learning feedback-worker --verbose`` in a child; its JSON lines collected."""
 
-    def __init__(self, deployment: Deployment, name: str, *args: str, any_model: bool = True):
+    def __init__(
+        self,
+        deployment: Deployment,
+        name: str,
+        *args: str,
+        any_model: bool = True,
+        prefect_api_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.log = deployment.home / f"{name}.log"
-        command = [*CLI, "feedback-worker", "--verbose", "--worker-id", name,
-                   "--no-notify-prefect", "--no-manager", *args]  # fmt: skip
+        command = [*CLI, "feedback-worker", "--verbose", "--worker-id", name, *args]
         if any_model:
             command.append("--any-model")
+        if prefect_api_url is None:
+            command.append("--no-notify-prefect")
+        child_env = deployment.env() | dict(env or {})
+        if prefect_api_url is not None:
+            child_env["PREFECT_API_URL"] = prefect_api_url
         self.process = subprocess.Popen(
-            command, env=deployment.env(), stdout=subprocess.PIPE,
+            command, env=child_env, stdout=subprocess.PIPE,
             stderr=open(self.log, "ab"), text=True, start_new_session=True,  # noqa: SIM115
         )  # fmt: skip
         self.events: list[dict] = []
