@@ -27,10 +27,17 @@ class Plan:
     fisher_sizes: tuple[int, ...]
     fisher_repeats: int
     drift_seeds: int
+    # The feedback path (issue 10): ingest ratio against bare River, drift on outcomes.
+    feedback_outcomes: int = 20_000
+    feedback_repeats: int = 5
+    feedback_drift_seeds: int = 200
 
 
 FULL = Plan(updates=25, retrains=7, fisher_sizes=(500, 2000), fisher_repeats=9, drift_seeds=300)
-QUICK = Plan(updates=5, retrains=3, fisher_sizes=(500, 2000), fisher_repeats=3, drift_seeds=50)
+QUICK = Plan(
+    updates=5, retrains=3, fisher_sizes=(500, 2000), fisher_repeats=3, drift_seeds=50,
+    feedback_outcomes=10_000, feedback_repeats=2, feedback_drift_seeds=40,
+)  # fmt: skip
 
 
 def _meta(quick: bool) -> dict[str, object]:
@@ -103,6 +110,16 @@ def run(plan: Plan, quick: bool) -> dict[str, object]:
             asdict(c)
             for c in drift_calibration.run(plan.drift_seeds, advance=lambda: progress.advance(task))
         ]
+        from benchmarks import feedback_drift, feedback_ingest
+
+        task = progress.add_task("feedback ingest", total=plan.feedback_repeats)
+        results["feedback_ingest"] = feedback_ingest.measure(
+            plan.feedback_outcomes, plan.feedback_repeats, advance=lambda: progress.advance(task)
+        )
+        task = progress.add_task("feedback drift", total=3)
+        results["feedback_drift"] = feedback_drift.run(
+            plan.feedback_drift_seeds, advance=lambda: progress.advance(task)
+        )
     results["meta"]["load_average_end"] = os.getloadavg()[0]
     return results
 
@@ -136,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     (args.output / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results["update_breakdown"], args.output / "update_breakdown.png")
     print_tables(results)
+    from benchmarks import feedback_drift, feedback_ingest
+
+    feedback_ingest.print_summary(results["feedback_ingest"])
+    feedback_drift.print_summary(results["feedback_drift"])
     print(f"wrote {args.output / 'latest.json'} and {args.output / 'update_breakdown.png'}")
     return 0
 

@@ -48,6 +48,7 @@ from online_learning.metrics_store.sessions import SessionStore
 __all__ = ["FeedbackWorker", "WorkerStats"]
 
 logger = logging.getLogger(__name__)
+_CHUNK = 500
 
 
 @dataclass
@@ -65,6 +66,8 @@ class WorkerStats:
     budget_cuts: int = 0
     record_failures: int = 0
     partitions: list[int] = field(default_factory=list)
+    #: ``time.monotonic()`` when the first batch of messages arrived (None before).
+    first_batch_at: float | None = None
 
 
 def _worker_id() -> str:
@@ -238,6 +241,8 @@ class FeedbackWorker:
 
     def _process(self, messages: list) -> int:
         started = time.monotonic()
+        if self.stats.first_batch_at is None:
+            self.stats.first_batch_at = started
         known = self.known_model_ids() if callable(self.known_model_ids) else self.known_model_ids
         by_partition: dict[int, list] = {}
         for message in messages:
@@ -253,11 +258,12 @@ class FeedbackWorker:
                 continue  # handed over in this very poll
             start = self._next.get(partition, -1)
             batch = [m for m in batch if m.offset() >= start]  # already in the state
-            for first in range(0, len(batch), 200):
+            # Chunks: one trade-id lookup each, and a budget check between them.
+            for first in range(0, len(batch), _CHUNK):
                 if time.monotonic() - started > self.budget_s:
                     self._seek_back(partition, batch[first].offset())
                     break
-                processed += self._learn(partition, batch[first : first + 200], known)
+                processed += self._learn(partition, batch[first : first + _CHUNK], known)
         if time.monotonic() - started > self.budget_s and self.batch_size > 50:
             self.batch_size //= 2  # the next consume asks for less
         return processed

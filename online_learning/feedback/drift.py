@@ -72,6 +72,8 @@ def detection_indices(detector: DriftDetector, stream: Iterable[float]) -> list[
 
 
 def _check_finite(x: object) -> float:
+    if type(x) is float and x - x == 0.0:  # a finite float: the hot path, no ABC checks
+        return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"a strategy return must be a real number, got {x!r}")
     value = float(x)

@@ -171,7 +171,7 @@ class OutcomeLearner:
                 self.reject(source, "wrong_features", detail)
                 results.append(IngestResult(trade_id, "rejected", "wrong_features", detail))
                 continue
-            session.learn(outcome, checked=True)
+            session.learn(outcome, checked=True, now=now)
             model_id = outcome.model_id or ONLINE_MODEL_ID
             key = (model_id, symbol)
             watch = self.watches.get(key) or self.watch(model_id, symbol)

@@ -155,11 +155,14 @@ class OnlineSession:
         self.check_features(features)
         return self._p_up(features)
 
-    def learn(self, outcome: TradeOutcome, *, checked: bool = False) -> float:
+    def learn(
+        self, outcome: TradeOutcome, *, checked: bool = False, now: datetime | None = None
+    ) -> float:
         """Score the prediction for ``outcome``, then learn its direction.
 
-        ``checked=True`` skips the feature check (the caller already made it). Returns the
-        ``p_up`` predicted before learning.
+        ``checked=True`` skips the feature check (the caller already made it); ``now`` is
+        the learning time (read from the clock when omitted). Returns the ``p_up`` predicted
+        before learning.
         """
         features = outcome.features
         if not checked:
@@ -169,7 +172,7 @@ class OnlineSession:
         self._score.update(p_up, went_up, outcome.pnl)
         self._model.learn_one(features, went_up)
         self.samples_seen += 1
-        self.updated_at = datetime.now(UTC)
+        self.updated_at = now or datetime.now(UTC)
         return p_up
 
     def metrics(self, now: datetime | None = None) -> SessionMetrics:
