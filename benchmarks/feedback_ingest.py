@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -42,20 +43,20 @@ def outcomes(n: int, *, seed: int = 0, prefix: str = "b") -> list[bytes]:
     return [json.dumps(item).encode() for item in items[:n]]
 
 
-def bare_river(values: list[bytes]) -> float:
-    """Outcomes per second of ``learn_one`` over the outcomes with a fresh default model."""
+def bare_river(values: list[bytes]) -> tuple[float, float]:
+    """Outcomes per second (wall, CPU) of ``learn_one`` with a fresh default model."""
     parsed = [parse_trade_outcome(v, feature_names=None, known_model_ids=None) for v in values]
     rows = [(o.features, o.realized_return > 0) for o in parsed]
     model = SessionConfig().build_model()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for x, y in rows:
         model.learn_one(x, y)
-    return len(rows) / (time.perf_counter() - began)
+    return len(rows) / (time.perf_counter() - began), len(rows) / (time.process_time() - cpu)
 
 
-def in_process(values: list[bytes], folder: Path) -> float:
-    """Outcomes per second of ``FeedbackService.submit`` (batches of 500), learned and
-    recorded; the first four outcomes (sessions created) are not timed."""
+def in_process(values: list[bytes], folder: Path) -> tuple[float, float]:
+    """Outcomes per second (wall, CPU) of ``FeedbackService.submit`` (batches of 500),
+    learned and recorded; the first four outcomes (sessions created) are not timed."""
     from online_learning.feedback.service import FeedbackService
     from online_learning.metrics_store import MetricsStore
 
@@ -63,17 +64,17 @@ def in_process(values: list[bytes], folder: Path) -> float:
     store.migrate()
     service = FeedbackService(store=store)
     service.submit(values[:4])  # sessions created, connections open: not timed
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for start in range(4, len(values), 500):
         service.submit(values[start : start + 500])
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     store.dispose()
-    return (len(values) - 4) / elapsed
+    return (len(values) - 4) / elapsed, (len(values) - 4) / cpu
 
 
-def worker(values: list[bytes], bootstrap: str, folder: Path) -> float:
-    """Outcomes per second from the first batch a fresh worker receives until all outcomes
-    are recorded.
+def worker(values: list[bytes], bootstrap: str, folder: Path) -> tuple[float, float]:
+    """Outcomes per second (wall, CPU) from the first batch a fresh worker receives until
+    all outcomes are recorded.
 
     The outcomes are in the topic before the worker joins its group; joining (seconds, once
     per process) is not counted.
@@ -95,14 +96,15 @@ def worker(values: list[bytes], bootstrap: str, folder: Path) -> float:
         bootstrap_servers=bootstrap, store=store, topic=topic, dlq_topic=f"{topic}-dlq",
         group=f"bench-{uuid.uuid4().hex[:8]}", commit_interval_s=1.0,
     )  # fmt: skip
+    cpu = time.process_time()  # from joining the group: its CPU cost is a few milliseconds
     feedback.subscribe()
     while feedback.stats.learned < len(values):
         feedback.poll_once(0.2)
     feedback.record()
-    elapsed = time.monotonic() - feedback.stats.first_batch_at
+    elapsed, cpu = time.monotonic() - feedback.stats.first_batch_at, time.process_time() - cpu
     feedback.close()
     store.dispose()
-    return len(values) / elapsed
+    return len(values) / elapsed, len(values) / cpu
 
 
 def measure(
@@ -111,8 +113,9 @@ def measure(
     """Median rates over ``repeats`` runs of each path, interleaved, and their ratios."""
     from online_learning.embedded.kafka import EmbeddedKafka
 
-    rates: dict[str, list[float]] = {"bare_river": [], "in_process": [], "worker": []}
+    runs: dict[str, list[tuple[float, float]]] = {"bare_river": [], "in_process": [], "worker": []}
     ratios: dict[str, list[float]] = {"worker": [], "in_process": []}
+    cpu_ratios: dict[str, list[float]] = {"worker": [], "in_process": []}
     with EmbeddedKafka() as broker, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for repeat in range(repeats):
@@ -120,24 +123,31 @@ def measure(
             # The machine is shared: each path is compared with the bare loop measured just
             # before and just after it, and the ratios' median is reported.
             bare = [bare_river(values)]
-            rates["worker"].append(worker(values, broker.bootstrap_servers, folder))
+            runs["worker"].append(worker(values, broker.bootstrap_servers, folder))
             bare.append(bare_river(values))
-            rates["in_process"].append(in_process(values, folder))
+            runs["in_process"].append(in_process(values, folder))
             bare.append(bare_river(values))
-            rates["bare_river"] += bare
-            ratios["worker"].append(rates["worker"][-1] / statistics.mean(bare[:2]))
-            ratios["in_process"].append(rates["in_process"][-1] / statistics.mean(bare[1:]))
+            runs["bare_river"] += bare
+            for path, around in (("worker", bare[:2]), ("in_process", bare[1:])):
+                wall, cpu = runs[path][-1]
+                ratios[path].append(wall / statistics.mean(b[0] for b in around))
+                cpu_ratios[path].append(cpu / statistics.mean(b[1] for b in around))
             advance()
-    median = {k: statistics.median(v) for k, v in rates.items()}
+    median = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
     return {
         "outcomes": n,
         "repeats": repeats,
-        "per_second_runs": {k: [round(r) for r in v] for k, v in rates.items()},
+        "per_second_runs": {k: [round(r[0]) for r in v] for k, v in runs.items()},
         "per_second": {k: round(r) for k, r in median.items()},
         "ratio_worker_vs_bare": round(statistics.median(ratios["worker"]), 3),
         "ratio_in_process_vs_bare": round(statistics.median(ratios["in_process"]), 3),
         "ratio_runs": {k: [round(r, 3) for r in v] for k, v in ratios.items()},
+        # Outcomes per CPU second of this process (the worker's librdkafka threads included,
+        # the broker's process not): less sensitive to what else the machine runs.
+        "cpu_ratio_worker_vs_bare": round(statistics.median(cpu_ratios["worker"]), 3),
+        "cpu_ratio_in_process_vs_bare": round(statistics.median(cpu_ratios["in_process"]), 3),
         "target_ratio": 0.25,
+        "load_average": round(os.getloadavg()[0], 2),
     }
 
 
@@ -148,7 +158,9 @@ def print_summary(result: dict[str, object]) -> None:
         f"feedback ingest, {result['outcomes']} outcomes x {result['repeats']}: bare River "
         f"{rates['bare_river']}/s, worker {rates['worker']}/s (ratio "
         f"{result['ratio_worker_vs_bare']}), in-process {rates['in_process']}/s (ratio "
-        f"{result['ratio_in_process_vs_bare']}); target {result['target_ratio']}"
+        f"{result['ratio_in_process_vs_bare']}); target {result['target_ratio']}; per CPU "
+        f"second: worker {result['cpu_ratio_worker_vs_bare']}, in-process "
+        f"{result['cpu_ratio_in_process_vs_bare']} (load average {result['load_average']})"
     )
 
 

@@ -223,7 +223,8 @@ class SessionStore:
 
     def prune_processed_trades(self, older_than: datetime) -> int:
         """Forget trade ids recorded before ``older_than``; a later re-delivery of one of
-        them would be learned again. Returns the number removed."""
+        them would be learned again. Returns the number removed. A maintenance task: it
+        scans the table (no index on ``processed_at`` keeps recording cheap)."""
         statement = sa.delete(processed_trades).where(processed_trades.c.processed_at < older_than)
         with self._writing("pruning processed trades") as connection:
             return connection.execute(statement).rowcount

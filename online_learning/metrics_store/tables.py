@@ -200,7 +200,6 @@ sa.Index(
     sqlite_where=online_sessions.c.active.is_(True),
 )
 sa.Index("ix_session_checkpoints_symbol", session_checkpoints.c.symbol)
-sa.Index("ix_processed_trades_processed_at", processed_trades.c.processed_at)
 sa.Index("ix_drift_history_model_detected", drift_history.c.model_id, drift_history.c.detected_at)
 sa.Index(
     "ix_drift_history_prefect_pending",

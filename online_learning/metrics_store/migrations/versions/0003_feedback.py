@@ -67,7 +67,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(40), nullable=False),
         sa.Column("processed_at", _TIMESTAMP, nullable=False),
     )
-    op.create_index("ix_processed_trades_processed_at", "processed_trades", ["processed_at"])
+    # No index on processed_at: it doubled the cost of recording a trade id (measured on
+    # SQLite, 6.5 vs 3.5 us a row), and only pruning, a rare maintenance scan, filters on it.
     op.create_table(
         "input_positions",
         sa.Column("consumer_group", sa.String(200), nullable=False),
