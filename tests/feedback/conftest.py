@@ -41,20 +41,3 @@ def store(deployment) -> Iterator[MetricsStore]:
     store = MetricsStore(deployment.database_url)
     yield store
     store.dispose()
-
-
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real Prefect server (``prefect server start``, SQLite) for the drift-event tests."""
-    from flows.serve import local_server
-
-    with local_server(tmp_path_factory.mktemp("feedback-prefect"), ui=False) as server:
-        yield server
-
-
-@pytest.fixture
-def prefect_api(prefect_server):
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
-        yield prefect_server.api_url
