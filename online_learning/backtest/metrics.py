@@ -172,11 +172,13 @@ def _forgetting(runs: Sequence[RunResult], policy: str, floor: float) -> dict[st
 
 
 def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]:
-    updates, rollbacks, retrains, reasons = [], [], [], Counter()
+    updates, rollbacks, retrains, reasons, waited = [], [], [], Counter(), []
     update_time, retrain_time, detections, adaptations = [], [], [], []
     for run in runs:
         mine = [u for u in run.updates if u.policy == policy and u.fault is None]
-        incremental = [u for u in mine if u.kind != "retrain"]
+        waited.append(sum(not u.decided for u in mine))
+        # An update that waited for new validation days trained nothing and decided nothing.
+        incremental = [u for u in mine if u.kind != "retrain" and u.decided]
         updates.append(len(incremental))
         rolled = [u for u in incremental if u.decision == "rolled_back"]
         rollbacks.append(len(rolled))
@@ -193,6 +195,7 @@ def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]
         "rollbacks": t_interval(rollbacks).to_dict(),
         "rollback_rate": t_interval(rate).to_dict(),
         "rollback_reasons": dict(sorted(reasons.items())),
+        "awaiting_validation_days": t_interval(waited).to_dict(),
         "retrains": t_interval(retrains).to_dict(),
         "drift_detections": t_interval(detections).to_dict(),
         "drift_adaptations": t_interval(adaptations).to_dict(),
@@ -210,6 +213,9 @@ def environment_summary(runs: Sequence[RunResult], config: BacktestConfig) -> di
         entry: dict[str, object] = {
             "sharpe_horizon": t_interval(sharpe_ratio(x) for x in series).to_dict(),
             "degradation": _degradation(runs, policy, config),
+            # Mean daily one-way turnover of the book, and the costs in annualised return.
+            "turnover": t_interval(_mean(r.turnover, policy) for r in runs).to_dict(),
+            "cost_per_year": t_interval(252 * _mean(r.costs, policy) for r in runs).to_dict(),
         }
         if first.phase_b_start is not None:
             b = first.phase_b_start
@@ -274,7 +280,7 @@ def fault_summary(runs: Sequence[RunResult]) -> dict[str, object]:
     table: dict[str, dict[str, dict[str, object]]] = {}
     for run in runs:
         for u in run.updates:
-            if u.fault is None:
+            if u.fault is None or not u.decided:
                 continue
             cell = table.setdefault(u.policy, {}).setdefault(
                 u.fault, {"poisoned": 0, "reached_champion": 0, "reasons": Counter()}
@@ -294,3 +300,9 @@ def fault_summary(runs: Sequence[RunResult]) -> dict[str, object]:
         "reached_champion": promoted,
         "by_policy": table,
     }
+
+
+def _mean(series: dict[str, np.ndarray], policy: str) -> float:
+    """Mean of a policy's daily series; NaN for a run that did not record it."""
+    values = series.get(policy)
+    return float(np.mean(values)) if values is not None and len(values) else math.nan
