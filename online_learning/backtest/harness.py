@@ -59,7 +59,8 @@ class RunResult:
     """Everything one (environment, seed) replay produced; the metrics are computed from it.
 
     ``returns`` maps each policy to its daily portfolio net returns on ``days``, ``turnover``
-    and ``costs`` to its daily one-way turnover and cost (return units);
+    and ``costs`` to its daily one-way turnover and cost (return units), ``symbol_returns``
+    to each symbol's daily net return (0 on a day the symbol has no row);
     ``deployment_returns`` are the bootstrap models' daily net returns on the holdout days;
     ``forgetting`` maps each policy to the daily returns of its end-of-A and end-of-B models,
     frozen, on the return to regime A (synthetic environments only).
@@ -73,6 +74,7 @@ class RunResult:
     deployment_returns: np.ndarray
     turnover: dict[str, np.ndarray] = field(default_factory=dict)
     costs: dict[str, np.ndarray] = field(default_factory=dict)
+    symbol_returns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     updates: list[UpdateRecord] = field(default_factory=list)
     drifts: list[DriftRecord] = field(default_factory=list)
     forgetting: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -106,6 +108,7 @@ class BookDay:
     cost: pd.Series
     per_model: dict[str, pd.Series]
     positions: dict[str, float]
+    per_symbol: dict[str, float] = field(default_factory=dict)
 
 
 def daily_returns(
@@ -155,6 +158,7 @@ def daily_returns(
         cost=by_day["cost"].mean(),
         per_model=per_model,
         positions=held,
+        per_symbol=dict(pd.Series(net).groupby(symbols).sum()),
     )
 
 
@@ -288,6 +292,9 @@ def _replay(
     turnover = {name: np.full(len(days), np.nan) for name in policies}
     costs = {name: np.full(len(days), np.nan) for name in policies}
     held: dict[str, dict[str, float]] = {name: {} for name in policies}
+    symbols = sorted(env.rows["symbol"].astype(str).unique())
+    per_symbol = {name: np.zeros((len(days), len(symbols))) for name in policies}
+    column = {symbol: j for j, symbol in enumerate(symbols)}
     realised: dict[str, dict[str, float]] = {name: {} for name in policies}
     snapshots: dict[str, dict[str, dict[str, nn.Module]]] = {}
     traded = ""
@@ -304,6 +311,8 @@ def _replay(
             returns[name][i] = float(book.net.iloc[0])
             turnover[name][i] = float(book.turnover.iloc[0])
             costs[name][i] = float(book.cost.iloc[0])
+            for symbol, value in book.per_symbol.items():
+                per_symbol[name][i, column[symbol]] = value
             realised[name] = {m: float(s.iloc[0]) for m, s in book.per_model.items()}
         if env.forgetting is not None and day in (env.forgetting.a_end, env.forgetting.b_end):
             phase = "a" if day == env.forgetting.a_end else "b"
@@ -313,6 +322,9 @@ def _replay(
         if progress is not None:
             progress(i + 1, len(days))
     result.returns, result.turnover, result.costs = returns, turnover, costs
+    result.symbol_returns = {
+        name: {s: values[:, j] for s, j in column.items()} for name, values in per_symbol.items()
+    }
     result.data_digests = {
         name: {"traded": traded, **policy.source.fetched} for name, policy in policies.items()
     }

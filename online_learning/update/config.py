@@ -25,7 +25,7 @@ MIN_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 90
 MAX_LEARNING_RATE = 1e6
 #: Measured defaults of an update (chosen on tuning seeds, see ``docs/backtest.md``).
-DEFAULT_LEARNING_RATE = 1e-3
+DEFAULT_LEARNING_RATE = 1e-4
 DEFAULT_EWC_LAMBDA = 1.0
 DEFAULT_EPOCHS = 5
 #: Named settings. ``conservative`` is the seed's original update: at this learning rate Adam

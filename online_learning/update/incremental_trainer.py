@@ -12,17 +12,24 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 
 import pandas as pd
 import torch
 
 from online_learning.data import DataSource
-from online_learning.execution import position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import parameters_finite, regime_of, relative_change
 from online_learning.registry.base import LoadedModel, ModelRegistry
 from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.decision import (
+    explain,
+    gate_fields,
+    new_day_share,
+    numbers,
+    opening_book,
+    run_metrics,
+    run_tags,
+)
 from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.update.integrity import describe_inconsistency
 from online_learning.update.outcomes import AWAITING, RollbackResult, UpdateOutcome, UpdateSuccess
@@ -234,18 +241,18 @@ class OnlineLearner:
                 feature_names=FEATURE_COLUMNS,
                 execution=window.execution,
                 cost_bps=config.cost_bps,
-                previous=_book(champion.model, window.train),
+                previous=opening_book(champion.model, window.train),
             )
         if stability.reason in ("passed", "sharpe_degradation"):
             measured["judged_through"] = window.end.isoformat()
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
-            return reject(stability.reason, _explain(stability, config), stability)
+            return reject(stability.reason, explain(stability, config), stability)
 
         self._say(f"{config.model_id}: Fisher information of the accepted weights")
         with timer.step("fisher"):
             # Online EWC: the importance of the accepted weights on the data they were trained
             # on joins the decayed Fisher of earlier versions, anchored at the new weights.
-            weight = _new_day_share(window, champion.tags)
+            weight = new_day_share(window, champion.tags)
             new_state = dataclasses.replace(penalty_state, decay=config.fisher_decay).consolidate(
                 compute_fisher_information(candidate, fisher_loader),
                 {n: p.detach().clone() for n, p in candidate.named_parameters()},
@@ -262,10 +269,10 @@ class OnlineLearner:
                 model=candidate,
                 ewc_state=new_state,
                 params=config.to_params(),
-                metrics=_metrics(stability, report.final_loss, new_state)
-                | _numbers(measured)
+                metrics=run_metrics(stability, report.final_loss, new_state)
+                | numbers(measured)
                 | {"fisher_weight": weight},
-                tags=_tags(window, regime, "promoted", stability.reason, champion.version),
+                tags=run_tags(window, regime, "promoted", stability.reason, champion.version),
                 register=True,
             )
             promotion = self.registry.promote(model_id=config.model_id, version=record.version)
@@ -282,7 +289,7 @@ class OnlineLearner:
             timings=dict(timer.steps),
             fisher_stats=new_state.stats(),
             weight_change=weight_change,
-            **_gate_fields(stability, config, measured),
+            **gate_fields(stability, config, measured),
             fisher_weight=weight,
             version=promotion.version,
             previous_version=promotion.previous_version,
@@ -309,8 +316,8 @@ class OnlineLearner:
                 model=champion.model,
                 ewc_state=None,
                 params=config.to_params(),
-                metrics=_metrics(stability, nan, None) | _numbers(measured),
-                tags=_tags(
+                metrics=run_metrics(stability, nan, None) | numbers(measured),
+                tags=run_tags(
                     window, champion.tags.get("regime"), "rolled_back", reason, champion.version
                 ),
                 register=False,
@@ -330,100 +337,6 @@ class OnlineLearner:
             reason=reason,
             detail=detail,
             weight_change=float(measured.get("weight_change", nan)),
-            **_gate_fields(stability, config, measured),
+            **gate_fields(stability, config, measured),
             run_id=record.run_id,
         )
-
-
-def _book(model: torch.nn.Module, train: pd.DataFrame) -> dict[str, float]:
-    """The champion's position per symbol on the last training day: what the book holds when
-    the validation days start, so both models pay for the trades they would make from it."""
-    last = train[train["date"] == train["date"].max()]
-    if last.empty:
-        return {}
-    p_up = model.predict_proba(last.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype="float32"))
-    return dict(zip(last["symbol"].astype(str), position_from_p_up(p_up), strict=True))
-
-
-def _new_day_share(window: UpdateWindow, tags: dict[str, str]) -> float:
-    """Share of the window's training days outside the champion's own training days."""
-    start, end = tags.get("train_start"), tags.get("train_end")
-    first_validation = window.validation_days[0] if window.validation_days else None
-    days = [d for d in window.trading_days if first_validation is None or d < first_validation]
-    if not days or not (start and end):
-        return 1.0
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return sum(not first <= d <= last for d in days) / len(days)
-
-
-def _numbers(measured: dict[str, float | str]) -> dict[str, float]:
-    return {k: float(v) for k, v in measured.items() if not isinstance(v, str)}
-
-
-def _gate_fields(
-    stability: StabilityReport | None,
-    config: IncrementalUpdateConfig,
-    measured: dict[str, float | str],
-) -> dict[str, object]:
-    judged = measured.get("judged_through")
-    return {
-        "p_value": stability.p_value if stability else math.nan,
-        "execution": stability.execution if stability else config.execution,
-        "cost_bps": config.cost_bps,
-        "judged_through": judged if isinstance(judged, str) else None,
-    }
-
-
-def _explain(stability: StabilityReport, config: IncrementalUpdateConfig) -> str:
-    if stability.reason == "insufficient_validation_data":
-        return (
-            f"{stability.n_samples} validation rows on {stability.n_days} day(s); the gate "
-            f"needs {config.min_validation_samples} rows on {config.min_validation_days} days"
-        )
-    return (
-        f"worse than the champion with {config.gate_confidence:.0%} confidence: daily net "
-        f"return difference {stability.mean_difference:+.2e} over {stability.n_days} days "
-        f"(p={stability.p_value:.3f}); validation Sharpe {stability.sharpe_pre:.2f} -> "
-        f"{stability.sharpe_post:.2f} at {stability.execution}, {config.cost_bps:g} bps"
-    )
-
-
-def _metrics(
-    stability: StabilityReport | None, train_loss: float, state: EWCState | None
-) -> dict[str, float]:
-    metrics: dict[str, float] = {"train_loss": train_loss}
-    if stability is not None:
-        metrics.update(
-            sharpe_pre=stability.sharpe_pre,
-            sharpe_post=stability.sharpe_post,
-            degradation_pct=stability.degradation_pct,
-            n_validation=float(stability.n_samples),
-            n_validation_days=float(stability.n_days),
-            gate_p_value=stability.p_value,
-            mean_return_difference=stability.mean_difference,
-            turnover_pre=stability.turnover_pre,
-            turnover_post=stability.turnover_post,
-        )
-    if state is not None:
-        metrics.update({k: float(v) for k, v in state.stats().items()})
-    return metrics
-
-
-def _tags(
-    window: UpdateWindow, regime: str | None, decision: str, reason: str, parent: str
-) -> dict[str, str]:
-    tags = {
-        "kind": "incremental",
-        "decision": decision,
-        "reason": reason,
-        "parent_version": parent,
-        "window_start": window.start.isoformat(),
-        "window_end": window.end.isoformat(),
-    }
-    training_days = [d for d in window.trading_days if d not in set(window.validation_days)]
-    if training_days:
-        tags["train_start"] = training_days[0].isoformat()
-        tags["train_end"] = training_days[-1].isoformat()
-    if regime:
-        tags["regime"] = regime
-    return tags

@@ -152,9 +152,9 @@ def _regime_switch(
 
 def test_ewc_beats_static_over_the_horizon():
     # sideways -> bull -> sideways: the static reversal model loses all through the bull
-    # phase; ewc adapts. (In bull -> sideways ewc and static are level over this horizon in the
-    # full run: adapting to reversal takes longer than 42 days; see docs/backtest.md.)
-    _, runs = _regime_switch("sideways", ("static", "ewc"))
+    # phase; ewc adapts. A learning rate ten times the default: this is about the mechanism,
+    # on the strong-signal market.
+    _, runs = _regime_switch("sideways", ("static", "ewc"), learning_rate=1e-3)
     horizon = {p: np.mean([sharpe_ratio(r.returns[p]) for r in runs]) for p in ("static", "ewc")}
     assert horizon["ewc"] > horizon["static"] + 2.0, horizon
     last_days = {p: np.mean([sharpe_ratio(r.returns[p][-21:]) for r in runs]) for p in horizon}

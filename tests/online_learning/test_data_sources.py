@@ -296,3 +296,20 @@ def test_resolve_source_lists_the_choices_when_unknown(spec: str) -> None:
         DataError, match="expected 'synthetic', 'sp500', 'sp500-stocks' or the path"
     ):
         resolve_source(spec)
+
+
+def test_sp500_stocks_come_from_skfolio_data_without_importing_skfolio() -> None:
+    import sys
+
+    from online_learning.data import SP500_STOCKS, SP500StocksSource
+    from online_learning.execution import resolve_execution
+    from online_learning.features import build_features
+
+    prices = resolve_source("sp500-stocks").fetch("2022-01-03", "2022-12-28")
+    assert sorted(prices["symbol"].unique()) == sorted(SP500_STOCKS)
+    assert prices.groupby("symbol").size().eq(249).all()
+    assert "open" not in prices.columns  # closes only: positions fill at the next close
+    assert resolve_execution("auto", build_features(prices)) == "next-close"
+    assert "skfolio" not in sys.modules
+    with pytest.raises(DataError, match="unknown symbols \\['TSLA'\\]"):
+        SP500StocksSource(symbols=["KO", "TSLA"])
