@@ -11,7 +11,7 @@ PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
-.PHONY: install run test lint format clean promtool check-rules bench bench-quick
+.PHONY: install run test lint format clean promtool test-tools check-rules bench bench-quick vendor
 
 install: $(STAMP)
 
@@ -39,19 +39,28 @@ format: $(STAMP)
 promtool:
 	bash scripts/ensure-promtool.sh >/dev/null
 
+# Debian's chromium (the dashboard's browser tests drive it through Playwright, which cannot
+# download a browser here) and wrk (load tests of the serving API). Fails loudly, never skips.
+test-tools:
+	bash scripts/ensure-packages.sh chromium=chromium chromedriver=chromium-driver wrk=wrk
+
 check-rules: promtool
 	promtool check rules monitoring/prometheus/alerts.yml
 	promtool test rules monitoring/prometheus/alerts_test.yml
 
-test: $(STAMP) lint promtool
+test: $(STAMP) lint promtool test-tools
 	$(BIN)/python -m pytest
 
 # Timings as medians and ratios against a baseline measured in the same run.
-bench: $(STAMP)
+bench: $(STAMP) test-tools
 	$(BIN)/python -m benchmarks.run
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) test-tools
 	$(BIN)/python -m benchmarks.run --quick
+
+# Fetch the dashboard's vendored chart library again from the npm registry (checked by hash).
+vendor:
+	bash scripts/vendor-uplot.sh
 
 clean:
 	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache

@@ -18,7 +18,12 @@ class Settings(BaseSettings):
     ``ONLINE_LEARNING_DATABASE_URL`` the metrics store at a database server
     (``postgresql://user@host/db``). ``KAFKA_BOOTSTRAP_SERVERS`` names a Kafka cluster; without
     it, ``online-learning up`` starts an embedded broker. Topics default to ``model-updates``,
-    ``trade-outcomes`` and ``model-drift`` (``ONLINE_LEARNING_MODEL_UPDATES_TOPIC``, ...).
+    ``trade-outcomes``, ``trade-outcomes-dlq`` and ``model-drift``
+    (``ONLINE_LEARNING_MODEL_UPDATES_TOPIC``, ...). Feedback workers join the consumer group
+    ``ONLINE_LEARNING_FEEDBACK_GROUP`` and record every
+    ``ONLINE_LEARNING_FEEDBACK_COMMIT_INTERVAL_S`` seconds; ``ONLINE_LEARNING_DRIFT_COOLDOWN_S``
+    spaces the adaptation requests of one model and ``ONLINE_LEARNING_ADAPTIVE_INTERVAL_S`` the
+    adaptive model manager's checks.
     Batch runs write Prometheus metrics to ``ONLINE_LEARNING_METRICS_TEXTFILE`` and/or push them
     to ``ONLINE_LEARNING_PUSHGATEWAY_URL``.
     """
@@ -37,6 +42,15 @@ class Settings(BaseSettings):
     model_updates_topic: str = "model-updates"
     trade_outcomes_topic: str = "trade-outcomes"
     model_drift_topic: str = "model-drift"
+    # The feedback path (issue 10): invalid outcomes go to the DLQ with their original bytes.
+    trade_outcomes_dlq_topic: str = "trade-outcomes-dlq"
+    feedback_group: str = "online-learning-feedback"
+    #: Seconds between two recordings (checkpoints, offset commits) of a feedback worker.
+    feedback_commit_interval_s: float = Field(default=1.0, gt=0, le=300)
+    #: Minimum seconds between two adaptation requests of one model (shared by all workers).
+    drift_cooldown_s: float = Field(default=4 * 3600.0, ge=0)
+    #: Seconds between two checks of the adaptive model manager.
+    adaptive_interval_s: float = Field(default=300.0, gt=0)
     metrics_textfile: Path | None = None
     pushgateway_url: str | None = None
 

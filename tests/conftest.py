@@ -55,3 +55,27 @@ def registry(home: Path):
     from online_learning.settings import get_settings
 
     return MlflowRegistry.from_settings(get_settings())
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real Prefect server (``prefect server start``, SQLite) for the whole session.
+
+    Shared by the flow, feedback and serving tests: starting one takes ~20 s.
+    """
+    from prefect.logging.handlers import APILogWorker
+
+    from flows.serve import local_server
+
+    with local_server(tmp_path_factory.mktemp("prefect-server"), ui=False) as server:
+        yield server
+        APILogWorker.drain_all(timeout=10)  # deliver the logs while the server is up
+
+
+@pytest.fixture
+def prefect_api(prefect_server):
+    """This process talks to the session's server (flows run in process use it)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+        yield prefect_server.api_url

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from online_learning.cli import (  # noqa: F401 - the modules register their commands
     backtest_cmd,
+    feedback_cmd,
     models_cmd,
     platform_cmd,
     update_cmd,

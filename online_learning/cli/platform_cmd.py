@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import uuid
@@ -150,8 +151,16 @@ def up(
     holdout_days: Annotated[int, typer.Option(min=0, help="Days kept out of the bootstrap.")] = 60,
     serve: Annotated[
         bool,
-        typer.Option(help="Keep running: Prefect server, served deployments, outbox relay."),
+        typer.Option(
+            help="Keep running: Prefect server, served deployments, feedback worker, relay."
+        ),
     ] = True,
+    market: Annotated[
+        bool, typer.Option(help="With --serve: a simulated market posts trade outcomes.")
+    ] = True,
+    market_speed: Annotated[
+        float, typer.Option(min=0.1, max=1000, help="Simulated trading days per second.")
+    ] = 5.0,
 ) -> None:
     """Start the platform on embedded defaults: bootstrap, one update round, events on Kafka.
 
@@ -159,7 +168,9 @@ def up(
     the three specialists if the registry has none, runs one daily update round through the
     recorded path, relays its events and reads them back from the broker. With ``--serve``
     (the default) it then starts a local Prefect server (unless PREFECT_API_URL is set), serves
-    the ``daily-update`` and ``drift-adaptation`` deployments and relays events until Ctrl-C.
+    the ``daily-update`` and ``drift-adaptation`` deployments, runs a feedback worker on the
+    broker and a simulated market whose regime turns after 200 trading days (40 s at the
+    default speed), and relays events until Ctrl-C.
     """
     config = settings()
     console.print(
@@ -186,38 +197,53 @@ def up(
             print_events(events, title=f"Events on {config.model_updates_topic}")
             record_recent_performance(services.store, data, seed, days=30)
             if serve:
-                serve_until_interrupted(services)
+                serve_until_interrupted(services, market=market, days_per_s=market_speed)
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
 
 
-def serve_until_interrupted(services: Services) -> None:
-    """Serve the Prefect deployments and relay outbox events until Ctrl-C."""
+def serve_until_interrupted(
+    services: Services, *, market: bool = True, days_per_s: float = 5.0
+) -> None:
+    """Serve the Prefect deployments, run a feedback worker (and the simulated market) and
+    relay outbox events until Ctrl-C."""
+    from feedback.demo import feedback_demo
     from flows.serve import orchestration
 
-    with orchestration(settings().home.expanduser()) as prefect:
-        if not prefect.served:
+    config = settings()
+    with orchestration(config.home.expanduser()) as prefect:
+        if prefect.served:
+            console.print(
+                f"Prefect UI: {prefect.ui_url}; daily-update (weekdays 17:30 America/New_York) "
+                "and drift-adaptation (on online_learning.drift.detected) are live."
+            )
+        else:
             console.print(
                 f"Prefect: {prefect.api_url}; the 'online-learning' work pool's workers run "
                 "the deployments (`prefect deploy --all`)"
             )
-            return
-        console.print(
-            f"Prefect UI: {prefect.ui_url}; daily-update (weekdays 17:30 America/New_York) and "
-            "drift-adaptation (on online_learning.drift.detected) are live. Ctrl-C stops."
-        )
         stop = threading.Event()
+        # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C: children are stopped.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         relay_thread = threading.Thread(
             target=services.relay.run, args=(stop,), kwargs={"interval_s": 1.0}, daemon=True
         )
-        relay_thread.start()
-        try:
-            stop.wait()
-        except KeyboardInterrupt:
-            console.print("stopping")
-        finally:
-            stop.set()
-            relay_thread.join(timeout=5)
+        with feedback_demo(
+            config, services.store, services.bootstrap_servers, say=console.print,
+            prefect_api_url=prefect.api_url, market=market, days_per_s=days_per_s,
+        ):  # fmt: skip
+            console.print(
+                f"feedback worker on {config.trade_outcomes_topic} "
+                f"(group {config.feedback_group}). Ctrl-C stops."
+            )
+            relay_thread.start()
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                console.print("stopping")
+            finally:
+                stop.set()
+                relay_thread.join(timeout=5)
 
 
 @app.command()

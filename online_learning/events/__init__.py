@@ -6,7 +6,9 @@ from online_learning.events.schema import (
     MODEL_DRIFT_TOPIC,
     MODEL_UPDATES_TOPIC,
     SCHEMA_VERSION,
+    TRADE_OUTCOMES_DLQ_TOPIC,
     TRADE_OUTCOMES_TOPIC,
+    ModelDriftEvent,
     ModelUpdateEvent,
     OutboxEvent,
 )
@@ -15,7 +17,9 @@ __all__ = [
     "MODEL_DRIFT_TOPIC",
     "MODEL_UPDATES_TOPIC",
     "SCHEMA_VERSION",
+    "TRADE_OUTCOMES_DLQ_TOPIC",
     "TRADE_OUTCOMES_TOPIC",
+    "ModelDriftEvent",
     "ModelUpdateEvent",
     "OutboxEvent",
 ]

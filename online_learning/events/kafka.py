@@ -43,6 +43,29 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: object) 
     return config
 
 
+def manual_commit_config(
+    bootstrap_servers: str, group_id: str, *, max_poll_interval_ms: int = 60_000, **overrides
+) -> dict:
+    """Consumer settings for a worker that commits offsets itself, after recording.
+
+    Offsets are neither committed nor stored automatically: the worker commits exactly the
+    positions its recorded state includes. ``max.poll.interval.ms`` is the bound the worker
+    keeps its batches well inside (the group throws out a consumer that exceeds it).
+    """
+    config = consumer_config(
+        bootstrap_servers,
+        group_id,
+        **{
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "max.poll.interval.ms": max_poll_interval_ms,
+            "enable.partition.eof": False,
+        },
+    )
+    config.update(overrides)
+    return config
+
+
 def ensure_topics(
     bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 1, timeout: float = 10.0
 ) -> None:

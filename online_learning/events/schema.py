@@ -17,6 +17,7 @@ from online_learning.numbers import finite_or_none
 MODEL_UPDATES_TOPIC = "model-updates"
 TRADE_OUTCOMES_TOPIC = "trade-outcomes"
 MODEL_DRIFT_TOPIC = "model-drift"
+TRADE_OUTCOMES_DLQ_TOPIC = "trade-outcomes-dlq"
 
 SCHEMA_VERSION = 1
 
@@ -137,6 +138,51 @@ class ModelUpdateEvent:
         )
 
     def to_outbox(self, topic: str = MODEL_UPDATES_TOPIC) -> OutboxEvent:
+        return OutboxEvent(
+            topic=topic, key=self.model_id, payload=asdict(self), event_id=self.event_id
+        )
+
+
+@dataclass(frozen=True)
+class ModelDriftEvent:
+    """Drift detected on one model's realised trade outcomes for one symbol.
+
+    Published to ``model-drift`` through the outbox, keyed by ``model_id``. ``reason`` is
+    ``drift`` (a detector fired), ``performance`` or ``regime_change`` (the adaptive model
+    manager); ``detectors`` names the detectors that fired and ``statistics`` holds their
+    state and the recent realised performance. ``adaptation_requested`` is False when the
+    model's cool-down absorbed the signal (or the model is an online session, which no
+    adaptation flow retrains). ``event_id`` equals the drift's id in the metrics store.
+
+    Examples
+    --------
+    >>> event = ModelDriftEvent(model_id="bull_specialist", symbol="AAA", reason="drift",
+    ...     detectors=["page_hinkley"], detected_at="2026-01-05T21:00:00+00:00", n_outcomes=331,
+    ...     statistics={}, adaptation_requested=True, event_id="d-1")
+    >>> outbox = event.to_outbox()
+    >>> outbox.topic, outbox.key, outbox.payload["event_type"]
+    ('model-drift', 'bull_specialist', 'model_drift')
+    """
+
+    model_id: str
+    symbol: str
+    reason: str
+    detectors: list[str]
+    detected_at: str
+    n_outcomes: int
+    statistics: dict[str, Any]
+    adaptation_requested: bool = True
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    event_type: str = "model_drift"
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelDriftEvent:
+        """Read the JSON payload back (fields of later versions are ignored)."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_outbox(self, topic: str = MODEL_DRIFT_TOPIC) -> OutboxEvent:
         return OutboxEvent(
             topic=topic, key=self.model_id, payload=asdict(self), event_id=self.event_id
         )

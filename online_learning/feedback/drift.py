@@ -321,6 +321,13 @@ class DriftMonitor:
         self._n_seen = 0
         self._step = 0
 
+    def __getstate__(self) -> dict:
+        # The read-only view of the detectors does not pickle; checkpoints pickle monitors.
+        return {**self.__dict__, "detectors": dict(self.detectors)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update({**state, "detectors": MappingProxyType(state["detectors"])})
+
     @property
     def n_seen(self) -> int:
         """Outcomes seen since construction or the last :meth:`reset`."""

@@ -98,3 +98,113 @@ sa.Index(
     postgresql_where=outbox.c.published_at.is_(None),
     sqlite_where=outbox.c.published_at.is_(None),
 )
+
+# -- the feedback path (revision 0003) ----------------------------------------------------------
+online_sessions = sa.Table(
+    "online_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("model_type", sa.String(40), nullable=False),
+    sa.Column("config", JSONDocument, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+)
+
+session_checkpoints = sa.Table(
+    "session_checkpoints",
+    metadata,
+    sa.Column(
+        "session_id", sa.String(64), sa.ForeignKey("online_sessions.session_id"), primary_key=True
+    ),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("input_positions", JSONDocument, nullable=False),
+    sa.Column("samples_seen", sa.BigInteger, nullable=False),
+    sa.Column("metrics", JSONDocument, nullable=False),
+    sa.Column("checkpointed_at", UTCDateTime, nullable=False),
+)
+
+processed_trades = sa.Table(
+    "processed_trades",
+    metadata,
+    sa.Column("trade_id", sa.String(200), primary_key=True),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("model_id", sa.String(100)),
+    sa.Column("session_id", sa.String(64)),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("processed_at", UTCDateTime, nullable=False),
+)
+
+input_positions = sa.Table(
+    "input_positions",
+    metadata,
+    sa.Column("consumer_group", sa.String(200), primary_key=True),
+    sa.Column("topic", sa.String(200), primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("next_offset", sa.BigInteger, nullable=False),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("owner_epoch", sa.Integer, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+drift_watches = sa.Table(
+    "drift_watches",
+    metadata,
+    sa.Column("model_id", sa.String(100), primary_key=True),
+    sa.Column("symbol", sa.String(64), primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("n_outcomes", sa.BigInteger, nullable=False),
+    sa.Column("outcomes_since_detection", sa.BigInteger, nullable=False),
+    sa.Column("last_detection_at", UTCDateTime),
+    sa.Column("last_reason", sa.String(40)),
+    sa.Column("detectors", JSONDocument, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+drift_history = sa.Table(
+    "drift_history",
+    metadata,
+    sa.Column("drift_id", sa.String(64), primary_key=True),
+    sa.Column("model_id", sa.String(100), nullable=False),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("detectors", JSONDocument, nullable=False),
+    sa.Column("statistics", JSONDocument, nullable=False),
+    sa.Column("n_outcomes", sa.BigInteger, nullable=False),
+    sa.Column("detected_at", UTCDateTime, nullable=False),
+    sa.Column("adaptation_requested", sa.Boolean, nullable=False),
+    sa.Column("prefect_status", sa.String(20), nullable=False),
+    sa.Column("prefect_attempts", sa.Integer, nullable=False),
+    sa.Column("prefect_last_error", sa.Text),
+    sa.Column("prefect_next_attempt_at", UTCDateTime),
+    sa.Column("prefect_sent_at", UTCDateTime),
+)
+
+outcome_rejections = sa.Table(
+    "outcome_rejections",
+    metadata,
+    sa.Column("source", sa.String(40), primary_key=True),
+    sa.Column("reason", sa.String(40), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last_detail", sa.Text),
+    sa.Column("last_at", UTCDateTime, nullable=False),
+)
+
+sa.Index(
+    "ux_online_sessions_active_symbol",
+    online_sessions.c.symbol,
+    unique=True,
+    postgresql_where=online_sessions.c.active.is_(True),
+    sqlite_where=online_sessions.c.active.is_(True),
+)
+sa.Index("ix_session_checkpoints_symbol", session_checkpoints.c.symbol)
+sa.Index("ix_processed_trades_processed_at", processed_trades.c.processed_at)
+sa.Index("ix_drift_history_model_detected", drift_history.c.model_id, drift_history.c.detected_at)
+sa.Index(
+    "ix_drift_history_prefect_pending",
+    drift_history.c.detected_at,
+    postgresql_where=drift_history.c.prefect_status == "pending",
+    sqlite_where=drift_history.c.prefect_status == "pending",
+)

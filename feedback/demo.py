@@ -1,0 +1,186 @@
+"""What ``online-learning up`` adds for the feedback path: a worker and a simulated market.
+
+:func:`run_market` produces the outcomes of a :class:`~online_learning.feedback.simulator.
+SimulatedMarket` traded by a desk to ``trade-outcomes``, one trading day per tick, as a
+feedback service would post them. :func:`feedback_demo` runs it beside a feedback worker on
+the same broker and prints what happens: sessions learning and, after the regime change, a
+drift and the adaptation it requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import orjson
+
+from feedback.process import FeedbackProcess
+from online_learning.events.producers import KafkaSender
+from online_learning.events.schema import ModelDriftEvent
+from online_learning.feedback.simulator import Desk, MomentumDesk, SimulatedMarket, trade_outcomes
+from online_learning.metrics_store import MetricsStore
+from online_learning.metrics_store.sessions import SessionStore
+
+logger = logging.getLogger(__name__)
+
+#: The demo market's seed: its three symbols raise no false alarm before the regime change
+#: (true of most seeds, not all; see ``benchmarks/feedback_drift.py`` for the rates).
+DEMO_SEED = 11
+Say = Callable[[str], None]
+
+
+def run_market(
+    bootstrap: str,
+    topic: str,
+    stop: threading.Event,
+    *,
+    market: SimulatedMarket,
+    desk: Desk,
+    days_per_s: float = 5.0,
+    on_day: Callable[[int, int], None] | None = None,
+) -> int:
+    """Produce one simulated trading day of outcomes every ``1 / days_per_s`` seconds until
+    the market ends or ``stop`` is set; returns the number of outcomes produced."""
+    sender = KafkaSender(bootstrap, topic)
+    run_id = uuid.uuid4().hex[:8]
+    produced = 0
+    try:
+        for day in market.days():
+            if stop.wait(1.0 / days_per_s):
+                break
+            outcomes = trade_outcomes(day, desk, run_id=run_id)
+            try:
+                sender.send_messages([(o["symbol"], orjson.dumps(o), None) for o in outcomes])
+            except Exception as exc:  # the broker restarting: the desk keeps trading
+                logger.warning("simulated market could not post day %d: %s", day[0].step, exc)
+                continue
+            produced += len(outcomes)
+            if on_day is not None:
+                on_day(day[0].step, produced)
+    finally:
+        sender.close()
+    return produced
+
+
+def prefect_emit_to(api_url: str):
+    """``emit_drift_event`` against ``api_url`` (a local server this process started)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.events import emit_drift_event
+
+    def emit(*args, **kwargs):
+        with temporary_settings({PREFECT_API_URL: api_url}):
+            return emit_drift_event(*args, **kwargs)
+
+    return emit
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def session_lines(store: MetricsStore) -> list[str]:
+    """One line per session: samples, rolling accuracy, realised PnL, Sharpe, last drift."""
+    lines = []
+    for checkpoint in SessionStore(store).list():
+        m = checkpoint.metrics
+        accuracy = "-" if m.get("rolling_accuracy") is None else f"{m['rolling_accuracy']:.1%}"
+        sharpe = "-" if m.get("rolling_sharpe") is None else f"{m['rolling_sharpe']:+.2f}"
+        drift = (m.get("last_drift_at") or "-")[:19]
+        lines.append(
+            f"  {checkpoint.symbol:<6} samples {m['samples_seen']:>5}  accuracy {accuracy:>6}  "
+            f"PnL {m['realized_pnl']:+.4f}  Sharpe {sharpe:>6}  last drift {drift}"
+        )
+    return lines
+
+
+@contextmanager
+def feedback_demo(
+    config,
+    store: MetricsStore,
+    bootstrap: str,
+    *,
+    say: Say,
+    prefect_api_url: str | None,
+    market: bool = True,
+    days_per_s: float = 5.0,
+    report_every_s: float = 15.0,
+    any_model: bool = False,
+) -> Iterator[FeedbackProcess]:
+    """A feedback worker (and, with ``market``, the simulated market) until the block ends.
+
+    ``any_model`` accepts outcomes naming models the registry does not have (tests).
+    """
+    simulated = SimulatedMarket(3, seed=DEMO_SEED)
+
+    def on_drift(event: ModelDriftEvent) -> None:
+        outcome = "adaptation requested" if event.adaptation_requested else "inside the cool-down"
+        say(
+            f"drift: {event.model_id} on {event.symbol} ({', '.join(event.detectors)}) after "
+            f"{event.n_outcomes} outcomes; {outcome}"
+        )
+
+    process = FeedbackProcess(
+        config, store, bootstrap_servers=bootstrap, relay=False, manager=True, any_model=any_model,
+        emit=prefect_emit_to(prefect_api_url) if prefect_api_url else None,
+        notify_prefect=prefect_api_url is not None,
+    )  # fmt: skip
+    process.worker.on_drift = on_drift
+    stop = threading.Event()
+    threads = [threading.Thread(target=process.run, args=(stop,), daemon=True)]
+    if market:
+        change = simulated.change_steps[0]
+
+        def on_day(step: int, produced: int) -> None:
+            if step == change:
+                say(f"simulated market: day {step}, the regime turns from bull to sideways")
+
+        def trade() -> None:
+            produced = run_market(
+                bootstrap, config.trade_outcomes_topic, stop, market=simulated,
+                desk=MomentumDesk(), days_per_s=days_per_s, on_day=on_day,
+            )  # fmt: skip
+            if not stop.is_set():
+                say(f"simulated market: finished after {produced} outcomes")
+
+        threads.append(threading.Thread(target=trade, daemon=True))
+        say(
+            f"simulated market: {', '.join(simulated.symbols)} traded by a momentum desk as "
+            f"bull_specialist, {days_per_s:g} trading days a second; the regime turns after "
+            f"{change} days (~{timedelta(seconds=round(change / days_per_s))})"
+        )
+
+    def report() -> None:
+        shown: list[str] = []
+        seen_jobs = {r.job_id for r in store.update_history(limit=200)}
+        while not stop.wait(report_every_s):
+            try:
+                lines = session_lines(store)
+                updates = [r for r in store.update_history(limit=20) if r.job_id not in seen_jobs]
+            except Exception:  # a report must never take the demo down
+                logger.exception("could not read the sessions")
+                continue
+            if lines and lines != shown:
+                say("online sessions:\n" + "\n".join(lines))
+                shown = lines
+            for record in reversed(updates):
+                seen_jobs.add(record.job_id)
+                say(
+                    f"update of {record.model_id}: {record.decision} ({record.reason}), serving "
+                    f"v{record.version}; validation Sharpe {_fmt(record.sharpe_pre)} -> "
+                    f"{_fmt(record.sharpe_post)}"
+                )
+
+    threads.append(threading.Thread(target=report, daemon=True))
+    for thread in threads:
+        thread.start()
+    try:
+        yield process
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)

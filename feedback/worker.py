@@ -1,0 +1,365 @@
+"""The feedback worker: trade outcomes from Kafka, learned once, recorded, then committed.
+
+One :class:`FeedbackWorker` is one member of the consumer group ``online-learning-feedback``
+on ``trade-outcomes`` (keyed by symbol): the group splits the partitions, and the worker
+holding a partition is the one writer of its symbols. The loop:
+
+1. ``consume`` a batch; messages of each partition are parsed in order. Invalid ones (see
+   ``INVALID_REASONS``) are counted and queued for ``trade-outcomes-dlq`` with their original
+   bytes and the reason; valid ones go to the
+   :class:`~online_learning.feedback.learner.OutcomeLearner` (new ``trade_id`` only).
+   Learning stops at a time budget well inside ``max.poll.interval.ms`` and seeks back
+   the rest, so a slow batch never gets the worker thrown out of the group.
+2. Every ``commit_interval_s`` (and on a rebalance and at shutdown) it *records*: DLQ
+   messages acknowledged first, then one transaction with the sessions' checkpoints, the
+   trade ids, drift rows and events, and the partitions' next offsets under this worker's
+   epoch (a stale epoch writes nothing), and only then commits the offsets to Kafka.
+
+A crash anywhere leaves the store at the last recording; the restarted worker (or the new
+owner) seeks to the recorded positions, so nothing is lost and nothing is learned twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Container
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
+
+from online_learning.events.kafka import manual_commit_config
+from online_learning.events.producers import DeadLetterProducer
+from online_learning.events.schema import ModelDriftEvent
+from online_learning.feedback.errors import BrokerUnavailableError, FencedError, InvalidTradeOutcome
+from online_learning.feedback.learner import OutcomeLearner
+from online_learning.feedback.session_config import SessionConfig
+from online_learning.feedback.trade_outcome import parse_trade_outcome
+from online_learning.metrics_store import MetricsStore, StoreError
+from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.feedback_records import PartitionFence
+from online_learning.metrics_store.sessions import SessionStore
+
+__all__ = ["FeedbackWorker", "WorkerStats"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerStats:
+    """Counters of one worker since it started."""
+
+    consumed: int = 0
+    learned: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    recordings: int = 0
+    uncommitted: int = 0
+    rebalances: int = 0
+    fenced: int = 0
+    budget_cuts: int = 0
+    record_failures: int = 0
+    partitions: list[int] = field(default_factory=list)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class FeedbackWorker:
+    """Consumes ``topic`` in ``group``; learns, records, commits (see the module docstring).
+
+    Parameters
+    ----------
+    bootstrap_servers : str
+    store : MetricsStore
+        Migrated; sessions, checkpoints and positions are shared through it.
+    topic, dlq_topic, group : str
+    commit_interval_s : float
+        Seconds between two recordings.
+    batch_size : int
+        Messages asked of one ``consume``.
+    max_poll_interval_ms : int
+        The consumer's ``max.poll.interval.ms``.
+    batch_budget_s : float, optional
+        Learning a batch stops after this long (default a fifth of the poll interval, at most
+        half): the rest is sought back and read by the next poll.
+    known_model_ids : container or callable, optional
+        Models an outcome may name (others are ``unknown_model``).
+    on_drift : callable, optional
+        Called with each recorded :class:`ModelDriftEvent` (after the commit).
+    on_record : callable, optional
+        Called after each recording (e.g. to wake the Prefect notifier).
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        store: MetricsStore,
+        topic: str = "trade-outcomes",
+        dlq_topic: str = "trade-outcomes-dlq",
+        group: str = "online-learning-feedback",
+        commit_interval_s: float = 1.0,
+        batch_size: int = 2000,
+        max_poll_interval_ms: int = 60_000,
+        batch_budget_s: float | None = None,
+        known_model_ids: Container[str] | Callable[[], Container[str] | None] | None = None,
+        default_config: SessionConfig | None = None,
+        drift_cooldown: timedelta = timedelta(hours=4),
+        drift_topic: str = "model-drift",
+        watch_options: dict | None = None,
+        on_drift: Callable[[ModelDriftEvent], None] | None = None,
+        on_record: Callable[[], None] | None = None,
+        on_batch: Callable[[dict], None] | None = None,
+        worker_id: str | None = None,
+        consumer_overrides: dict | None = None,
+    ) -> None:
+        if batch_size < 1 or commit_interval_s <= 0:
+            raise ValueError("batch_size must be >= 1 and commit_interval_s > 0")
+        self.topic, self.dlq_topic, self.group = topic, dlq_topic, group
+        self.commit_interval_s = commit_interval_s
+        self.batch_size = batch_size
+        limit_s = max_poll_interval_ms / 1000
+        self.budget_s = limit_s / 5 if batch_budget_s is None else batch_budget_s
+        if not 0 < self.budget_s <= limit_s / 2:
+            raise ValueError("batch_budget_s must be > 0 and at most half the poll interval")
+        self.known_model_ids = known_model_ids
+        self.drift_cooldown, self.drift_topic = drift_cooldown, drift_topic
+        self.on_drift, self.on_record, self.on_batch = on_drift, on_record, on_batch
+        # The loop thread is the one writer; the adaptive manager reads snapshots under it.
+        self.lock = threading.RLock()
+        self.worker_id = worker_id or _worker_id()
+        self.sessions = SessionStore(store)
+        self.learner = OutcomeLearner(
+            sessions=self.sessions,
+            drift=DriftStore(store),
+            default_config=default_config,
+            watch_options=watch_options,
+        )
+        self.dlq = DeadLetterProducer(bootstrap_servers, dlq_topic)
+        config = manual_commit_config(
+            bootstrap_servers, group, max_poll_interval_ms=max_poll_interval_ms,
+            **(consumer_overrides or {}),
+        )  # fmt: skip
+        config["client.id"] = self.worker_id
+        self.consumer = Consumer(config)
+        self.stats = WorkerStats()
+        self._epochs: dict[int, int] = {}  # owned partition -> epoch
+        self._next: dict[int, int] = {}  # owned partition -> next offset to learn
+        self._recorded: dict[int, int] = {}  # partition -> next offset as recorded
+        self._dlq_pending: list[tuple] = []
+        self._dirty_since: float | None = None
+        self._subscribed = False
+
+    # -- group membership -----------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.stats.rebalances += 1
+        numbers = [p.partition for p in partitions]
+        claimed = self.sessions.claim_partitions(self.group, self.topic, numbers, self.worker_id)
+        for tp in partitions:
+            epoch, offset = claimed[tp.partition]
+            self._epochs[tp.partition] = epoch
+            # The recorded position wins over Kafka's committed offset: it is what the
+            # restored state includes (a commit to Kafka may have failed after it).
+            tp.offset = offset if offset is not None else OFFSET_STORED
+            if offset is not None:
+                self._next[tp.partition] = self._recorded[tp.partition] = offset
+        consumer.assign(partitions)
+        self.stats.partitions = sorted(self._epochs)
+        logger.info("worker %s owns %s of %s", self.worker_id, self.stats.partitions, self.topic)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self.record()
+        except Exception:  # the new owner resumes from the last recording
+            logger.exception("recording before handing partitions over failed")
+        self._drop([p.partition for p in partitions])
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop([p.partition for p in partitions])
+
+    def _drop(self, numbers: list[int]) -> None:
+        keys = [f"{self.topic}/{n}" for n in numbers]
+        self.learner.forget(self.learner.symbols_of(keys))
+        for n in numbers:
+            for owned in (self._epochs, self._next, self._recorded):
+                owned.pop(n, None)
+        self._dlq_pending = [d for d in self._dlq_pending if d[3] not in numbers]
+        self.stats.partitions = sorted(self._epochs)
+
+    def subscribe(self) -> None:
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )  # fmt: skip
+        self._subscribed = True
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, poll_timeout_s: float = 0.5) -> None:
+        """Consume until ``stop`` is set, then record and leave the group."""
+        if not self._subscribed:
+            self.subscribe()
+        try:
+            while not stop.is_set():
+                self.poll_once(poll_timeout_s)
+        finally:
+            self.close()
+
+    def poll_once(self, timeout_s: float = 0.5) -> int:
+        """One consume and its processing; records when the interval has passed."""
+        messages = self.consumer.consume(self.batch_size, timeout_s)
+        with self.lock:
+            processed = self._process(messages) if messages else 0
+            if processed and self.on_batch is not None:
+                self.on_batch({"event": "batch", "processed": processed, **asdict(self.stats)})
+            if processed and self._dirty_since is None:
+                self._dirty_since = time.monotonic()
+            # An outcome waits at most commit_interval_s between being learned and recorded.
+            due = self._dirty_since is not None or self.learner.has_pending
+            if due and time.monotonic() - (self._dirty_since or 0.0) >= self.commit_interval_s:
+                try:
+                    self.record()
+                except (StoreError, BrokerUnavailableError) as exc:
+                    # State stays in memory and is recorded by the next attempt.
+                    self.stats.record_failures += 1
+                    logger.warning("recording failed, retrying next interval: %s", exc)
+        return processed
+
+    def watch_snapshots(self) -> list:
+        """Read-only snapshots of the drift watches this worker owns (for the manager)."""
+        with self.lock:
+            return self.learner.snapshots()
+
+    def _process(self, messages: list) -> int:
+        started = time.monotonic()
+        known = self.known_model_ids() if callable(self.known_model_ids) else self.known_model_ids
+        by_partition: dict[int, list] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    logger.warning("consumer error: %s", error)
+                continue
+            by_partition.setdefault(message.partition(), []).append(message)
+        processed = 0
+        for partition, batch in by_partition.items():
+            if partition not in self._epochs:
+                continue  # handed over in this very poll
+            start = self._next.get(partition, -1)
+            batch = [m for m in batch if m.offset() >= start]  # already in the state
+            for first in range(0, len(batch), 200):
+                if time.monotonic() - started > self.budget_s:
+                    self._seek_back(partition, batch[first].offset())
+                    break
+                processed += self._learn(partition, batch[first : first + 200], known)
+        if time.monotonic() - started > self.budget_s and self.batch_size > 50:
+            self.batch_size //= 2  # the next consume asks for less
+        return processed
+
+    def _seek_back(self, partition: int, offset: int) -> None:
+        self.stats.budget_cuts += 1
+        self.consumer.seek(TopicPartition(self.topic, partition, offset))
+
+    def _learn(self, partition: int, messages: list, known) -> int:
+        outcomes, sources = [], []
+        for message in messages:
+            try:
+                outcome = parse_trade_outcome(
+                    message.value() or b"", feature_names=None, known_model_ids=known
+                )
+            except InvalidTradeOutcome as exc:
+                self._reject(partition, message, exc.reason, exc.detail)
+                continue
+            outcomes.append(outcome)
+            sources.append(message)
+        key = f"{self.topic}/{partition}"
+        results = self.learner.learn(outcomes, source="kafka", input_key=key)
+        for result, message in zip(results, sources, strict=True):
+            if result.status == "accepted":
+                self.stats.learned += 1
+                self.stats.uncommitted += 1
+            elif result.status == "duplicate":
+                self.stats.duplicates += 1
+            else:  # the learner refused it (features other than the session's) and counted it
+                self._reject(partition, message, result.reason, result.detail, counted=True)
+        self.stats.consumed += len(messages)
+        self._next[partition] = messages[-1].offset() + 1
+        return len(messages)
+
+    def _reject(self, partition, message, reason, detail, *, counted: bool = False) -> None:
+        if not counted:  # the learner counted its own rejections
+            self.learner.reject("kafka", reason, detail)
+        self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + 1
+        headers = DeadLetterProducer.headers(
+            reason, detail, topic=self.topic, partition=partition, offset=message.offset()
+        )
+        self._dlq_pending.append((message.key(), message.value() or b"", headers, partition))
+
+    # -- recording ------------------------------------------------------------------------
+    def record(self) -> None:
+        """DLQ first, then one transaction, then the Kafka commit (see the module docstring)."""
+        with self.lock:
+            try:
+                self._record()
+            except Exception:
+                self._dirty_since = time.monotonic()  # retry one interval later
+                raise
+
+    def _record(self) -> None:
+        positions = {p: n for p, n in self._next.items() if self._recorded.get(p) != n}
+        if not positions and not self.learner.has_pending and not self._dlq_pending:
+            self._dirty_since = None
+            return
+        if self._dlq_pending:
+            self.dlq.send_messages([(k, v, h) for k, v, h, _ in self._dlq_pending])
+            self._dlq_pending.clear()
+        batch = self.learner.drain({f"{self.topic}/{p}": n for p, n in self._next.items()})
+        batch.positions = positions
+        batch.fence = PartitionFence(self.group, self.topic, dict(self._epochs))
+        try:
+            stored = self.sessions.commit(
+                batch, drift_cooldown=self.drift_cooldown, drift_topic=self.drift_topic
+            )
+        except FencedError:
+            self.stats.fenced += 1
+            logger.warning("worker %s was fenced: dropping its state", self.worker_id)
+            self.learner.forget()
+            self._drop(list(self._epochs))
+            self._dirty_since = None
+            return
+        self.learner.committed()
+        self._dirty_since = None
+        self._recorded.update(positions)
+        self.stats.recordings += 1
+        self.stats.uncommitted = 0
+        if positions:
+            offsets = [TopicPartition(self.topic, p, n) for p, n in positions.items()]
+            try:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:  # the store has the positions; Kafka's are a hint
+                logger.warning("committing offsets to Kafka failed: %s", exc)
+        for record in stored:
+            if self.on_drift is not None:
+                try:
+                    self.on_drift(record.to_event())
+                except Exception:
+                    logger.exception("on_drift failed for drift %s", record.drift_id)
+        if self.on_record is not None:
+            self.on_record()
+
+    def close(self) -> None:
+        """Record what is left, leave the group (its partitions go to the others)."""
+        try:
+            self.record()
+        except Exception:
+            logger.exception("the final recording failed; the next owner resumes before it")
+        try:
+            self.consumer.close()
+        finally:
+            self.dlq.close()

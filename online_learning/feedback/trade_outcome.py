@@ -1,0 +1,302 @@
+"""A realised trade outcome (schema version 1): what a trade earned, and on which features.
+
+One JSON object is the Kafka message value on ``trade-outcomes`` and the REST body alike::
+
+    {"schema_version": 1, "trade_id": "t-000123", "symbol": "AAA",
+     "timestamp": "2026-01-05T21:00:00Z", "model_id": "bull_specialist",
+     "prediction_id": "optional", "features": {"ret_1": 0.0123, ...},
+     "prediction": {"p_up": 0.61}, "position": 0.22, "realized_return": -0.004,
+     "pnl": -0.00088}
+
+``trade_id``, ``symbol``, ``timestamp``, ``features`` and ``realized_return`` are required;
+``pnl`` defaults to ``position * realized_return`` (0 without a position). Fields this version
+does not know are kept in :attr:`TradeOutcome.extra` and written back by
+:meth:`TradeOutcome.to_dict`. (*Update* outcomes, what an incremental update decided, are
+:mod:`online_learning.update.outcomes`; nothing here is called just "Outcome".)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from online_learning.feedback.errors import InvalidTradeOutcome
+
+__all__ = [
+    "INVALID_REASONS",
+    "SCHEMA_VERSION",
+    "TradeOutcome",
+    "parse_trade_outcome",
+]
+
+SCHEMA_VERSION = 1
+INVALID_REASONS: tuple[str, ...] = (
+    "malformed_json",
+    "not_an_object",
+    "unsupported_schema_version",
+    "missing_field",
+    "invalid_field",
+    "non_finite",
+    "wrong_features",
+    "future_timestamp",
+    "unknown_model",
+)
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "trade_id",
+    "symbol",
+    "timestamp",
+    "features",
+    "realized_return",
+)
+_OPTIONAL_FIELDS = ("schema_version", "model_id", "prediction_id", "prediction", "position", "pnl")
+_KNOWN_FIELDS = frozenset((*REQUIRED_FIELDS, *_OPTIONAL_FIELDS))
+#: Timestamps up to this far ahead of the receiver's clock are clock skew, not the future.
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+_MAX_ID = 200
+# Tickers such as BRK.B, ^GSPC, ES=F, BTC-USD or EUR/USD; no whitespace (Kafka keys, URLs).
+_SYMBOL = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}")
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeOutcome:
+    """One realised trade, validated (build it with :func:`parse_trade_outcome`).
+
+    ``timestamp`` is timezone-aware UTC; ``features`` are finite floats; ``pnl`` is set
+    (the default applied). ``extra`` holds the fields schema version 1 does not define.
+    """
+
+    trade_id: str
+    symbol: str
+    timestamp: datetime
+    features: Mapping[str, float]
+    realized_return: float
+    position: float | None = None
+    pnl: float = 0.0
+    model_id: str | None = None
+    prediction_id: str | None = None
+    prediction: Mapping[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def direction(self) -> bool:
+        """What a session learns: did the price go up (``realized_return > 0``)?"""
+        return self.realized_return > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this outcome, unknown fields included.
+
+        Examples
+        --------
+        >>> o = parse_trade_outcome({"trade_id": "t-1", "symbol": "AAA",
+        ...     "timestamp": "2026-01-05T21:00:00Z", "features": {"ret_1": 0.01},
+        ...     "realized_return": -0.004, "position": 0.5, "venue": "XNAS"}, feature_names=None,
+        ...     known_model_ids=None)
+        >>> d = o.to_dict()
+        >>> d["timestamp"], d["pnl"], d["venue"]
+        ('2026-01-05T21:00:00Z', -0.002, 'XNAS')
+        """
+        data: dict[str, Any] = dict(self.extra)
+        data.update(
+            schema_version=self.schema_version,
+            trade_id=self.trade_id,
+            symbol=self.symbol,
+            timestamp=self.timestamp.isoformat().replace("+00:00", "Z"),
+            model_id=self.model_id,
+            prediction_id=self.prediction_id,
+            features=dict(self.features),
+            prediction=None if self.prediction is None else dict(self.prediction),
+            position=self.position,
+            realized_return=self.realized_return,
+            pnl=self.pnl,
+        )
+        return data
+
+    def to_json(self) -> bytes:
+        """:meth:`to_dict` as compact UTF-8 JSON (the Kafka message value)."""
+        return orjson.dumps(self.to_dict())
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses the NaN and Infinity literals Python's json module writes; parse them so
+    # that such a value is rejected as non-finite, which says what is wrong.
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidTradeOutcome("malformed_json", f"not valid JSON: {exc}") from None
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidTradeOutcome(
+            "invalid_field", f"{name} must be a number, got {type(value).__name__}"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidTradeOutcome("non_finite", f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _text(name: str, value: Any, pattern: re.Pattern[str] | None = None) -> str:
+    if not isinstance(value, str) or not value or len(value) > _MAX_ID:
+        raise InvalidTradeOutcome(
+            "invalid_field", f"{name} must be a non-empty string of at most {_MAX_ID} characters"
+        )
+    if pattern is not None and not pattern.fullmatch(value):
+        raise InvalidTradeOutcome("invalid_field", f"{name} {value!r} has invalid characters")
+    return value
+
+
+def _timestamp(value: Any, now: datetime, skew: timedelta) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidTradeOutcome("invalid_field", "timestamp must be an ISO 8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidTradeOutcome(
+            "invalid_field", f"timestamp {value[:60]!r} is not ISO 8601"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidTradeOutcome(
+            "invalid_field", f"timestamp {value!r} has no time zone (use e.g. a final 'Z')"
+        )
+    parsed = parsed.astimezone(UTC)
+    if parsed > now + skew:
+        raise InvalidTradeOutcome(
+            "future_timestamp", f"timestamp {value} is after the receiver's clock ({now:%FT%TZ})"
+        )
+    return parsed
+
+
+def _features(value: Any, names: frozenset[str] | None) -> dict[str, float]:
+    if not isinstance(value, Mapping) or not value:
+        raise InvalidTradeOutcome("invalid_field", "features must be a non-empty JSON object")
+    if names is not None and value.keys() != names:
+        missing = sorted(names - value.keys())
+        unexpected = sorted(str(k) for k in value.keys() - names)
+        raise InvalidTradeOutcome(
+            "wrong_features", f"features missing {missing}, unexpected {unexpected[:20]}"
+        )
+    features = {}
+    for key, raw in value.items():
+        if not isinstance(key, str):
+            raise InvalidTradeOutcome("invalid_field", "feature names must be strings")
+        features[key] = _number(f"feature {key!r}", raw)
+    return features
+
+
+def parse_trade_outcome(
+    data: bytes | str | Mapping[str, Any],
+    *,
+    feature_names: Sequence[str] | frozenset[str] | None,
+    known_model_ids: Container[str] | None,
+    now: datetime | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> TradeOutcome:
+    """Validate one trade outcome (JSON bytes or text, or a parsed object).
+
+    Parameters
+    ----------
+    data : bytes, str or Mapping
+        The Kafka message value or the REST body.
+    feature_names : sequence of str or None
+        The exact feature names expected (in any order); None accepts any non-empty set.
+    known_model_ids : container of str or None
+        Model ids that exist; an outcome naming another is ``unknown_model``. None accepts
+        any well-formed id.
+    now : datetime, optional
+        The receiver's clock (aware), default the current UTC time.
+    clock_skew : timedelta
+        How far ahead of ``now`` a timestamp may be before it is ``future_timestamp``.
+
+    Raises
+    ------
+    InvalidTradeOutcome
+        With ``reason`` one of :data:`INVALID_REASONS` and a ``detail``.
+
+    Examples
+    --------
+    >>> outcome = parse_trade_outcome(
+    ...     b'{"trade_id": "t-1", "symbol": "AAA", "timestamp": "2026-01-05T21:00:00Z",'
+    ...     b' "features": {"ret_1": 0.01, "vol_21": 0.02}, "position": 0.5,'
+    ...     b' "realized_return": 0.004}', feature_names=["ret_1", "vol_21"],
+    ...     known_model_ids=None)
+    >>> outcome.pnl, outcome.direction, outcome.timestamp.tzname()
+    (0.002, True, 'UTC')
+    >>> try:
+    ...     parse_trade_outcome(b'{"trade_id": "t-2"}', feature_names=None, known_model_ids=None)
+    ... except InvalidTradeOutcome as exc:
+    ...     print(exc.reason, "-", exc.detail)
+    missing_field - symbol is required
+    """
+    raw = data if isinstance(data, Mapping) else _loads(data)
+    if not isinstance(raw, Mapping):
+        raise InvalidTradeOutcome(
+            "not_an_object", f"a trade outcome is a JSON object, got {type(raw).__name__}"
+        )
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise InvalidTradeOutcome(
+            "unsupported_schema_version",
+            f"schema_version {version!r} is not supported (this receiver reads {SCHEMA_VERSION})",
+        )
+    for name in REQUIRED_FIELDS:
+        if raw.get(name) is None:
+            raise InvalidTradeOutcome("missing_field", f"{name} is required")
+    trade_id = _text("trade_id", raw["trade_id"])
+    symbol = _text("symbol", raw["symbol"], _SYMBOL)
+    timestamp = _timestamp(raw["timestamp"], now or datetime.now(UTC), clock_skew)
+    names = None if feature_names is None else frozenset(feature_names)
+    features = _features(raw["features"], names)
+    realized = _number("realized_return", raw["realized_return"])
+    position = raw.get("position")
+    position = None if position is None else _number("position", position)
+    pnl = raw.get("pnl")
+    if pnl is not None:
+        pnl = _number("pnl", pnl)
+    elif position is not None:
+        pnl = position * realized
+    else:
+        pnl = 0.0
+    model_id = raw.get("model_id")
+    if model_id is not None:
+        model_id = _text("model_id", model_id, _MODEL_ID)
+        if known_model_ids is not None and model_id not in known_model_ids:
+            raise InvalidTradeOutcome("unknown_model", f"no model {model_id!r} exists")
+    prediction_id = raw.get("prediction_id")
+    if prediction_id is not None:
+        prediction_id = _text("prediction_id", prediction_id)
+    prediction = raw.get("prediction")
+    if prediction is not None:
+        if not isinstance(prediction, Mapping):
+            raise InvalidTradeOutcome("invalid_field", "prediction must be a JSON object")
+        for key, value in prediction.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InvalidTradeOutcome("non_finite", f"prediction {key!r} must be finite")
+        prediction = dict(prediction)
+    extra = {k: v for k, v in raw.items() if k not in _KNOWN_FIELDS}
+    return TradeOutcome(
+        trade_id=trade_id,
+        symbol=symbol,
+        timestamp=timestamp,
+        features=features,
+        realized_return=realized,
+        position=position,
+        pnl=pnl,
+        model_id=model_id,
+        prediction_id=prediction_id,
+        prediction=prediction,
+        extra=extra,
+    )

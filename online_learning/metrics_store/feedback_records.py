@@ -1,0 +1,142 @@
+"""Rows of the feedback path and the unit the learner records in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from online_learning.events.schema import ModelDriftEvent
+
+if TYPE_CHECKING:
+    from online_learning.feedback.sessions import SessionCheckpoint
+
+__all__ = [
+    "DriftRecord",
+    "FeedbackCommit",
+    "PartitionFence",
+    "PrefectStatus",
+    "ProcessedTrade",
+    "WatchState",
+]
+
+#: ``pending``: the Prefect event waits to be sent; ``sent``: the server has it;
+#: ``suppressed``: inside the model's cool-down; ``skipped``: no adaptation applies (an online
+#: session's own drift); ``failed``: given up after retrying.
+PrefectStatus = Literal["pending", "sent", "suppressed", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class ProcessedTrade:
+    """A trade id learned once; a second delivery of it changes nothing."""
+
+    trade_id: str
+    symbol: str
+    model_id: str | None
+    session_id: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """The drift watch of one model on one symbol: its pickled detectors and a summary."""
+
+    model_id: str
+    symbol: str
+    state: bytes
+    n_outcomes: int
+    outcomes_since_detection: int
+    last_detection_at: datetime | None
+    last_reason: str | None
+    detectors: Mapping[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DriftRecord:
+    """One drift (or adaptation request) of a model on a symbol, as in ``drift_history``.
+
+    ``adaptation_requested`` and ``prefect_status`` are decided when the record is stored
+    (the model's cool-down is checked in the same transaction); ``request_adaptation`` says
+    whether the caller wants one at all (False for an online session's own drift).
+    """
+
+    drift_id: str
+    model_id: str
+    symbol: str
+    reason: str
+    detectors: tuple[str, ...]
+    statistics: Mapping[str, Any]
+    n_outcomes: int
+    detected_at: datetime
+    request_adaptation: bool = True
+    adaptation_requested: bool | None = None
+    prefect_status: PrefectStatus | None = None
+    prefect_attempts: int = 0
+    prefect_last_error: str | None = None
+    prefect_sent_at: datetime | None = None
+
+    def to_event(self) -> ModelDriftEvent:
+        """The ``model_drift`` event announcing this record."""
+        return ModelDriftEvent(
+            model_id=self.model_id,
+            symbol=self.symbol,
+            reason=self.reason,
+            detectors=list(self.detectors),
+            detected_at=self.detected_at.isoformat(),
+            n_outcomes=self.n_outcomes,
+            statistics=dict(self.statistics),
+            adaptation_requested=bool(self.adaptation_requested),
+            event_id=self.drift_id,
+        )
+
+
+@dataclass(frozen=True)
+class PartitionFence:
+    """The epochs under which this worker owns its partitions (see ``claim_partitions``).
+
+    A commit carrying a fence writes only while every epoch is still the stored one: a
+    worker that lost a partition to another (a rebalance, or thrown out of the group) can
+    no longer overwrite the new owner's state.
+    """
+
+    consumer_group: str
+    topic: str
+    epochs: Mapping[int, int]
+
+
+@dataclass
+class FeedbackCommit:
+    """Everything learned since the last commit, written in one transaction.
+
+    ``positions`` maps a partition of ``fence.topic`` to the next offset to read: the state
+    written includes every message before it.
+    """
+
+    checkpoints: list[SessionCheckpoint] = field(default_factory=list)
+    trades: list[ProcessedTrade] = field(default_factory=list)
+    watches: list[WatchState] = field(default_factory=list)
+    drifts: list[DriftRecord] = field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)
+    positions: Mapping[int, int] = field(default_factory=dict)
+    fence: PartitionFence | None = None
+
+    def is_empty(self) -> bool:
+        return not (
+            self.checkpoints
+            or self.trades
+            or self.watches
+            or self.drifts
+            or self.rejections
+            or self.positions
+        )
+
+
+def rejection_rows(rejections: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str], tuple]:
+    """``(source, reason, detail)`` triples counted per (source, reason), last detail kept."""
+    counted: dict[tuple[str, str], tuple[int, str]] = {}
+    for source, reason, detail in rejections:
+        count, _ = counted.get((source, reason), (0, ""))
+        counted[(source, reason)] = (count + 1, detail)
+    return counted
