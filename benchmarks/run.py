@@ -31,12 +31,16 @@ class Plan:
     feedback_outcomes: int = 20_000
     feedback_repeats: int = 5
     feedback_drift_seeds: int = 200
+    # The stability gate (issue 9): false-rejection rate and power.
+    gate_trials: int = 4000
+    gate_models: int = 4
 
 
 FULL = Plan(updates=25, retrains=7, fisher_sizes=(500, 2000), fisher_repeats=9, drift_seeds=300)
 QUICK = Plan(
     updates=5, retrains=3, fisher_sizes=(500, 2000), fisher_repeats=3, drift_seeds=50,
     feedback_outcomes=10_000, feedback_repeats=2, feedback_drift_seeds=40,
+    gate_trials=500, gate_models=3,
 )  # fmt: skip
 
 
@@ -68,7 +72,7 @@ def _meta(quick: bool) -> dict[str, object]:
 def run(plan: Plan, quick: bool) -> dict[str, object]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from benchmarks import breakdown, drift_calibration, fisher, update_vs_retrain
+    from benchmarks import breakdown, drift_calibration, fisher, gate_error, update_vs_retrain
     from benchmarks._store import TimedRegistry, temporary_home
     from online_learning.data import SyntheticMarket
     from online_learning.settings import get_settings
@@ -120,8 +124,36 @@ def run(plan: Plan, quick: bool) -> dict[str, object]:
         results["feedback_drift"] = feedback_drift.run(
             plan.feedback_drift_seeds, advance=lambda: progress.advance(task)
         )
+        task = progress.add_task("gate error rates", total=1 + plan.gate_models)
+        simulated = gate_error.simulated(trials=plan.gate_trials)
+        progress.advance(task)
+        trained = gate_error.equal_quality_rejections(
+            n_models=plan.gate_models, advance=lambda: progress.advance(task)
+        )
+        results["gate_error"] = {"simulated": simulated, "trained_pairs": trained}
     results["meta"]["load_average_end"] = os.getloadavg()[0]
     return results
+
+
+def print_gate(results: dict[str, object]) -> None:
+    """The gate's false-rejection rate (drop 0) and power (drop 1), per validation days."""
+    gate = results["gate_error"]
+    print("\nStability gate: rejection rate of candidates (one-sided paired HAC test, 95 %)")
+    print("days  correlation  equal quality (false rejections)  Sharpe 1 lower (power)")
+    rows = {(r["days"], r["correlation"], r["sharpe_drop"]): r for r in gate["simulated"]}
+    for days, rho in sorted({(d, c) for d, c, _ in rows}):
+        equal, worse = rows[(days, rho, 0.0)], rows[(days, rho, 1.0)]
+        print(
+            f"{days:4d}  {rho:11.2f}  {equal['rejection_rate']:32.1%}  "
+            f"{worse['rejection_rate']:22.1%}"
+        )
+    trained = gate["trained_pairs"]
+    print(
+        f"trained pairs: {trained['models']} models differing only by seed, "
+        f"{trained['decisions']} decisions on {trained['block_days']}-day blocks: "
+        f"{trained['rejection_rate']:.1%} rejected (predictions correlated "
+        f"{trained['prediction_correlation']:.2f})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     feedback_ingest.print_summary(results["feedback_ingest"])
     feedback_drift.print_summary(results["feedback_drift"])
+    print_gate(results)
     print(f"wrote {args.output / 'latest.json'} and {args.output / 'update_breakdown.png'}")
     return 0
 

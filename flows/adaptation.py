@@ -5,19 +5,22 @@ Started by the ``drift-adaptation`` deployment's trigger when the feedback servi
 the same :func:`~flows.updates.update_model` task as the daily update, through the same
 stability gate (which cannot be switched off here), with a profile chosen by the reason:
 
-==============  ===========  =============  ==========  ======
-reason          window days  learning rate  EWC lambda  epochs
-==============  ===========  =============  ==========  ======
-daily (ref.)    60           1e-5           1000        10
-drift           40           5e-6           2000        5
-performance     45           5e-6           2000        5
-regime_change   30           5e-6           1000        5
-==============  ===========  =============  ==========  ======
+==============  ===========  ================  =============  ==============
+reason          window days  learning rate     EWC lambda     epochs
+==============  ===========  ================  =============  ==============
+daily (ref.)    60           default (D)       default (L)    default (E)
+drift           40           D / 2             2 L            E
+performance     45           D / 2             2 L            E
+regime_change   30           D                 L              E
+==============  ===========  ================  =============  ==============
 
-Shorter windows weigh the recent days that raised the alarm; smaller steps and fewer epochs
-(and, unless the regime changed, a stronger pull towards the champion's weights) keep one
-alarm from moving the model far. After a regime change the old weights are the wrong anchor,
-so the EWC pull stays at the daily value and the window is the shortest allowed.
+(D, L and E are the measured defaults of
+:class:`~online_learning.update.config.IncrementalUpdateConfig`.) Shorter windows weigh the
+recent days that raised the alarm; a smaller step (and, unless the regime changed, a stronger
+pull towards the champion's weights) keeps one alarm from moving the model far. After a regime
+change the old weights are the wrong anchor, so the pull stays at the daily value and the
+window is the shortest allowed. An adaptation goes through the same gate, which judges only
+validation days no earlier decision judged (it waits when too few are new).
 
 The run publishes the ``drift-adaptation`` table artifact and ends Completed (promoted or
 rolled back) or Failed (the update raised), as described in :mod:`flows.report`.
@@ -34,7 +37,12 @@ from prefect.states import State
 from flows.events import Reason
 from flows.report import final_state, publish, report_of
 from flows.updates import update_model
-from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_EWC_LAMBDA,
+    DEFAULT_LEARNING_RATE,
+    IncrementalUpdateConfig,
+)
 
 ARTIFACT_KEY = "drift-adaptation"
 
@@ -47,13 +55,19 @@ class AdaptationProfile:
     epochs: int
 
 
+_CAUTIOUS = {
+    "learning_rate": DEFAULT_LEARNING_RATE / 2,
+    "ewc_lambda": 2 * DEFAULT_EWC_LAMBDA,
+    "epochs": DEFAULT_EPOCHS,
+}
 PROFILES: dict[str, AdaptationProfile] = {
-    "drift": AdaptationProfile(data_window=40, learning_rate=5e-6, ewc_lambda=2000.0, epochs=5),
-    "performance": AdaptationProfile(
-        data_window=45, learning_rate=5e-6, ewc_lambda=2000.0, epochs=5
-    ),
+    "drift": AdaptationProfile(data_window=40, **_CAUTIOUS),
+    "performance": AdaptationProfile(data_window=45, **_CAUTIOUS),
     "regime_change": AdaptationProfile(
-        data_window=30, learning_rate=5e-6, ewc_lambda=1000.0, epochs=5
+        data_window=30,
+        learning_rate=DEFAULT_LEARNING_RATE,
+        ewc_lambda=DEFAULT_EWC_LAMBDA,
+        epochs=DEFAULT_EPOCHS,
     ),
 }
 

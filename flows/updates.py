@@ -48,9 +48,15 @@ from prefect.states import State
 
 from online_learning.data import resolve_source
 from online_learning.errors import ConfigError, DataError, ModelNotFoundError, RegistryError
+from online_learning.execution import DEFAULT_COST_BPS, DEFAULT_EXECUTION
 from online_learning.metrics_store import MetricsStore, StoreError
 from online_learning.settings import get_settings
-from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_EWC_LAMBDA,
+    DEFAULT_LEARNING_RATE,
+    IncrementalUpdateConfig,
+)
 from online_learning.update.incremental_trainer import OnlineLearner
 from online_learning.update.outcomes import UpdateOutcome
 from online_learning.update.service import run_update
@@ -150,13 +156,18 @@ def _job_id(model_id: str) -> str:
 def update_model(
     model_id: str,
     data_window: int = 60,
-    learning_rate: float = 1e-5,
-    ewc_lambda: float = 1000.0,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    ewc_lambda: float = DEFAULT_EWC_LAMBDA,
     stability_check: bool = True,
-    epochs: int = 10,
+    epochs: int = DEFAULT_EPOCHS,
     data: str = "synthetic",
     seed: int = 0,
     as_of: date | None = None,
+    execution: str = DEFAULT_EXECUTION,
+    cost_bps: float = DEFAULT_COST_BPS,
+    validation_days: int = 10,
+    min_validation_days: int = 5,
+    gate_confidence: float = 0.95,
 ) -> UpdateOutcome:
     """Incrementally update ``model_id`` through the recorded path; promote or keep champion.
 
@@ -176,6 +187,11 @@ def update_model(
         epochs=epochs,
         as_of=as_of,
         seed=seed,
+        execution=execution,
+        cost_bps=cost_bps,
+        validation_days=validation_days,
+        min_validation_days=min_validation_days,
+        gate_confidence=gate_confidence,
     )
     settings = get_settings()
     source = resolve_source(data, seed=seed)

@@ -3,7 +3,9 @@
 Every feature at date ``t`` uses closes up to and including ``t`` of the same symbol, through
 backward-looking rolling windows only, so adding later prices never changes an earlier row.
 Windows count rows (trading days of that symbol), not calendar days. ``forward_return`` and
-``target`` look one row ahead on purpose: they are the labels, never inputs.
+``target`` look one row ahead on purpose: they are the labels, never inputs; so do
+``return_next_close`` and ``return_next_open``, the returns a position taken at the close of
+the row's day earns at an executable timing (see :mod:`online_learning.execution`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from online_learning.data.base import CLOSE, DATE, REGIME, SYMBOL, conform_prices
+from online_learning.data.base import CLOSE, DATE, OPEN, REGIME, SYMBOL, conform_prices
 from online_learning.errors import DataError
 
 if TYPE_CHECKING:
@@ -55,7 +57,13 @@ BEAR_THRESHOLD = -1.0
 #: Volatility floor of the ratio features: a flat price series gives 0, not inf or NaN.
 VOL_FLOOR = 1e-8
 
-LABEL_COLUMNS: tuple[str, ...] = ("regime_label", "forward_return", "target")
+LABEL_COLUMNS: tuple[str, ...] = (
+    "regime_label",
+    "forward_return",
+    "target",
+    "return_next_close",
+    "return_next_open",
+)
 
 
 def classify_regime(trend_score: float | np.ndarray | pd.Series) -> np.ndarray | str:
@@ -109,9 +117,12 @@ def build_features(prices: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``date``, ``symbol``, :data:`FEATURE_COLUMNS`, ``regime_label``, ``true_regime``
         (only when ``prices`` has ``regime``), ``forward_return`` (log return from this close to
-        the symbol's next close; NaN on its last row) and ``target`` (1.0 if ``forward_return``
-        > 0, 0.0 if <= 0, NaN if unknown). Sorted by (symbol, date) with a fresh index; the
-        first :data:`WARMUP_ROWS` rows of each symbol are dropped.
+        the symbol's next close; NaN on its last row), ``target`` (1.0 if ``forward_return``
+        > 0, 0.0 if <= 0, NaN if unknown), ``return_next_close`` (log return from the next
+        close to the one after) and ``return_next_open`` (log return from the next open to the
+        one after; NaN throughout when the prices have no complete ``open`` column). Sorted
+        by (symbol, date) with a fresh index; the first :data:`WARMUP_ROWS` rows of each
+        symbol are dropped.
 
     Raises
     ------
@@ -174,6 +185,8 @@ def build_features(prices: pd.DataFrame) -> pd.DataFrame:
         out["true_regime"] = frame[REGIME]
     out["forward_return"] = forward
     out["target"] = np.where(forward.isna(), np.nan, (forward > 0).astype(np.float64))
+    out["return_next_close"] = forward.groupby(frame[SYMBOL], sort=False).shift(-1)
+    out["return_next_open"] = _next_open_returns(frame)
     return out.loc[keep].reset_index(drop=True)
 
 
@@ -190,6 +203,17 @@ def labelled(features: pd.DataFrame) -> pd.DataFrame:
     if "target" not in features.columns:
         raise DataError("labelled: the frame has no 'target' column; use build_features first")
     return features.loc[features["target"].notna()].reset_index(drop=True)
+
+
+def _next_open_returns(frame: pd.DataFrame) -> pd.Series:
+    """``log(open(t+2) / open(t+1))`` per symbol, or NaN when opens are missing or not > 0."""
+    if OPEN not in frame.columns:
+        return pd.Series(np.nan, index=frame.index)
+    opens = frame[OPEN]
+    if not (np.isfinite(opens.to_numpy()).all() and (opens > 0).all()):
+        return pd.Series(np.nan, index=frame.index)
+    by_symbol = np.log(opens).groupby(frame[SYMBOL], sort=False)
+    return by_symbol.shift(-2) - by_symbol.shift(-1)
 
 
 def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:

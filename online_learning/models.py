@@ -86,7 +86,7 @@ class RegimeSpecialist(nn.Module):
 
     def set_normalization(self, features: np.ndarray) -> None:
         """Fit the input scaling on training features (rows x columns)."""
-        values = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        values = torch.tensor(np.asarray(features, dtype=np.float32))
         if values.ndim != 2 or values.shape[1] != len(self.feature_names):
             raise ValueError(
                 f"expected a (rows, {len(self.feature_names)}) array, got {tuple(values.shape)}"

@@ -1,9 +1,10 @@
 """Does the stability gate's verdict on a clean update predict the days after it?
 
 For clean `ewc` updates with the backtest's settings, each candidate is trained as in
-production and the gate's verdict on the 7 validation days is recorded; then champion and
-candidate both trade the next 21 trading days (out of sample) and their Sharpe ratios are
-compared. The registry keeps a candidate only where the gate passed, as production does.
+production and the gate's verdict (its paired test on the validation days) is recorded; then
+champion and candidate both trade the next 21 trading days (out of sample, at the execution
+timing, net of costs) and their Sharpe ratios are compared. The registry keeps a candidate
+only where the gate passed, as production does.
 
     .venv/bin/python scripts/gate_precision.py bull bear sideways --seeds 0 1 2
 
@@ -27,7 +28,7 @@ from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.environments import data_environment, synthetic_environment
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
 from online_learning.update.incremental_trainer import OnlineLearner
-from online_learning.update.stability_checker import StabilityGate, sharpe_ratio
+from online_learning.update.stability_checker import sharpe_ratio
 
 AHEAD = 21
 
@@ -58,13 +59,13 @@ def _replay(name: str, seed: int, config: BacktestConfig) -> list[dict[str, obje
             if outcome.decision != "promoted":
                 continue  # rejected before the gate (data, divergence): not the gate's call
             candidate = registry.load_champion(model_id).model
-            # The production gate's rule, on the Sharpe ratios the update measured.
-            gate = StabilityGate(update.min_sharpe_threshold, update.sharpe_floor)
-            passed, _ = gate.decide(outcome.sharpe_pre, outcome.sharpe_post)
+            # The production gate's verdict: its one-sided p-value against the confidence.
+            passed = not outcome.p_value < 1.0 - update.gate_confidence
             if not passed:
                 registry.promote(model_id=model_id, version=outcome.previous_version)
-            _, before = daily_returns({model_id: champion}, future)
-            _, after = daily_returns({model_id: candidate}, future)
+            pricing = {"execution": config.execution, "cost_bps": config.cost_bps}
+            before = daily_returns({model_id: champion}, future, **pricing).per_model
+            after = daily_returns({model_id: candidate}, future, **pricing).per_model
             if model_id not in before or len(before[model_id]) < 5:
                 continue
             rows.append(
@@ -86,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("environments", nargs="+", help="bull, bear, sideways or sp500")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--validation-days", type=int, default=7)
+    parser.add_argument("--validation-days", type=int, default=10)
     parser.add_argument("--output", type=Path, default=Path("results/gate_precision.csv"))
     args = parser.parse_args()
     torch.set_num_threads(1)

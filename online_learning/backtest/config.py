@@ -7,7 +7,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from online_learning.errors import ConfigError
-from online_learning.update.config import IncrementalUpdateConfig, validate_model_id
+from online_learning.execution import DEFAULT_COST_BPS, DEFAULT_EXECUTION, validate_execution
+from online_learning.update.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_EWC_LAMBDA,
+    DEFAULT_LEARNING_RATE,
+    IncrementalUpdateConfig,
+    validate_model_id,
+)
 
 #: Every policy the harness knows, in the order tables and plots show them.
 POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
@@ -34,17 +41,19 @@ class BacktestConfig:
         Scheduled incremental updates on every ``update_every``-th trading day (1 = daily).
     data_window : int, default 60
         Trading days in an update's window (the last ``validation_days`` held out for the gate).
-    validation_days : int, default 7
-        Trading days at the end of each update window on which the gate compares champion and
-        candidate (the product's default). More days: a less noisy gate, older training data.
-    learning_rate, ewc_lambda : float
-        Of the ``ewc`` and ``ewc_drift`` updates. ``finetune`` uses the same learning rate
-        with ``ewc_lambda = 0``. The defaults (1e-2, 100) are the backtest's tuned values; the
-        product's 1e-5 / 1000 barely move the model (see ``docs/backtest.md``).
-    epochs : int, default 10
-        Epochs of an incremental update.
-    min_sharpe_threshold : float, default 0.95
-        The stability gate's threshold (same rule as production).
+    validation_days, min_validation_days : int, default 10, 5
+        At most / at least this many new trading days at the end of each update window on
+        which the gate compares champion and candidate (the product's defaults).
+    learning_rate, ewc_lambda, epochs : float, float, int
+        Of the ``ewc`` and ``ewc_drift`` updates; the product's defaults. ``finetune`` uses
+        the same learning rate with ``ewc_lambda = 0``.
+    min_sharpe_threshold, gate_confidence : float, default 0.95, 0.95
+        The stability gate's parameters (same rule as production).
+    execution : str, default "auto"
+        Execution timing of every position (see :mod:`online_learning.execution`);
+        ``same-close`` is a research option only.
+    cost_bps : float, default 5.0
+        Trading cost per unit of position traded, in basis points, in every return.
     drift_window : int, default 30
         Window of the extra, shorter update that a drift signal starts (``ewc_drift``).
     drift_lambda_factor : float, default 1.0
@@ -78,11 +87,15 @@ class BacktestConfig:
     model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
     update_every: int = 1
     data_window: int = 60
-    validation_days: int = 7
-    learning_rate: float = 1e-2
-    ewc_lambda: float = 100.0
-    epochs: int = 5
+    validation_days: int = 10
+    min_validation_days: int = 5
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    ewc_lambda: float = DEFAULT_EWC_LAMBDA
+    epochs: int = DEFAULT_EPOCHS
     min_sharpe_threshold: float = 0.95
+    gate_confidence: float = 0.95
+    execution: str = DEFAULT_EXECUTION
+    cost_bps: float = DEFAULT_COST_BPS
     drift_window: int = 30
     drift_lambda_factor: float = 0.1
     drift_cooldown: int = 10
@@ -131,6 +144,7 @@ class BacktestConfig:
             raise ConfigError(f"drift_lambda_factor must be >= 0, got {self.drift_lambda_factor}")
         if not (math.isfinite(self.sharpe_floor) and self.sharpe_floor > 0):
             raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
+        validate_execution(self.execution)
         # Let the product's own config validate the update parameters, early and once.
         self.update_config("probe", as_of=None, seed=0, policy="ewc")
         self.update_config("probe", as_of=None, seed=0, policy="ewc", window=self.drift_window)
@@ -150,12 +164,18 @@ class BacktestConfig:
         window: int | None = None,
         learning_rate_factor: float = 1.0,
         lambda_factor: float = 1.0,
+        judged_through=None,
     ) -> IncrementalUpdateConfig:
         """The production update config a policy's update runs with."""
         return IncrementalUpdateConfig(
             model_id=model_id,
             data_window=self.data_window if window is None else window,
             validation_days=self.validation_days,
+            min_validation_days=self.min_validation_days,
+            gate_confidence=self.gate_confidence,
+            execution=self.execution,
+            cost_bps=self.cost_bps,
+            judged_through=judged_through,
             learning_rate=self.learning_rate * learning_rate_factor,
             ewc_lambda=0.0 if policy == "finetune" else self.ewc_lambda * lambda_factor,
             epochs=self.epochs,

@@ -31,6 +31,7 @@ import pandas as pd
 from online_learning.backtest.config import BacktestConfig
 from online_learning.data import REGIMES, DataSource, SyntheticMarket, resolve_source
 from online_learning.errors import ConfigError, DataError
+from online_learning.execution import RETURN_COLUMNS, resolve_execution
 from online_learning.features import WARMUP_ROWS, build_features, labelled
 
 __all__ = [
@@ -47,9 +48,10 @@ SYNTHETIC_ENVIRONMENTS: tuple[str, ...] = REGIMES
 #: Regime B of each environment: the one whose feature-return relation conflicts most with A
 #: (bull momentum against sideways reversal; bear's reversal on the last return against bull).
 SWITCH_TO: dict[str, str] = {"bull": "sideways", "sideways": "bull", "bear": "bull"}
-#: Simulator drift speed calibrated so that a static model loses 15-25 % of its deployment
-#: Sharpe over three months (see ``docs/backtest.md``, "Calibration").
-DEFAULT_DRIFT_SPEED = 0.03
+#: Simulator drift speed: the coefficients' stationary spread (about 7 x the step, 0.03) is of
+#: the size of the regimes' own coefficients at the realistic signal strength; what a static
+#: model then loses is measured in the full run (see ``docs/backtest.md``, "Calibration").
+DEFAULT_DRIFT_SPEED = 0.004
 _WARMUP_DAYS = WARMUP_ROWS + 1
 
 ForeignRows = Callable[[pd.DataFrame], pd.DataFrame]
@@ -157,7 +159,9 @@ def synthetic_environment(
     # A position taken on day t earns the return generated on day t + 1, so each phase's
     # evaluation days end one day before its prices do: the last day of A earns an A return.
     phase_a = _WARMUP_DAYS + bootstrap_days + config.holdout_days + config.horizon_days + 1
-    schedule = [(regime, phase_a), (other, switch_days), (regime, return_days + 1)]
+    # Two extra days at the end: a position of the last scored day is filled at the next open
+    # and held to the open after.
+    schedule = [(regime, phase_a), (other, switch_days), (regime, return_days + 2)]
     n_days = sum(days for _, days in schedule)
     common = {"n_symbols": n_symbols, "n_days": n_days, "drift_speed": drift_speed,
               "signal_strength": signal_strength, "seed": market_seed(seed, regime)}  # fmt: skip
@@ -208,22 +212,27 @@ def _same_window_of(companion_rows: pd.DataFrame) -> ForeignRows:
 
 
 def data_environment(
-    spec: str,
+    spec: str | DataSource,
     config: BacktestConfig,
     *,
     start: date | None = None,
     end: date | None = None,
     default_days: int = 252,
 ) -> Environment:
-    """A real-data environment: ``sp500`` or a CSV/Parquet path, evaluated on ``[start, end]``.
+    """A real-data environment: ``sp500``, ``sp500-stocks``, a CSV/Parquet path or a
+    :class:`~online_learning.data.DataSource`, evaluated on ``[start, end]``.
 
-    Without ``start`` the last ``default_days`` labelled days are evaluated.
+    Without ``start`` the last ``default_days`` priced days are evaluated.
     """
-    source = resolve_source(spec)
+    source = resolve_source(spec) if isinstance(spec, str) else spec
     rows = _labelled_rows(source)
     days = [pd.Timestamp(d).date() for d in sorted(rows["date"].unique())]
-    last = end if end is not None else days[-1]
-    eligible = [d for d in days if d <= last and (start is None or d >= start)]
+    # Only days whose positions' executed return is known can be evaluated.
+    timing = resolve_execution(config.execution, rows)
+    priced = rows.loc[rows[RETURN_COLUMNS[timing]].notna(), "date"].unique()
+    priced_days = {pd.Timestamp(d).date() for d in priced}
+    last = end if end is not None else max(priced_days)
+    eligible = [d for d in days if d <= last and d in priced_days and (start is None or d >= start)]
     if start is None:
         eligible = eligible[-default_days:]
     if len(eligible) < config.horizon_days:

@@ -3,8 +3,10 @@
 Each fault is applied through the product's own hooks: a ``transform_train`` that rewrites the
 training rows of
 :meth:`~online_learning.update.incremental_trainer.OnlineLearner.incremental_update`
-(the validation rows are never touched), or a factor on the learning rate of the update's
-config. The product promises that none of them reaches ``champion``.
+(the validation rows are never touched), a factor on the learning rate of the update's
+config, or a corruption of the prices the update's data source serves (a data feed gone
+wrong: features, labels and validation days all see it). The product promises that none of
+them reaches ``champion``.
 
 ==================  ===================================================================
 kind                what the poisoned update trains on
@@ -13,6 +15,10 @@ kind                what the poisoned update trains on
 ``lr_x1000``         the right window, at a learning rate 1000x too high
 ``nan_features``     the window with 10 % of the feature cells set to NaN
 ``wrong_regime``     the window's rows replaced by the same days of another regime
+``unadjusted_split`` one symbol's prices from a day of the window on divided by 2, 3 or 1.5
+                     (a split the feed did not adjust for)
+``stale_price``      one symbol's prices frozen at the previous close for 5 days
+``price_spike``      one symbol's prices on one day of the window off by 25-50 % (log): a bad print
 ==================  ===================================================================
 """
 
@@ -36,8 +42,14 @@ __all__ = [
     "shuffle_labels",
 ]
 
-FAULT_KINDS: tuple[str, ...] = ("shuffled_labels", "lr_x1000", "nan_features", "wrong_regime")
+#: Poisons of the training rows or the configuration.
+UPDATE_FAULTS: tuple[str, ...] = ("shuffled_labels", "lr_x1000", "nan_features", "wrong_regime")
+#: Errors of the price feed.
+PRICE_FAULTS: tuple[str, ...] = ("unadjusted_split", "stale_price", "price_spike")
+FAULT_KINDS: tuple[str, ...] = UPDATE_FAULTS + PRICE_FAULTS
 Transform = Callable[[pd.DataFrame], pd.DataFrame]
+_PRICE_COLUMNS = ("open", "high", "low", "close")
+STALE_DAYS = 5
 
 
 def shuffle_labels(seed: int = 0) -> Transform:
@@ -93,21 +105,70 @@ def replace_rows(foreign: Transform) -> Transform:
     return transform
 
 
+def corrupt_prices(
+    kind: str, *, symbol: str, day: pd.Timestamp, days: Sequence[pd.Timestamp], seed: int = 0
+) -> Transform:
+    """A price-frame transform that plants one feed error of ``kind`` for ``symbol`` at ``day``.
+
+    ``days`` are the trading days from ``day`` on (a stale price needs the next ones).
+
+    Examples
+    --------
+    >>> prices = pd.DataFrame({"date": pd.bdate_range("2024-01-01", periods=4),
+    ...                        "symbol": "A", "close": [10.0, 11.0, 12.0, 13.0]})
+    >>> day = prices["date"][2]
+    >>> corrupt_prices("unadjusted_split", symbol="A", day=day, days=[day], seed=0)(prices)[
+    ...     "close"].round(2).tolist()
+    [10.0, 11.0, 8.0, 8.67]
+    """
+    day = pd.Timestamp(day)
+
+    def transform(prices: pd.DataFrame) -> pd.DataFrame:
+        out = prices.copy()
+        columns = [c for c in _PRICE_COLUMNS if c in out.columns]
+        mine = out["symbol"] == symbol
+        if kind == "unadjusted_split":
+            ratio = (1 / 2, 1 / 3, 2 / 3)[np.random.default_rng(seed).integers(3)]
+            rows = mine & (out["date"] >= day)
+            out.loc[rows, columns] = out.loc[rows, columns] * ratio
+            if "volume" in out.columns:
+                out.loc[rows, "volume"] = out.loc[rows, "volume"] / ratio
+        elif kind == "price_spike":
+            size = np.random.default_rng(seed).uniform(0.25, 0.5)
+            sign = 1.0 if np.random.default_rng(seed + 1).random() < 0.5 else -1.0
+            rows = mine & (out["date"] == day)
+            out.loc[rows, columns] = out.loc[rows, columns] * float(np.exp(sign * size))
+        elif kind == "stale_price":
+            before = out.loc[mine & (out["date"] < day), "close"]
+            if before.empty:
+                return out
+            frozen = mine & out["date"].isin(pd.DatetimeIndex(days[:STALE_DAYS]))
+            out.loc[frozen, columns] = float(before.iloc[-1])
+        else:
+            raise ConfigError(f"unknown price fault {kind!r}")
+        return out
+
+    return transform
+
+
 @dataclass(frozen=True)
 class Poison:
-    """How one update is poisoned: a training-row transform and/or a learning-rate factor."""
+    """How one update is poisoned: a training-row transform, a learning-rate factor, and/or a
+    corruption of the prices the update's data source serves."""
 
     kind: str
     transform: Transform | None = None
     learning_rate_factor: float = 1.0
+    prices: Transform | None = None
 
 
 @dataclass(frozen=True)
 class FaultPlan:
     """Which scheduled updates are poisoned, and how.
 
-    Every ``every``-th scheduled update day (counting from ``offset``) is poisoned, with the
-    kinds taken in turn. The same days are poisoned for every updating policy.
+    Every ``every``-th scheduled update that will be decided (it has enough new validation
+    days; counting from ``offset``) is poisoned, with the kinds taken in turn. Every updating
+    policy poisons its own ``every``-th such update with the same sequence of kinds.
 
     Examples
     --------
@@ -134,8 +195,30 @@ class FaultPlan:
             return None
         return self.kinds[((update_index - self.offset) // self.every) % len(self.kinds)]
 
-    def poison(self, kind: str, *, seed: int, foreign: Transform | None) -> Poison:
-        """The :class:`Poison` of one fault ``kind``."""
+    def poison(
+        self,
+        kind: str,
+        *,
+        seed: int,
+        foreign: Transform | None,
+        symbols: Sequence[str] = (),
+        window_days: Sequence[pd.Timestamp] = (),
+    ) -> Poison:
+        """The :class:`Poison` of one fault ``kind``.
+
+        A price fault hits one of ``symbols`` on a day drawn from ``window_days`` (the update
+        window's trading days, oldest first), far enough from both ends to be inside it.
+        """
+        if kind in PRICE_FAULTS:
+            if not symbols or len(window_days) < STALE_DAYS + 3:
+                raise ConfigError("a price fault needs the symbols and the window's days")
+            rng = np.random.default_rng(seed)
+            symbol = str(symbols[rng.integers(len(symbols))])
+            at = int(rng.integers(1, len(window_days) - STALE_DAYS - 1))
+            transform = corrupt_prices(
+                kind, symbol=symbol, day=window_days[at], days=window_days[at:], seed=seed
+            )
+            return Poison(kind, prices=transform)
         if kind == "shuffled_labels":
             return Poison(kind, transform=shuffle_labels(seed))
         if kind == "lr_x1000":

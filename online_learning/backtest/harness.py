@@ -7,11 +7,13 @@ At the close of each evaluation day ``t``, in this order:
 2. the policies run the day's updates (scheduled, drift-triggered or retrain) with data up to
    ``t``, the product's ``as_of``: the newest labelled day is ``t - 1``;
 3. each policy's current champions take positions ``2 * p_up - 1`` on every symbol from the
-   features of day ``t``; they earn the return from ``t`` to ``t + 1``.
+   features of day ``t``; they earn the return of the execution timing (by default the next
+   open to the open after, see :mod:`online_learning.execution`), net of the cost of the
+   change of position from the day before.
 
-The portfolio return of a policy on day ``t`` is the mean over the day's symbols of position
-times return (a symbol no model serves has position 0). Every policy gets the same rows, the
-same data source and the same seeds.
+The portfolio return of a policy on day ``t`` is the mean over the day's symbols of that net
+return (a symbol no model serves has position 0). Every policy gets the same rows, the same
+data source and the same seeds.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from online_learning.backtest.policies import (
     make_policy,
 )
 from online_learning.errors import ConfigError
+from online_learning.execution import executed_returns, net_returns, position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import regime_of
 from online_learning.registry.memory import InMemoryRegistry
@@ -55,8 +58,10 @@ DayProgress = Callable[[int, int], None]
 class RunResult:
     """Everything one (environment, seed) replay produced; the metrics are computed from it.
 
-    ``returns`` maps each policy to its daily portfolio returns on ``days``;
-    ``deployment_returns`` are the bootstrap models' daily returns on the holdout days;
+    ``returns`` maps each policy to its daily portfolio net returns on ``days``, ``turnover``
+    and ``costs`` to its daily one-way turnover and cost (return units), ``symbol_returns``
+    to each symbol's daily net return (0 on a day the symbol has no row);
+    ``deployment_returns`` are the bootstrap models' daily net returns on the holdout days;
     ``forgetting`` maps each policy to the daily returns of its end-of-A and end-of-B models,
     frozen, on the return to regime A (synthetic environments only).
     """
@@ -67,6 +72,9 @@ class RunResult:
     days: list[date]
     returns: dict[str, np.ndarray]
     deployment_returns: np.ndarray
+    turnover: dict[str, np.ndarray] = field(default_factory=dict)
+    costs: dict[str, np.ndarray] = field(default_factory=dict)
+    symbol_returns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     updates: list[UpdateRecord] = field(default_factory=list)
     drifts: list[DriftRecord] = field(default_factory=list)
     forgetting: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
@@ -91,33 +99,67 @@ def _route(model_ids: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
     return specialists, (generic[0] if generic else None)
 
 
+@dataclass(frozen=True)
+class BookDay:
+    """What a set of models' book earned on some days: per day, and per model per day."""
+
+    net: pd.Series
+    turnover: pd.Series
+    cost: pd.Series
+    per_model: dict[str, pd.Series]
+    positions: dict[str, float]
+    per_symbol: dict[str, float] = field(default_factory=dict)
+
+
 def daily_returns(
-    models: dict[str, nn.Module], rows: pd.DataFrame
-) -> tuple[pd.Series, dict[str, pd.Series]]:
-    """Daily portfolio returns of ``models`` on labelled ``rows``, and per model.
+    models: dict[str, nn.Module],
+    rows: pd.DataFrame,
+    *,
+    execution: str = "auto",
+    cost_bps: float = 0.0,
+    previous: dict[str, float] | None = None,
+) -> BookDay:
+    """Daily net returns of the book ``models`` hold on labelled ``rows``, and per model.
 
     A row goes to the specialist of its causal regime label, else to the generic model; a row
-    no model serves has position 0. The portfolio return of a day is the mean over its rows.
+    no model serves has position 0. Each row earns its position times the return of the
+    ``execution`` timing, less ``cost_bps`` per unit of position changed since the symbol's
+    previous row (or ``previous``); the book's return on a day is the mean over its rows.
     """
     specialists, generic = _route(tuple(models))
+    rows = rows.sort_values(["date", "symbol"], kind="stable")
     owner = rows["regime_label"].map(specialists).astype(object)
     if generic is not None:
         owner = owner.where(owner.notna(), generic)
-    realised = np.expm1(rows["forward_return"].to_numpy(dtype=np.float64))
-    strategy = np.zeros(len(rows))
-    per_model = {}
+    position = np.zeros(len(rows))
     for model_id, model in models.items():
         mask = (owner == model_id).to_numpy()
-        if not mask.any():
-            continue
-        features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
-        position = 2.0 * model.predict_proba(features).astype(np.float64) - 1.0
-        strategy[mask] = position * realised[mask]
-        per_model[model_id] = (
-            pd.Series(strategy[mask], index=rows["date"].to_numpy()[mask]).groupby(level=0).mean()
-        )
-    portfolio = pd.Series(strategy, index=rows["date"].to_numpy()).groupby(level=0).mean()
-    return portfolio, per_model
+        if mask.any():
+            features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
+            position[mask] = position_from_p_up(model.predict_proba(features).astype(np.float64))
+    realised = executed_returns(rows, execution)
+    if not np.isfinite(realised).all():
+        raise ConfigError("rows without a known executed return cannot be traded in a backtest")
+    symbols = rows["symbol"].astype(str).to_numpy()
+    net, turnover = net_returns(symbols, position, realised, cost_bps=cost_bps, previous=previous)
+    dates = rows["date"].to_numpy()
+    frame = pd.DataFrame({"net": net, "turnover": turnover, "cost": position * realised - net})
+    by_day = frame.groupby(dates)
+    per_model = {
+        model_id: pd.Series(net[mask], index=dates[mask]).groupby(level=0).mean()
+        for model_id in models
+        if (mask := (owner == model_id).to_numpy()).any()
+    }
+    held = dict(previous or {})
+    held.update(dict(zip(symbols, position, strict=True)))
+    return BookDay(
+        net=by_day["net"].mean(),
+        turnover=by_day["turnover"].mean(),
+        cost=by_day["cost"].mean(),
+        per_model=per_model,
+        positions=held,
+        per_symbol=dict(pd.Series(net).groupby(symbols).sum()),
+    )
 
 
 class _RecordingSource:
@@ -205,7 +247,7 @@ def run_backtest(
         }
         deployed = _champions(bootstrap, config)
         holdout = env.rows_between(env.holdout_start, env.holdout_end)
-        deployment, _ = daily_returns(deployed, holdout)
+        deployment = daily_returns(deployed, holdout, **_pricing(config)).net
         result = RunResult(
             environment=env.name,
             kind=env.kind,
@@ -227,6 +269,10 @@ def run_backtest(
     return result
 
 
+def _pricing(config: BacktestConfig) -> dict[str, object]:
+    return {"execution": config.execution, "cost_bps": config.cost_bps}
+
+
 def _champions(registry: InMemoryRegistry, config: BacktestConfig) -> dict[str, nn.Module]:
     return {m: registry.load_champion(m).model for m in config.model_ids}
 
@@ -243,29 +289,31 @@ def _replay(
     days = result.days
     by_day = {d: frame for d, frame in env.rows_between(days[0], days[-1]).groupby("date")}
     returns = {name: np.full(len(days), np.nan) for name in policies}
+    turnover = {name: np.full(len(days), np.nan) for name in policies}
+    costs = {name: np.full(len(days), np.nan) for name in policies}
+    held: dict[str, dict[str, float]] = {name: {} for name in policies}
+    symbols = sorted(env.rows["symbol"].astype(str).unique())
+    per_symbol = {name: np.zeros((len(days), len(symbols))) for name in policies}
+    column = {symbol: j for j, symbol in enumerate(symbols)}
     realised: dict[str, dict[str, float]] = {name: {} for name in policies}
     snapshots: dict[str, dict[str, dict[str, nn.Module]]] = {}
     traded = ""
-    n_scheduled = 0
     for i, day in enumerate(days):
         scheduled = i % config.update_every == 0
-        poison = None
-        if scheduled and faults is not None:
-            kind = faults.kind_on(n_scheduled)
-            if kind is not None:
-                poison = faults.poison(
-                    kind, seed=derive_seed(seed, "fault", i), foreign=env.foreign_rows
-                )
-        n_scheduled += scheduled
         rows = by_day[pd.Timestamp(day)]
         traded = _digest_frame(rows, traded)
         for name, policy in policies.items():
             if i > 0:
                 result.drifts += policy.observe(i, day, realised[name])
-            result.updates += policy.step(i, day, scheduled=scheduled, poison=poison)
-            portfolio, per_model = daily_returns(policy.models(), rows)
-            returns[name][i] = float(portfolio.iloc[0])
-            realised[name] = {m: float(s.iloc[0]) for m, s in per_model.items()}
+            result.updates += policy.step(i, day, scheduled=scheduled, faults=faults, env=env)
+            book = daily_returns(policy.models(), rows, previous=held[name], **_pricing(config))
+            held[name] = book.positions
+            returns[name][i] = float(book.net.iloc[0])
+            turnover[name][i] = float(book.turnover.iloc[0])
+            costs[name][i] = float(book.cost.iloc[0])
+            for symbol, value in book.per_symbol.items():
+                per_symbol[name][i, column[symbol]] = value
+            realised[name] = {m: float(s.iloc[0]) for m, s in book.per_model.items()}
         if env.forgetting is not None and day in (env.forgetting.a_end, env.forgetting.b_end):
             phase = "a" if day == env.forgetting.a_end else "b"
             snapshots[phase] = {name: p.models() for name, p in policies.items()}
@@ -273,7 +321,10 @@ def _replay(
                 result.phase_b_start = days.index(env.forgetting.a_end) + 1
         if progress is not None:
             progress(i + 1, len(days))
-    result.returns = returns
+    result.returns, result.turnover, result.costs = returns, turnover, costs
+    result.symbol_returns = {
+        name: {s: values[:, j] for s, j in column.items()} for name, values in per_symbol.items()
+    }
     result.data_digests = {
         name: {"traded": traded, **policy.source.fetched} for name, policy in policies.items()
     }
@@ -281,6 +332,8 @@ def _replay(
         back = env.rows_between(env.forgetting.return_start, env.forgetting.return_end)
         for name in policies:
             result.forgetting[name] = {
-                phase: daily_returns(snapshots[phase][name], back)[0].to_numpy()
+                phase: daily_returns(
+                    snapshots[phase][name], back, **_pricing(config)
+                ).net.to_numpy()
                 for phase in ("a", "b")
             }

@@ -96,6 +96,48 @@ def relative(difference: Estimate, reference: float | None, floor: float) -> Est
     return Estimate(difference.mean * scale, low, high, difference.n)
 
 
+def stationary_bootstrap(
+    returns: np.ndarray,
+    *,
+    mean_block: float = 10.0,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """Sharpe ratio of one return path with a stationary block bootstrap interval over days.
+
+    Politis and Romano's stationary bootstrap resamples blocks of consecutive days of random
+    length (geometric, mean ``mean_block``) so that the interval keeps the returns' serial
+    dependence. It is the honest interval for one price path: training seeds vary the model,
+    not the market's luck. ``n`` is the number of days.
+
+    Examples
+    --------
+    >>> r = np.random.default_rng(0).normal(0.0005, 0.01, 500)
+    >>> e = stationary_bootstrap(r)
+    >>> e.low < e.mean < e.high, round(e.high - e.low, 1)
+    (True, 2.6)
+    """
+    values = np.asarray(returns, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n < 10:
+        return Estimate(sharpe_ratio(values) if n >= 2 else None, None, None, n)
+    rng = np.random.default_rng(seed)
+    samples = np.empty(n_boot)
+    p = 1.0 / mean_block
+    for b in range(n_boot):
+        index = np.empty(n, dtype=np.int64)
+        index[0] = rng.integers(n)
+        jumps = rng.random(n) < p
+        starts = rng.integers(n, size=n)
+        for t in range(1, n):
+            index[t] = starts[t] if jumps[t] else (index[t - 1] + 1) % n
+        samples[b] = sharpe_ratio(values[index])
+    low, high = np.nanquantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return Estimate(sharpe_ratio(values), float(low), float(high), n)
+
+
 def rolling_sharpe(returns: np.ndarray, window: int) -> np.ndarray:
     """Annualised Sharpe over the trailing ``window`` days; NaN before the first full window.
 
@@ -172,11 +214,13 @@ def _forgetting(runs: Sequence[RunResult], policy: str, floor: float) -> dict[st
 
 
 def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]:
-    updates, rollbacks, retrains, reasons = [], [], [], Counter()
+    updates, rollbacks, retrains, reasons, waited = [], [], [], Counter(), []
     update_time, retrain_time, detections, adaptations = [], [], [], []
     for run in runs:
         mine = [u for u in run.updates if u.policy == policy and u.fault is None]
-        incremental = [u for u in mine if u.kind != "retrain"]
+        waited.append(sum(not u.decided for u in mine))
+        # An update that waited for new validation days trained nothing and decided nothing.
+        incremental = [u for u in mine if u.kind != "retrain" and u.decided]
         updates.append(len(incremental))
         rolled = [u for u in incremental if u.decision == "rolled_back"]
         rollbacks.append(len(rolled))
@@ -193,6 +237,7 @@ def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]
         "rollbacks": t_interval(rollbacks).to_dict(),
         "rollback_rate": t_interval(rate).to_dict(),
         "rollback_reasons": dict(sorted(reasons.items())),
+        "awaiting_validation_days": t_interval(waited).to_dict(),
         "retrains": t_interval(retrains).to_dict(),
         "drift_detections": t_interval(detections).to_dict(),
         "drift_adaptations": t_interval(adaptations).to_dict(),
@@ -209,7 +254,13 @@ def environment_summary(runs: Sequence[RunResult], config: BacktestConfig) -> di
         series = [r.returns[policy] for r in runs]
         entry: dict[str, object] = {
             "sharpe_horizon": t_interval(sharpe_ratio(x) for x in series).to_dict(),
+            # One price path: the interval over days (block bootstrap) of the seed-mean book.
+            "sharpe_days": stationary_bootstrap(np.mean(series, axis=0)).to_dict(),
+            "cross_section": _cross_section(runs, policy),
             "degradation": _degradation(runs, policy, config),
+            # Mean daily one-way turnover of the book, and the costs in annualised return.
+            "turnover": t_interval(_mean(r.turnover, policy) for r in runs).to_dict(),
+            "cost_per_year": t_interval(252 * _mean(r.costs, policy) for r in runs).to_dict(),
         }
         if first.phase_b_start is not None:
             b = first.phase_b_start
@@ -274,7 +325,7 @@ def fault_summary(runs: Sequence[RunResult]) -> dict[str, object]:
     table: dict[str, dict[str, dict[str, object]]] = {}
     for run in runs:
         for u in run.updates:
-            if u.fault is None:
+            if u.fault is None or not u.decided:
                 continue
             cell = table.setdefault(u.policy, {}).setdefault(
                 u.fault, {"poisoned": 0, "reached_champion": 0, "reasons": Counter()}
@@ -293,4 +344,23 @@ def fault_summary(runs: Sequence[RunResult]) -> dict[str, object]:
         "poisoned_updates": total,
         "reached_champion": promoted,
         "by_policy": table,
+    }
+
+
+def _mean(series: dict[str, np.ndarray], policy: str) -> float:
+    """Mean of a policy's daily series; NaN for a run that did not record it."""
+    values = series.get(policy)
+    return float(np.mean(values)) if values is not None and len(values) else math.nan
+
+
+def _cross_section(runs: Sequence[RunResult], policy: str) -> dict[str, object] | None:
+    """Sharpe ratio of each symbol's net returns (seed-mean), with a t-interval over symbols."""
+    books = [r.symbol_returns.get(policy) for r in runs]
+    if not books or any(b is None for b in books) or len(books[0]) < 3:
+        return None
+    sharpe = {s: sharpe_ratio(np.mean([b[s] for b in books], axis=0)) for s in books[0]}
+    return {
+        "sharpe_over_symbols": t_interval(sharpe.values()).to_dict(),
+        "positive_share": float(np.mean([v > 0 for v in sharpe.values()])),
+        "by_symbol": {s: finite_or_none(v) for s, v in sorted(sharpe.items())},
     }

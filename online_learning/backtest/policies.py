@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import pandas as pd
 from torch import nn
 
 from online_learning.backtest.config import BacktestConfig
-from online_learning.backtest.faults import Poison
+from online_learning.backtest.faults import PRICE_FAULTS, FaultPlan, Poison
 from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.feedback.drift import CooldownPolicy, DriftMonitor
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.outcomes import AWAITING
 
 __all__ = ["DriftRecord", "Policy", "UpdateRecord", "derive_seed", "make_policy"]
 
@@ -45,8 +47,10 @@ class UpdateRecord:
     """One attempted change of a policy's model.
 
     ``kind`` is ``scheduled``, ``drift`` (started by a drift signal) or ``retrain``;
-    ``decision`` is ``promoted``, ``rolled_back`` or ``failed`` (a retrain without data).
-    ``fault`` names the poison of a poisoned update.
+    ``decision`` is ``promoted``, ``rolled_back`` or ``failed`` (a retrain without data); an
+    update that waited for new validation days is ``rolled_back`` with the reason
+    ``awaiting_validation_days`` (nothing trained: not a decision). ``fault`` names the
+    poison of a poisoned update; ``p_value`` is the gate's.
     """
 
     policy: str
@@ -60,6 +64,13 @@ class UpdateRecord:
     sharpe_pre: float = float("nan")
     sharpe_post: float = float("nan")
     fault: str | None = None
+    p_value: float = float("nan")
+    weight_change: float = float("nan")
+
+    @property
+    def decided(self) -> bool:
+        """Whether the update was attempted (it did not wait for new validation days)."""
+        return self.reason != AWAITING
 
 
 @dataclass(frozen=True)
@@ -124,18 +135,75 @@ class Policy:
         return []
 
     def step(
-        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+        self,
+        day: int,
+        when: date,
+        *,
+        scheduled: bool,
+        faults: FaultPlan | None = None,
+        env: object | None = None,
     ) -> list[UpdateRecord]:
-        """Run the day's updates at the close of ``when``; nothing for ``static``."""
+        """Run the day's updates at the close of ``when``; nothing for ``static``.
+
+        ``faults`` poisons some of the scheduled updates; ``env`` (the
+        :class:`~online_learning.backtest.environments.Environment`) supplies what a poison
+        needs (foreign rows, the symbols).
+        """
         return []
 
 
+class _CorruptedSource:
+    """The policy's data source with one price fault planted in what it serves."""
+
+    def __init__(self, source: DataSource, corrupt) -> None:
+        self.source, self.corrupt, self.name = source, corrupt, source.name
+
+    def fetch(self, start=None, end=None):
+        return self.corrupt(self.source.fetch(start, end))
+
+
 class UpdatePolicy(Policy):
-    """Scheduled incremental updates through the product's learner (``finetune``, ``ewc``)."""
+    """Scheduled incremental updates through the product's learner (``finetune``, ``ewc``).
+
+    The policy remembers, per model, the last validation day its gate judged and passes it to
+    the next update (the product's recorded path reads it from the metrics store).
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.learner = OnlineLearner(self.registry, self.source)
+        self.judged_through: dict[str, date | None] = dict.fromkeys(self.config.model_ids)
+        self._eligible = 0
+
+    def _window_days(self, when: date, window: int) -> list[date]:
+        """The trading days an update at the close of ``when`` will use (by the calendar)."""
+        lag = 1 if self.config.execution == "same-close" else 2
+        index = self.trading_days.index(when) - lag
+        return list(self.trading_days[max(index - window + 1, 0) : index + 1])
+
+    def _will_decide(self, model_id: str, when: date, window: int | None) -> bool:
+        days = self._window_days(when, window or self.config.data_window)
+        judged = self.judged_through.get(model_id)
+        fresh = [d for d in days if judged is None or d > judged]
+        return len(fresh) >= self.config.min_validation_days
+
+    def _poison(self, faults: FaultPlan | None, env, model_id: str, day: int, when: date):
+        if faults is None or not self._will_decide(model_id, when, None):
+            return None
+        kind = faults.kind_on(self._eligible)
+        self._eligible += 1
+        if kind is None:
+            return None
+        symbols: tuple[str, ...] = ()
+        if kind in PRICE_FAULTS:
+            symbols = tuple(sorted(env.rows["symbol"].astype(str).unique()))
+        return faults.poison(
+            kind,
+            seed=derive_seed(self.seed, "fault", day),
+            foreign=getattr(env, "foreign_rows", None),
+            symbols=symbols,
+            window_days=[pd.Timestamp(d) for d in self._window_days(when, self.config.data_window)],
+        )
 
     def _update(
         self,
@@ -156,10 +224,16 @@ class UpdatePolicy(Policy):
             window=window,
             lambda_factor=lambda_factor,
             learning_rate_factor=poison.learning_rate_factor if poison else 1.0,
+            judged_through=self.judged_through.get(model_id),
         )
-        outcome = self.learner.incremental_update(
+        learner = self.learner
+        if poison is not None and poison.prices is not None:
+            learner = OnlineLearner(self.registry, _CorruptedSource(self.source, poison.prices))
+        outcome = learner.incremental_update(
             config, transform_train=poison.transform if poison else None
         )
+        if outcome.judged_through:
+            self.judged_through[model_id] = date.fromisoformat(outcome.judged_through)
         if outcome.promoted:
             self._refresh(model_id)
         return UpdateRecord(
@@ -174,14 +248,25 @@ class UpdatePolicy(Policy):
             sharpe_pre=outcome.sharpe_pre,
             sharpe_post=outcome.sharpe_post,
             fault=poison.kind if poison else None,
+            p_value=outcome.p_value,
+            weight_change=outcome.weight_change,
         )
 
     def step(
-        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+        self,
+        day: int,
+        when: date,
+        *,
+        scheduled: bool,
+        faults: FaultPlan | None = None,
+        env: object | None = None,
     ) -> list[UpdateRecord]:
         if not scheduled:
             return []
-        return [self._update(m, day, when, "scheduled", poison=poison) for m in self._models]
+        return [
+            self._update(m, day, when, "scheduled", poison=self._poison(faults, env, m, day, when))
+            for m in self._models
+        ]
 
 
 class DriftPolicy(UpdatePolicy):
@@ -210,9 +295,15 @@ class DriftPolicy(UpdatePolicy):
         return records
 
     def step(
-        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+        self,
+        day: int,
+        when: date,
+        *,
+        scheduled: bool,
+        faults: FaultPlan | None = None,
+        env: object | None = None,
     ) -> list[UpdateRecord]:
-        records = super().step(day, when, scheduled=scheduled, poison=poison)
+        records = super().step(day, when, scheduled=scheduled, faults=faults, env=env)
         for model_id in sorted(self._pending):
             record = self._update(
                 model_id,
@@ -233,7 +324,13 @@ class RetrainPolicy(Policy):
     """A full retrain from scratch on the last ``retrain_window`` days, every ``retrain_every``."""
 
     def step(
-        self, day: int, when: date, *, scheduled: bool, poison: Poison | None = None
+        self,
+        day: int,
+        when: date,
+        *,
+        scheduled: bool,
+        faults: FaultPlan | None = None,
+        env: object | None = None,
     ) -> list[UpdateRecord]:
         if day == 0 or day % self.config.retrain_every:
             return []

@@ -79,9 +79,11 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
     if results.get("command"):
         lines += ["```", results["command"], "```", ""]
     lines += [
-        "Means over seeds with 95 % t-intervals. Degradation: positive is worse; a percentage "
-        "of the reference Sharpe, or the Sharpe difference ΔS where the reference is below "
-        "the floor. Definitions: `docs/backtest.md`.",
+        "Means over seeds with 95 % t-intervals; 'over days' is the Sharpe of the seed-mean "
+        "book with a stationary block bootstrap interval over days (the honest interval of "
+        "one price path). Returns at the execution timing, net of costs. Degradation: "
+        "positive is worse; a percentage of the reference Sharpe, or the Sharpe difference "
+        "ΔS where the reference is below the floor. Definitions: `docs/backtest.md`.",
         "",
     ]
     for name, env in results["environments"].items():
@@ -94,14 +96,19 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
             f"{format_estimate(env['deployment_sharpe'])}.",
             "",
         ]
-        header = ["policy", "Sharpe (horizon)"]
+        header = ["policy", "Sharpe (horizon)", "over days"]
         for h in horizons:
             header += [f"degr. {h}d vs deploy", f"degr. {h}d vs retrain"]
-        header += ["forgetting", "B last 21d Sharpe", "rollback rate", "update s", "retrain s"]
+        header += ["forgetting", "B last 21d Sharpe", "rollback rate", "turnover/day",
+                   "update s", "retrain s"]  # fmt: skip
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for policy in [p for p in POLICIES if p in env["policies"]]:
             entry = env["policies"][policy]
-            row = [policy, format_estimate(entry["sharpe_horizon"])]
+            row = [
+                policy,
+                format_estimate(entry["sharpe_horizon"]),
+                format_estimate(entry.get("sharpe_days")),
+            ]
             for h in horizons:
                 degradation = entry["degradation"].get(h, {})
                 row += [
@@ -113,6 +120,7 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
                 format_estimate(forgetting.get("forgetting_pct"), ".0f", "%"),
                 format_estimate(entry.get("sharpe_phase_b_last_21")),
                 format_estimate(entry["rollback_rate"], ".2f"),
+                format_estimate(entry.get("turnover"), ".3f"),
                 format_estimate(entry["update_seconds"], ".2f"),
                 format_estimate(entry["retrain_seconds"], ".2f"),
             ]

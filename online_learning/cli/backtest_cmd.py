@@ -70,7 +70,10 @@ def _print_summary(results: dict, folder: Path) -> None:
 def backtest(
     data: Annotated[
         list[str] | None,
-        typer.Option("--data", help=f"'synthetic', 'sp500' or a CSV/Parquet path; {_SPLIT}."),
+        typer.Option(
+            "--data",
+            help=f"'synthetic', 'sp500', 'sp500-stocks' or a CSV/Parquet path; {_SPLIT}.",
+        ),
     ] = None,
     environments: Annotated[
         list[str] | None,
@@ -95,13 +98,27 @@ def backtest(
     ] = None,
     update_every: Annotated[int, typer.Option(min=1, help="Days between updates.")] = 1,
     data_window: Annotated[int, typer.Option(help="Update window, 30 to 90 days.")] = 60,
-    learning_rate: Annotated[float, typer.Option()] = 1e-2,
-    ewc_lambda: Annotated[float, typer.Option()] = 100.0,
-    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    learning_rate: Annotated[float | None, typer.Option(help="Default: the product's.")] = None,
+    ewc_lambda: Annotated[float | None, typer.Option(help="Default: the product's.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Default: the product's.")] = None,
+    execution: Annotated[
+        str,
+        typer.Option(
+            help="auto (next open if the data has opens, else next close), next-open, "
+            "next-close, or same-close (research only)."
+        ),
+    ] = "auto",
+    cost_bps: Annotated[
+        float, typer.Option("--cost-bps", help="Cost per unit of position traded, in bps.")
+    ] = 5.0,
+    min_validation_days: Annotated[
+        int, typer.Option(min=2, help="New validation days a decision needs.")
+    ] = 5,
+    gate_confidence: Annotated[float, typer.Option(help="The gate's confidence.")] = 0.95,
     min_sharpe_threshold: Annotated[float, typer.Option(help="The gate's threshold.")] = 0.95,
     validation_days: Annotated[
-        int, typer.Option(min=1, help="Days at the end of each window the gate judges on.")
-    ] = 7,
+        int, typer.Option(min=2, help="At most this many new days the gate judges on.")
+    ] = 10,
     drift_window: Annotated[int, typer.Option(help="Window of drift-triggered updates.")] = 30,
     drift_cooldown: Annotated[int, typer.Option(min=1)] = 10,
     drift_lambda_factor: Annotated[float, typer.Option(min=0.0)] = 0.1,
@@ -154,9 +171,12 @@ def backtest(
         config = BacktestConfig(
             policies=tuple(_split(policies) or POLICIES),
             model_ids=tuple(model_ids) if model_ids else BacktestConfig().model_ids,
-            update_every=update_every, data_window=data_window, learning_rate=learning_rate,
-            ewc_lambda=ewc_lambda, epochs=epochs, min_sharpe_threshold=min_sharpe_threshold,
-            validation_days=validation_days,
+            update_every=update_every, data_window=data_window,
+            **{k: v for k, v in (("learning_rate", learning_rate), ("ewc_lambda", ewc_lambda),
+                                 ("epochs", epochs)) if v is not None},
+            min_sharpe_threshold=min_sharpe_threshold, validation_days=validation_days,
+            min_validation_days=min_validation_days, gate_confidence=gate_confidence,
+            execution=execution, cost_bps=cost_bps,
             drift_window=drift_window, drift_cooldown=drift_cooldown,
             drift_lambda_factor=drift_lambda_factor, drift_min_detectors=drift_min_detectors,
             retrain_every=retrain_every, retrain_window=retrain_window,

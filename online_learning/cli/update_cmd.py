@@ -28,7 +28,7 @@ from online_learning.cli._common import (
     settings,
     source,
 )
-from online_learning.errors import OnlineLearningError
+from online_learning.errors import ConfigError, OnlineLearningError
 
 
 def update_metrics():
@@ -139,8 +139,19 @@ def update(
     data_window_days: Annotated[
         int, typer.Option("--data_window_days", "--data-window-days", help="30 to 90.")
     ] = 60,
-    learning_rate: Annotated[float, typer.Option("--learning_rate", "--learning-rate")] = 1e-5,
-    ewc_lambda: Annotated[float, typer.Option("--ewc_lambda", "--ewc-lambda")] = 1000.0,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="Settings of learning rate, EWC lambda and epochs: 'default' (measured) or "
+            "'conservative' (the seed's 1e-5 / 1000 / 10: barely moves the model)."
+        ),
+    ] = "default",
+    learning_rate: Annotated[
+        float | None, typer.Option("--learning_rate", "--learning-rate", help="Overrides preset.")
+    ] = None,
+    ewc_lambda: Annotated[
+        float | None, typer.Option("--ewc_lambda", "--ewc-lambda", help="Overrides preset.")
+    ] = None,
     stability_check: Annotated[
         bool,
         typer.Option(
@@ -150,7 +161,26 @@ def update(
     min_sharpe_threshold: Annotated[
         float, typer.Option("--min_sharpe_threshold", "--min-sharpe-threshold")
     ] = 0.95,
-    epochs: Annotated[int, typer.Option()] = 10,
+    epochs: Annotated[int | None, typer.Option(help="Overrides preset.")] = None,
+    validation_days: Annotated[
+        int, typer.Option("--validation-days", help="At most this many new days judged.")
+    ] = 10,
+    min_validation_days: Annotated[
+        int, typer.Option("--min-validation-days", help="Fewer new days: wait, train nothing.")
+    ] = 5,
+    gate_confidence: Annotated[
+        float, typer.Option("--gate-confidence", help="Reject only a candidate this surely worse.")
+    ] = 0.95,
+    execution: Annotated[
+        str,
+        typer.Option(
+            help="auto (next open if the data has opens, else next close), next-open, "
+            "next-close, or same-close (research only: trades at the close it has seen)."
+        ),
+    ] = "auto",
+    cost_bps: Annotated[
+        float, typer.Option("--cost-bps", help="Cost per unit of position traded, in bps.")
+    ] = 5.0,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of data to use.")] = None,
     data: DataOpt = "synthetic",
     seed: SeedOpt = 0,
@@ -161,16 +191,24 @@ def update(
     Exit code 0: all promoted; 3: at least one rolled back; 1: error.
     """
     from online_learning.cli._common import store
+    from online_learning.update.config import PRESETS
 
-    options = {
-        "data_window": data_window_days,
-        "learning_rate": learning_rate,
-        "ewc_lambda": ewc_lambda,
-        "stability_check": stability_check,
-        "min_sharpe_threshold": min_sharpe_threshold,
-        "epochs": epochs,
-    }
     try:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        chosen = {"learning_rate": learning_rate, "ewc_lambda": ewc_lambda, "epochs": epochs}
+        options = {
+            **PRESETS[preset],
+            **{k: v for k, v in chosen.items() if v is not None},
+            "data_window": data_window_days,
+            "stability_check": stability_check,
+            "min_sharpe_threshold": min_sharpe_threshold,
+            "validation_days": validation_days,
+            "min_validation_days": min_validation_days,
+            "gate_confidence": gate_confidence,
+            "execution": execution,
+            "cost_bps": cost_bps,
+        }
         metrics_store = store()
         try:
             outcomes = run_updates(

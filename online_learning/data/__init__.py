@@ -26,6 +26,7 @@ from online_learning.data.base import (
 )
 from online_learning.data.files import SUPPORTED_SUFFIXES, FileSource
 from online_learning.data.sp500 import SP500_SYMBOL, SP500Source
+from online_learning.data.sp500_stocks import SP500_STOCKS, SP500StocksSource
 from online_learning.data.synthetic import REGIME_PARAMS, RegimeParams, SyntheticMarket
 from online_learning.errors import DataError
 
@@ -42,6 +43,7 @@ __all__ = [
     "REGIME_PARAMS",
     "REQUIRED_COLUMNS",
     "SOURCE_NAMES",
+    "SP500_STOCKS",
     "SP500_SYMBOL",
     "SUPPORTED_SUFFIXES",
     "SYMBOL",
@@ -50,6 +52,7 @@ __all__ = [
     "FileSource",
     "RegimeParams",
     "SP500Source",
+    "SP500StocksSource",
     "SyntheticMarket",
     "coerce_bound",
     "coerce_range",
@@ -60,7 +63,7 @@ __all__ = [
 ]
 
 #: Built-in source names accepted by :func:`resolve_source`.
-SOURCE_NAMES: tuple[str, ...] = ("synthetic", "sp500")
+SOURCE_NAMES: tuple[str, ...] = ("synthetic", "sp500", "sp500-stocks")
 
 
 def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
@@ -70,7 +73,8 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
     ----------
     spec : str
         ``"synthetic"`` (a :class:`SyntheticMarket` with default parameters), ``"sp500"``
-        (:class:`SP500Source`) or the path of an existing CSV or Parquet file
+        (:class:`SP500Source`), ``"sp500-stocks"`` (:class:`SP500StocksSource`, 20 stocks
+        1990-2022) or the path of an existing CSV or Parquet file
         (:class:`FileSource`). The names are matched case-insensitively and win over a file of
         the same name.
     seed : int
@@ -105,10 +109,12 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
         return SyntheticMarket(seed=seed)
     if key == "sp500":
         return SP500Source()
+    if key == "sp500-stocks":
+        return SP500StocksSource()
     path = Path(spec.strip()).expanduser()
     if spec.strip() and path.is_file():
         return FileSource(path)
     raise DataError(
-        f"unknown data source {spec!r}: expected 'synthetic', 'sp500' or the path of an "
-        f"existing {', '.join(SUPPORTED_SUFFIXES)} file"
+        f"unknown data source {spec!r}: expected 'synthetic', 'sp500', 'sp500-stocks' or the "
+        f"path of an existing {', '.join(SUPPORTED_SUFFIXES)} file"
     )

@@ -45,7 +45,7 @@ def fit_specialist(
     epochs: int = 40,
     learning_rate: float = 1e-3,
     seed: int = 0,
-    fisher_decay: float = 0.9,
+    fisher_decay: float = 0.5,
     min_rows: int = 50,
 ) -> tuple[RegimeSpecialist, EWCState, dict[str, object]]:
     """Train ``model_id`` from scratch on labelled days in ``[start, end]`` of its regime.
@@ -104,7 +104,13 @@ def train_and_register(
     )
     if summary["non_finite"] or not state.is_finite():
         raise DataError(f"training {model_id} from scratch produced non-finite values")
-    tags = {"kind": "full_retrain", "decision": "promoted" if promote else "registered"}
+    tags = {
+        "kind": "full_retrain",
+        "decision": "promoted" if promote else "registered",
+        # The days this version learned: the next update weights its Fisher by the new ones.
+        "train_start": str(summary["start"]),
+        "train_end": str(summary["end"]),
+    }
     if summary["regime"]:
         tags["regime"] = str(summary["regime"])
     record = registry.log_candidate(

@@ -246,9 +246,11 @@ class EWCState:
         Decayed running sum of diagonal Fisher information per parameter name.
     anchor : dict of str to Tensor
         Parameter values ``theta*`` the penalty pulls toward (the latest accepted weights).
-    decay : float, default 0.9
-        Online-EWC decay ``gamma`` in ``(0, 1]`` applied to the old Fisher at each consolidation.
-        With a constant per-window Fisher ``F`` the sum stays below ``F / (1 - gamma)``.
+    decay : float, default 0.5
+        Online-EWC decay ``gamma`` in ``(0, 1]``: what is left of the old Fisher after one
+        window's worth of new days (see :meth:`consolidate`). With a constant per-window
+        Fisher ``F`` the sum stays below ``F / (1 - gamma)`` for non-overlapping windows and
+        near ``F / -ln(gamma)`` for daily, overlapping ones.
     n_updates : int, default 1
         Number of Fisher terms accumulated so far.
 
@@ -270,12 +272,12 @@ class EWCState:
     0.0
     >>> state = state.consolidate(state.fisher, state.anchor)
     >>> state.n_updates, state.fisher["bias"].item()
-    (2, 1.9)
+    (2, 1.5)
     """
 
     fisher: dict[str, Tensor]
     anchor: dict[str, Tensor]
-    decay: float = 0.9
+    decay: float = 0.5
     n_updates: int = 1
 
     def __post_init__(self) -> None:
@@ -294,7 +296,7 @@ class EWCState:
 
     @classmethod
     def from_model(
-        cls, model: nn.Module, fisher: Mapping[str, Tensor], *, decay: float = 0.9
+        cls, model: nn.Module, fisher: Mapping[str, Tensor], *, decay: float = 0.5
     ) -> EWCState:
         """Start a state anchored at a copy of ``model``'s current parameters.
 
@@ -330,10 +332,22 @@ class EWCState:
         """
         return _quadratic_penalty(model, self.anchor, self.fisher, ewc_lambda)
 
-    def consolidate(self, fisher: Mapping[str, Tensor], anchor: Mapping[str, Tensor]) -> EWCState:
-        """Fold a new window's Fisher in: ``decay * self.fisher + fisher``, anchored at ``anchor``.
+    def consolidate(
+        self,
+        fisher: Mapping[str, Tensor],
+        anchor: Mapping[str, Tensor],
+        *,
+        weight: float = 1.0,
+    ) -> EWCState:
+        """Fold a new window's Fisher in, anchored at ``anchor``; returns a new state.
 
-        Returns a new state; ``self`` is left unchanged.
+        ``weight`` is the share of the new window's training days that the previous accepted
+        update did not train on: the result is ``decay ** weight * self.fisher + weight *
+        fisher``. Consecutive daily windows share almost all their days, so adding each one's
+        full Fisher would count the same days again and again (with ``decay`` 0.9 the sum
+        settles near ten windows' worth); weighted, a fixed schedule keeps the sum near
+        ``1 / -ln(decay)`` windows' worth whatever its step, and ``weight = 1`` (windows that do
+        not overlap) is plain online EWC. ``self`` is left unchanged.
 
         Examples
         --------
@@ -342,13 +356,22 @@ class EWCState:
         >>> new = state.consolidate({"w": torch.ones(2)}, {"w": torch.full((2,), 3.0)})
         >>> new.fisher["w"].tolist(), new.anchor["w"].tolist(), new.n_updates
         ([1.5, 1.5], [3.0, 3.0], 2)
+        >>> state.consolidate({"w": torch.ones(2)}, state.anchor, weight=0.25).fisher["w"].tolist()
+        [1.0908..., 1.0908...]
         """
+        try:
+            share = float(weight)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"weight must be a number, got {weight!r}") from exc
+        if not 0.0 <= share <= 1.0:  # also rejects NaN
+            raise ConfigError(f"weight must be in [0, 1], got {weight!r}")
         _check_same_layout(self.fisher, fisher, "state Fisher", "new Fisher")
         _check_same_layout(self.fisher, anchor, "state Fisher", "new anchor")
+        kept = self.decay**share
         merged = {}
         for name, old in self.fisher.items():
             new = fisher[name].detach().to("cpu", old.dtype)
-            merged[name] = self.decay * old.detach().cpu() + new
+            merged[name] = kept * old.detach().cpu() + share * new
         return EWCState(
             fisher=merged, anchor=_copy(anchor), decay=self.decay, n_updates=self.n_updates + 1
         )

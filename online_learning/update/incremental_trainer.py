@@ -21,9 +21,19 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import parameters_finite, regime_of, relative_change
 from online_learning.registry.base import LoadedModel, ModelRegistry
 from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.decision import (
+    explain,
+    gate_fields,
+    new_day_share,
+    numbers,
+    opening_book,
+    run_metrics,
+    run_tags,
+)
 from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.update.integrity import describe_inconsistency
-from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.outcomes import AWAITING, RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.price_checks import describe_price_faults
 from online_learning.update.stability_checker import StabilityGate, StabilityReport
 from online_learning.update.training import evaluate_loss, fit, make_loader
 from online_learning.update.window import UpdateWindow, update_window
@@ -85,11 +95,14 @@ class OnlineLearner:
         """Update ``config.model_id`` on its latest window; promote it or keep the champion.
 
         Steps: load the champion with its EWC state (accumulated Fisher, anchored at the
-        champion's weights); fetch the window (the last ``data_window`` trading days, the
-        final ``validation_days`` held out); fine-tune a copy with the EWC penalty; score both
-        on the held-out days; if the candidate passes, compute the Fisher of its weights on the
-        training days, fold it into the decayed Fisher (online EWC), and register and promote
-        it with that state. The Fisher is taken at the weights it protects, on the data they
+        champion's weights); fetch the window (the last ``data_window`` priced trading days;
+        the final ``validation_days`` that no earlier decision judged are held out); check its
+        rows and prices; wait, without training, when fewer than ``min_validation_days`` days
+        are new; fine-tune a copy with the EWC penalty; price both on the held-out days (one
+        execution rule, costs) and test whether the candidate is worse; if it is not, compute
+        the Fisher of its weights on the training days, fold it into the decayed Fisher
+        weighted by its share of new days (bounded online EWC), and register and promote it
+        with that state. The Fisher is taken at the weights it protects, on the data they
         learned, as in EWC; a Fisher of the *old* weights on the *new* window would pin exactly
         the weights a regime change needs to move.
 
@@ -115,12 +128,14 @@ class OnlineLearner:
                 validation_days=config.validation_days,
                 as_of=config.as_of,
                 regime=regime,
+                execution=config.execution,
+                judged_through=config.judged_through,
             )
             if transform_train is not None:
                 window = dataclasses.replace(window, train=transform_train(window.train.copy()))
 
         # Losses and the update's size once training ran: logged with the run either way.
-        measured: dict[str, float] = {}
+        measured: dict[str, float | str] = {}
 
         def reject(
             reason: str, detail: str, report: StabilityReport | None = None
@@ -134,6 +149,19 @@ class OnlineLearner:
         )
         if problem is not None:
             return reject("inconsistent_data", problem)
+        universe = window.universe if window.universe is not None else window.train
+        suspect = describe_price_faults(universe)
+        if suspect is not None:
+            return reject("suspect_prices", suspect)
+        fresh = len(window.validation_days)
+        if fresh < config.min_validation_days:
+            # Days an earlier decision judged are not judged again: the champion already won
+            # (or lost) on them. Nothing is trained until enough new days have come in.
+            return reject(
+                AWAITING,
+                f"{fresh} validation day(s) new since the decision judged through "
+                f"{config.judged_through}; the gate needs {config.min_validation_days}",
+            )
         if len(window.train) < config.min_train_samples:
             return reject(
                 "insufficient_training_data",
@@ -204,23 +232,31 @@ class OnlineLearner:
                 min_sharpe_threshold=config.min_sharpe_threshold,
                 sharpe_floor=config.sharpe_floor,
                 min_samples=max(config.min_validation_samples, 2),
+                confidence=config.gate_confidence,
             )
             stability = gate.check(
                 old_model=champion.model,
                 new_model=candidate,
                 validation=window.validation,
                 feature_names=FEATURE_COLUMNS,
+                execution=window.execution,
+                cost_bps=config.cost_bps,
+                previous=opening_book(champion.model, window.train),
             )
+        if stability.reason in ("passed", "sharpe_degradation"):
+            measured["judged_through"] = window.end.isoformat()
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
-            return reject(stability.reason, _explain(stability, config), stability)
+            return reject(stability.reason, explain(stability, config), stability)
 
         self._say(f"{config.model_id}: Fisher information of the accepted weights")
         with timer.step("fisher"):
             # Online EWC: the importance of the accepted weights on the data they were trained
             # on joins the decayed Fisher of earlier versions, anchored at the new weights.
-            new_state = penalty_state.consolidate(
+            weight = new_day_share(window, champion.tags)
+            new_state = dataclasses.replace(penalty_state, decay=config.fisher_decay).consolidate(
                 compute_fisher_information(candidate, fisher_loader),
                 {n: p.detach().clone() for n, p in candidate.named_parameters()},
+                weight=weight,
             )
         if not new_state.is_finite():
             result = reject("non_finite", "the Fisher information of the new weights is not finite")
@@ -233,8 +269,10 @@ class OnlineLearner:
                 model=candidate,
                 ewc_state=new_state,
                 params=config.to_params(),
-                metrics=_metrics(stability, report.final_loss, new_state) | measured,
-                tags=_tags(window, regime, "promoted", stability.reason, champion.version),
+                metrics=run_metrics(stability, report.final_loss, new_state)
+                | numbers(measured)
+                | {"fisher_weight": weight},
+                tags=run_tags(window, regime, "promoted", stability.reason, champion.version),
                 register=True,
             )
             promotion = self.registry.promote(model_id=config.model_id, version=record.version)
@@ -251,6 +289,8 @@ class OnlineLearner:
             timings=dict(timer.steps),
             fisher_stats=new_state.stats(),
             weight_change=weight_change,
+            **gate_fields(stability, config, measured),
+            fisher_weight=weight,
             version=promotion.version,
             previous_version=promotion.previous_version,
             run_id=record.run_id,
@@ -265,7 +305,7 @@ class OnlineLearner:
         reason: str,
         detail: str,
         stability: StabilityReport | None,
-        measured: dict[str, float],
+        measured: dict[str, float | str],
     ) -> RollbackResult:
         """Log the rejected candidate's numbers (never a version) and keep the champion."""
         self._say(f"{config.model_id}: rejected ({reason}); champion stays")
@@ -276,8 +316,8 @@ class OnlineLearner:
                 model=champion.model,
                 ewc_state=None,
                 params=config.to_params(),
-                metrics=_metrics(stability, nan, None) | measured,
-                tags=_tags(
+                metrics=run_metrics(stability, nan, None) | numbers(measured),
+                tags=run_tags(
                     window, champion.tags.get("regime"), "rolled_back", reason, champion.version
                 ),
                 register=False,
@@ -296,52 +336,7 @@ class OnlineLearner:
             champion_version=champion.version,
             reason=reason,
             detail=detail,
-            weight_change=measured.get("weight_change", nan),
+            weight_change=float(measured.get("weight_change", nan)),
+            **gate_fields(stability, config, measured),
             run_id=record.run_id,
         )
-
-
-def _explain(stability: StabilityReport, config: IncrementalUpdateConfig) -> str:
-    if stability.reason == "insufficient_validation_data":
-        return (
-            f"{stability.n_samples} validation returns, the gate needs "
-            f"{config.min_validation_samples}"
-        )
-    return (
-        f"validation Sharpe {stability.sharpe_pre:.3f} -> {stability.sharpe_post:.3f} "
-        f"({stability.degradation_pct:+.1f}% degradation, threshold "
-        f"{config.min_sharpe_threshold}; n={stability.n_samples}, "
-        f"SE~{stability.sharpe_standard_error:.2f})"
-    )
-
-
-def _metrics(
-    stability: StabilityReport | None, train_loss: float, state: EWCState | None
-) -> dict[str, float]:
-    metrics: dict[str, float] = {"train_loss": train_loss}
-    if stability is not None:
-        metrics.update(
-            sharpe_pre=stability.sharpe_pre,
-            sharpe_post=stability.sharpe_post,
-            degradation_pct=stability.degradation_pct,
-            n_validation=float(stability.n_samples),
-        )
-    if state is not None:
-        metrics.update({k: float(v) for k, v in state.stats().items()})
-    return metrics
-
-
-def _tags(
-    window: UpdateWindow, regime: str | None, decision: str, reason: str, parent: str
-) -> dict[str, str]:
-    tags = {
-        "kind": "incremental",
-        "decision": decision,
-        "reason": reason,
-        "parent_version": parent,
-        "window_start": window.start.isoformat(),
-        "window_end": window.end.isoformat(),
-    }
-    if regime:
-        tags["regime"] = regime
-    return tags

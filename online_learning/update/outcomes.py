@@ -6,6 +6,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+#: Reasons of an outcome on which the gate judged the validation days (they are used up).
+GATE_REASONS: tuple[str, ...] = ("passed", "sharpe_degradation")
+#: Reason of an update that waited for new validation days (nothing was trained).
+AWAITING = "awaiting_validation_days"
+
 
 @dataclass(frozen=True)
 class UpdateOutcome:
@@ -18,7 +23,12 @@ class UpdateOutcome:
     ``fisher_stats`` summarises the Fisher that travels with the new version (see
     :meth:`online_learning.update.ewc.EWCState.stats`), or the one that was found non-finite;
     ``weight_change`` is the size of the update, ``||theta_new - theta_old|| / ||theta_old||``
-    over the parameters (NaN when training did not run).
+    over the parameters (NaN when training did not run). ``p_value`` is the gate's one-sided
+    p-value of "the candidate is no worse than the champion" (small: worse), ``execution`` the
+    timing and ``cost_bps`` the cost it priced both models with, ``judged_through`` the last
+    validation day the gate judged (None when it did not run: those days stay available to the
+    next decision) and ``fisher_weight`` the share of new training days the new Fisher was
+    weighted by.
     """
 
     model_id: str
@@ -33,6 +43,11 @@ class UpdateOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     fisher_stats: dict[str, float] = field(default_factory=dict)
     weight_change: float = math.nan
+    p_value: float = math.nan
+    execution: str = ""
+    cost_bps: float = math.nan
+    judged_through: str | None = None
+    fisher_weight: float = math.nan
 
     @property
     def promoted(self) -> bool:
@@ -67,10 +82,13 @@ class UpdateSuccess(UpdateOutcome):
 class RollbackResult(UpdateOutcome):
     """The candidate was rejected; ``champion`` still points to ``champion_version``.
 
-    ``reason`` is one of ``sharpe_degradation``, ``non_finite``, ``non_finite_data``,
-    ``inconsistent_data`` (see :mod:`online_learning.update.integrity`), ``training_diverged``,
-    ``update_too_large``,
-    ``insufficient_training_data`` or ``insufficient_validation_data``.
+    ``reason`` is one of ``sharpe_degradation`` (the gate found the candidate worse),
+    ``non_finite``, ``non_finite_data``, ``inconsistent_data`` (see
+    :mod:`online_learning.update.integrity`), ``suspect_prices`` (see
+    :mod:`online_learning.update.price_checks`), ``training_diverged``, ``update_too_large``,
+    ``insufficient_training_data``, ``insufficient_validation_data`` or
+    ``awaiting_validation_days`` (too few days are new since the last decision: nothing was
+    trained, the update waits for more).
     """
 
     champion_version: str = ""

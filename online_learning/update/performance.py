@@ -6,17 +6,33 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from online_learning.execution import (
+    DEFAULT_COST_BPS,
+    DEFAULT_EXECUTION,
+    executed_returns,
+    net_returns,
+    position_from_p_up,
+)
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.metrics_store.records import PerformanceRow
 
 
 def realised_performance(
-    model: nn.Module, rows: pd.DataFrame, *, model_id: str
+    model: nn.Module,
+    rows: pd.DataFrame,
+    *,
+    model_id: str,
+    execution: str = DEFAULT_EXECUTION,
+    cost_bps: float = DEFAULT_COST_BPS,
 ) -> list[PerformanceRow]:
-    """One :class:`PerformanceRow` per labelled (symbol, day) of ``rows``.
+    """One :class:`PerformanceRow` per priced (symbol, day) of ``rows``, in time order.
 
-    The position taken at the close of day ``t`` is ``2 * p_up - 1`` (as in the stability
-    gate) and it earns the symbol's return from ``t`` to ``t + 1``, recorded under day ``t``.
+    The rule is the gate's and the backtest's (:mod:`online_learning.execution`): the position
+    ``2 * p_up - 1`` decided at the close of day ``t`` is filled at the execution timing
+    (``auto``: the next open when the data has opens, else the next close) and recorded under
+    day ``t``; ``market_return`` is the return it was held over, ``strategy_return`` the
+    position times it less ``cost_bps`` per unit of position changed since the symbol's
+    previous row. Days whose executed return is not known yet are left out.
 
     Examples
     --------
@@ -24,27 +40,34 @@ def realised_performance(
     >>> from online_learning.models import RegimeSpecialist
     >>> _ = torch.manual_seed(0)
     >>> model = RegimeSpecialist(FEATURE_COLUMNS, hidden=(4,))
-    >>> rows = pd.DataFrame({c: [0.0, 0.1] for c in FEATURE_COLUMNS})
-    >>> rows["date"] = pd.to_datetime(["2024-01-02", "2024-01-03"])
-    >>> rows["symbol"], rows["forward_return"] = "AAA", [0.01, -0.02]
+    >>> rows = pd.DataFrame({c: [0.0, 0.1, 0.2] for c in FEATURE_COLUMNS})
+    >>> rows["date"] = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04"])
+    >>> rows["symbol"], rows["forward_return"] = "AAA", [0.01, -0.02, 0.005]
+    >>> rows["return_next_close"] = [-0.02, 0.005, np.nan]
     >>> [round(r.market_return, 4) for r in realised_performance(model, rows, model_id="m")]
-    [0.0101, -0.0198]
+    [-0.0198, 0.005]
     """
     if rows.empty:
         return []
+    market = executed_returns(rows, execution)
+    rows = rows.assign(_market=market).loc[np.isfinite(market)]
+    rows = rows.sort_values(["date", "symbol"], kind="stable")
+    if rows.empty:
+        return []
     p_up = model.predict_proba(rows.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32))
-    position = 2.0 * p_up.astype(np.float64) - 1.0
-    market = np.expm1(rows["forward_return"].to_numpy(dtype=np.float64))
+    position = position_from_p_up(p_up.astype(np.float64))
+    realised = rows["_market"].to_numpy(dtype=np.float64)
+    net, _ = net_returns(rows["symbol"].to_numpy(), position, realised, cost_bps=cost_bps)
     return [
         PerformanceRow(
             model_id=model_id,
             symbol=str(symbol),
             date=pd.Timestamp(day).date(),
             position=float(pos),
-            strategy_return=float(pos * ret),
+            strategy_return=float(value),
             market_return=float(ret),
         )
-        for symbol, day, pos, ret in zip(
-            rows["symbol"], rows["date"], position, market, strict=True
+        for symbol, day, pos, value, ret in zip(
+            rows["symbol"], rows["date"], position, net, realised, strict=True
         )
     ]

@@ -7,9 +7,10 @@ never on this path: the event goes to the outbox with the history row, and the
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 import pandas as pd
@@ -23,11 +24,32 @@ from online_learning.events.schema import (
 from online_learning.metrics_store import UpdateRecord
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.incremental_trainer import OnlineLearner
-from online_learning.update.outcomes import UpdateOutcome
+from online_learning.update.outcomes import GATE_REASONS, UpdateOutcome
 
 
 class UpdateRecorder(Protocol):
     def record_update(self, record: UpdateRecord, events: list[OutboxEvent]) -> None: ...
+
+
+def last_judged_day(store: object, model_id: str) -> date | None:
+    """The last validation day the gate judged for ``model_id``, from the update history.
+
+    It is the ``window_end`` of the newest recorded update whose gate decided (promoted or
+    rejected on its validation days); ``None`` when there is none or the store keeps no
+    history (a recorder without ``update_history``).
+
+    Examples
+    --------
+    >>> last_judged_day(object(), "m") is None
+    True
+    """
+    history = getattr(store, "update_history", None)
+    if history is None:
+        return None
+    for record in history(model_id=model_id, limit=200):
+        if record.reason in GATE_REASONS and record.window_end:
+            return date.fromisoformat(str(record.window_end)[:10])
+    return None
 
 
 class UpdateObserver(Protocol):
@@ -56,8 +78,14 @@ def run_update(
 
     A promoted or rolled-back update writes its history row and its event together. An
     update that raises is recorded as ``failed`` (with its event) and the error is raised
-    again, so callers still see it.
+    again, so callers still see it. Unless ``config.judged_through`` is set, the validation
+    days an earlier decision of the model judged are read from the store
+    (:func:`last_judged_day`) and not judged again.
     """
+    if config.judged_through is None:
+        judged = last_judged_day(store, config.model_id)
+        if judged is not None:
+            config = dataclasses.replace(config, judged_through=judged)
     job_id = job_id or new_job_id()
     started = utc_now()
     try:

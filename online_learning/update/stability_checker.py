@@ -1,47 +1,57 @@
-"""The Sharpe stability gate: does an updated model trade at least as well as the champion?
+"""The stability gate: reject a candidate only when it trades worse than the champion, with a
+stated confidence.
 
-Both models are scored on the **same validation days, which the update did not train on**.
-Each model's position on a (symbol, day) is ``2 * p_up - 1`` (long when it expects a rise,
-short when it expects a fall, sized by confidence), and its return is that position times the
-symbol's next-day return. Returns are **pooled over symbols**: every (symbol, day) is one
-sample, and the Sharpe ratio of the pooled samples is annualised with ``sqrt(252)``.
+Both models are priced by the one rule of :mod:`online_learning.execution` (position
+``2 * p_up - 1``, executable timing, costs per unit traded) on the **same validation days,
+which neither model trained on and no earlier decision of this model judged**. The book of
+each model is equally weighted over the day's symbols; ``d_t`` is the candidate's daily net
+return minus the champion's.
 
-The rule
+The test
 --------
-With ``pre`` the champion's Sharpe, ``post`` the candidate's and ``t`` the threshold
-(``min_sharpe_threshold``, 0.95 by default), the candidate passes when::
+A paired, one-sided t-test on ``d_t`` with a Newey-West (HAC, Bartlett kernel) standard error,
+so that autocorrelated differences do not overstate the evidence::
 
-    post >= pre - (1 - t) * max(|pre|, floor)
+    t = (mean(d) + margin) / se_HAC(d),    p = P(T_{n-1} <= t)
 
-For ``pre >= floor`` this is exactly the original rule ``post / pre >= t``. That ratio means
-nothing at zero or negative ``pre``: with ``pre = -1`` a worse ``post = -1.5`` gives a ratio of
-1.5 and would pass, and at ``pre = 0`` it divides by zero. The rule above allows at most
-``(1 - t) * max(|pre|, floor)`` of loss whatever the sign of ``pre``, so a worse model is
-rejected there too, and the floor keeps the tolerance from vanishing near zero.
-``degradation_pct`` is ``100 * (pre - post) / max(|pre|, floor)``; positive means worse.
+The candidate is **rejected when p < 1 - confidence** (``confidence`` 0.95 by default): only
+when it is worse with that confidence. ``margin`` is the tolerated loss of the seed's rule,
+``(1 - min_sharpe_threshold) * max(|S_pre|, sharpe_floor)`` in annualised Sharpe units, turned
+into daily return units with the champion's daily volatility; with the default threshold of
+0.95 it is small, so the test is close to "is the candidate worse at all?".
 
-Noise
------
-Seven daily returns of one symbol give a Sharpe whose standard error is about
-``sqrt(252 / 7) = 6`` annualised: the number is mostly noise. The gate copes in three ways:
-it pools all symbols' validation days into one sample; it refuses to promote when the pooled
-sample has fewer than ``min_samples`` returns (the champion stays); and because both models
-are scored on identical samples, the comparison is paired — a candidate that barely moved
-scores almost exactly like the champion, so noise alone rarely rejects a small, sound update,
-while a candidate that changed a lot must show it did not get worse. The approximate standard
-error of the Sharpe estimate (Lo, 2002) is reported with every decision so that a reader can
-judge it; the gate errs on the side of keeping the champion.
+Why a test and not the ratio of two Sharpe ratios
+-------------------------------------------------
+The seed's rule ``post >= 0.95 * pre`` on seven days compared two numbers whose standard error
+is about ``sqrt(252 / 7) = 6`` annualised: candidates of equal quality were rejected in about a
+third of the decisions. Under the test, a candidate as good as the champion is rejected with a
+probability of about ``1 - confidence`` (measured in ``benchmarks/gate_error.py``: the false
+rejection rate and the power against a true drop of 1 in annualised Sharpe). The price is
+power: a few days cannot prove a small drop, and the gate says so (``p_value`` travels with
+every decision).
+
+``sharpe_pre``, ``sharpe_post`` and ``degradation_pct`` (``100 * (pre - post) /
+max(|pre|, floor)``, positive means worse) are reported as before; they no longer decide.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from torch import nn
+
+from online_learning.execution import (
+    DEFAULT_COST_BPS,
+    RETURN_COLUMNS,
+    daily_net_returns,
+    position_from_p_up,
+    resolve_execution,
+)
 
 TRADING_DAYS = 252
 
@@ -85,16 +95,89 @@ def sharpe_standard_error(sharpe: float, n: int, periods_per_year: int = TRADING
 def strategy_returns(
     model: nn.Module, frame: pd.DataFrame, feature_names: Sequence[str]
 ) -> np.ndarray:
-    """Per (symbol, day) returns of trading ``model``'s predictions on a labelled frame."""
+    """Per-row gross returns of ``model``'s positions at ``same-close``: in-sample diagnostics
+    only (the training Sharpe of a retrain); decisions use :meth:`StabilityGate.check`."""
     features = frame.loc[:, list(feature_names)].to_numpy(dtype=np.float32)
-    p_up = model.predict_proba(features)
-    position = 2.0 * p_up.astype(np.float64) - 1.0
+    position = position_from_p_up(model.predict_proba(features).astype(np.float64))
     return position * np.expm1(frame["forward_return"].to_numpy(dtype=np.float64))
+
+
+def hac_standard_error(values: np.ndarray, lags: int | None = None) -> tuple[float, int]:
+    """Newey-West standard error of the mean of ``values`` and the number of lags used.
+
+    The default lag count is Newey and West's ``floor(4 * (n / 100) ** (2 / 9))``, at most
+    ``n // 4`` so that a handful of days does not estimate more autocovariances than it can.
+
+    Examples
+    --------
+    >>> x = np.array([0.1, -0.2, 0.3, 0.0, -0.1, 0.2, 0.1, -0.3])
+    >>> se, lags = hac_standard_error(x)
+    >>> round(se, 4), lags
+    (0.0393, 2)
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    if n < 2:
+        return math.nan, 0
+    if lags is None:
+        lags = min(int(4 * (n / 100) ** (2 / 9)), n // 4)
+    centred = x - x.mean()
+    variance = centred @ centred / n
+    for lag in range(1, lags + 1):
+        weight = 1.0 - lag / (lags + 1)
+        variance += 2 * weight * (centred[lag:] @ centred[:-lag]) / n
+    # n / (n - 1) makes the lag-0 term the usual unbiased variance.
+    return math.sqrt(max(variance, 0.0) * n / (n - 1) / n), lags
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """The one-sided paired test of daily differences (candidate minus champion)."""
+
+    n_days: int
+    mean_difference: float
+    standard_error: float
+    margin: float
+    t_stat: float
+    p_value: float
+    lags: int
+
+
+def paired_test(differences: np.ndarray, *, margin: float = 0.0) -> PairedTest:
+    """``P(T <= (mean(d) + margin) / se_HAC(d))``: small when the candidate is worse.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> worse = rng.normal(-0.01, 0.01, 30)
+    >>> paired_test(worse).p_value < 0.01
+    True
+    >>> paired_test(np.zeros(10)).p_value
+    1.0
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    n = int(d.size)
+    se, lags = hac_standard_error(d)
+    mean = float(d.mean()) if n else math.nan
+    if n < 2 or not math.isfinite(se):
+        return PairedTest(n, mean, se, margin, math.nan, math.nan, lags)
+    shifted = mean + margin
+    if se == 0.0:  # identical (or constantly shifted) returns: no noise to test against
+        t, p = (math.inf, 1.0) if shifted >= 0 else (-math.inf, 0.0)
+    else:
+        t = shifted / se
+        p = float(stats.t.cdf(t, df=n - 1))
+    return PairedTest(n, mean, se, margin, float(t), p, lags)
 
 
 @dataclass(frozen=True)
 class StabilityReport:
-    """The gate's decision and the numbers behind it."""
+    """The gate's decision and the numbers behind it.
+
+    ``n_samples`` counts validation rows (symbol-days), ``n_days`` the days tested;
+    ``p_value`` is the one-sided p-value of "the candidate is no worse"; the turnovers are
+    mean daily one-way turnovers of each book on the validation days.
+    """
 
     passed: bool
     sharpe_pre: float
@@ -103,22 +186,36 @@ class StabilityReport:
     n_samples: int
     sharpe_standard_error: float
     reason: str
+    n_days: int = 0
+    mean_difference: float = math.nan
+    p_value: float = math.nan
+    t_stat: float = math.nan
+    margin: float = math.nan
+    execution: str = ""
+    cost_bps: float = math.nan
+    turnover_pre: float = math.nan
+    turnover_post: float = math.nan
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
 class StabilityGate:
-    """Compare a candidate's validation Sharpe with the champion's.
+    """Decide whether a candidate may replace the champion (see the module doc).
 
     Parameters
     ----------
     min_sharpe_threshold : float, default 0.95
-        Fraction of the champion's Sharpe the candidate must keep.
+        The seed's threshold; ``(1 - threshold) * max(|S_pre|, sharpe_floor)`` is the
+        tolerated loss of annualised Sharpe (the test's margin).
     sharpe_floor : float, default 0.5
-        Scale below which the tolerance stops shrinking with ``|pre|``.
+        Scale below which the margin stops shrinking with ``|S_pre|``.
     min_samples : int, default 5
-        Pooled validation returns below which nothing is promoted.
+        Validation rows (symbol-days) below which nothing is promoted.
+    confidence : float, default 0.95
+        A candidate is rejected when it is worse with this confidence (one-sided).
+    min_days : int, default 3
+        Validation days below which nothing is promoted (a test needs some).
 
     Examples
     --------
@@ -127,7 +224,7 @@ class StabilityGate:
     >>> old = rng.normal(0.001, 0.01, 40)
     >>> gate.evaluate(pre_returns=old, post_returns=old).passed
     True
-    >>> gate.evaluate(pre_returns=old, post_returns=-old).passed
+    >>> gate.evaluate(pre_returns=old, post_returns=old - 0.01).passed
     False
     """
 
@@ -136,6 +233,8 @@ class StabilityGate:
         min_sharpe_threshold: float = 0.95,
         sharpe_floor: float = 0.5,
         min_samples: int = 5,
+        confidence: float = 0.95,
+        min_days: int = 3,
     ) -> None:
         if not 0 < min_sharpe_threshold <= 1:
             raise ValueError(f"min_sharpe_threshold must be in (0, 1], got {min_sharpe_threshold}")
@@ -143,48 +242,88 @@ class StabilityGate:
             raise ValueError(f"sharpe_floor must be > 0, got {sharpe_floor}")
         if min_samples < 2:
             raise ValueError(f"min_samples must be >= 2, got {min_samples}")
+        if not 0.5 <= confidence < 1:
+            raise ValueError(f"confidence must be in [0.5, 1), got {confidence}")
+        if min_days < 2:
+            raise ValueError(f"min_days must be >= 2, got {min_days}")
         self.min_sharpe_threshold = min_sharpe_threshold
         self.sharpe_floor = sharpe_floor
         self.min_samples = min_samples
+        self.confidence = confidence
+        self.min_days = min_days
+
+    def degradation(self, pre: float, post: float) -> float:
+        """``100 * (pre - post) / max(|pre|, floor)``; positive means worse.
+
+        Examples
+        --------
+        >>> StabilityGate().degradation(2.0, 1.5)
+        25.0
+        """
+        if not (math.isfinite(pre) and math.isfinite(post)):
+            return math.nan
+        return float(100.0 * (pre - post) / max(abs(pre), self.sharpe_floor))
 
     def decide(self, pre: float, post: float) -> tuple[bool, float]:
-        """Apply the rule to two Sharpe ratios: ``(passed, degradation_pct)``.
+        """The seed's Sharpe rule ``post >= pre - (1 - t) * max(|pre|, floor)`` and the
+        degradation: kept for reports that compare two Sharpe ratios; the gate itself
+        decides with :func:`paired_test`.
 
         Examples
         --------
         >>> gate = StabilityGate()
-        >>> gate.decide(2.0, 1.95)[0], gate.decide(2.0, 1.85)[0]
-        (True, False)
-        >>> gate.decide(-1.0, -1.5)[0]  # worse, though -1.5 / -1.0 = 1.5 >= 0.95
-        False
-        >>> gate.decide(-1.0, -0.5)[0]
-        True
+        >>> gate.decide(2.0, 1.95)[0], gate.decide(2.0, 1.85)[0], gate.decide(-1.0, -1.5)[0]
+        (True, False, False)
         """
         if not (math.isfinite(pre) and math.isfinite(post)):
             return False, math.nan
         scale = max(abs(pre), self.sharpe_floor)
-        degradation = 100.0 * (pre - post) / scale
         passed = post >= pre - (1.0 - self.min_sharpe_threshold) * scale
-        return bool(passed), float(degradation)
+        return bool(passed), self.degradation(pre, post)
 
-    def evaluate(self, *, pre_returns: np.ndarray, post_returns: np.ndarray) -> StabilityReport:
-        """Decide from the two models' returns on identical validation samples."""
+    def evaluate(
+        self,
+        *,
+        pre_returns: np.ndarray,
+        post_returns: np.ndarray,
+        n_samples: int | None = None,
+    ) -> StabilityReport:
+        """Decide from the two books' daily net returns on identical days."""
         pre_returns = np.asarray(pre_returns, dtype=np.float64)
         post_returns = np.asarray(post_returns, dtype=np.float64)
         if pre_returns.shape != post_returns.shape:
-            raise ValueError("both models must be scored on the same validation samples")
-        n = int(pre_returns.size)
+            raise ValueError("both models must be scored on the same validation days")
+        n_days = int(pre_returns.size)
+        n = n_days if n_samples is None else int(n_samples)
         pre, post = sharpe_ratio(pre_returns), sharpe_ratio(post_returns)
-        standard_error = sharpe_standard_error(pre, n)
+        common = {
+            "sharpe_pre": pre,
+            "sharpe_post": post,
+            "n_samples": n,
+            "sharpe_standard_error": sharpe_standard_error(pre, n_days),
+            "n_days": n_days,
+        }
         if not (np.isfinite(pre_returns).all() and np.isfinite(post_returns).all()):
-            return StabilityReport(False, pre, post, math.nan, n, standard_error, "non_finite")
-        if n < self.min_samples:
+            return StabilityReport(False, degradation_pct=math.nan, reason="non_finite", **common)
+        if n < self.min_samples or n_days < self.min_days:
             return StabilityReport(
-                False, pre, post, math.nan, n, standard_error, "insufficient_validation_data"
+                False, degradation_pct=math.nan, reason="insufficient_validation_data", **common
             )
-        passed, degradation = self.decide(pre, post)
-        reason = "passed" if passed else "sharpe_degradation"
-        return StabilityReport(passed, pre, post, degradation, n, standard_error, reason)
+        scale = max(abs(pre), self.sharpe_floor) if math.isfinite(pre) else self.sharpe_floor
+        daily_vol = float(pre_returns.std(ddof=1))
+        margin = (1.0 - self.min_sharpe_threshold) * scale / math.sqrt(TRADING_DAYS) * daily_vol
+        test = paired_test(post_returns - pre_returns, margin=margin)
+        passed = not test.p_value < 1.0 - self.confidence
+        return StabilityReport(
+            passed,
+            degradation_pct=self.degradation(pre, post),
+            reason="passed" if passed else "sharpe_degradation",
+            mean_difference=test.mean_difference,
+            p_value=test.p_value,
+            t_stat=test.t_stat,
+            margin=margin,
+            **common,
+        )
 
     def check(
         self,
@@ -193,9 +332,37 @@ class StabilityGate:
         new_model: nn.Module,
         validation: pd.DataFrame,
         feature_names: Sequence[str],
+        execution: str = "auto",
+        cost_bps: float = DEFAULT_COST_BPS,
+        previous: Mapping[str, float] | None = None,
     ) -> StabilityReport:
-        """Score both models on ``validation`` and decide."""
-        return self.evaluate(
-            pre_returns=strategy_returns(old_model, validation, feature_names),
-            post_returns=strategy_returns(new_model, validation, feature_names),
+        """Price both models on ``validation`` under the execution rule and decide.
+
+        ``previous`` is the book's position per symbol before the first validation day (both
+        models trade from it); rows whose executed return is unknown are left out.
+        """
+        timing = resolve_execution(execution, validation)
+        features = validation.loc[:, list(feature_names)].to_numpy(dtype=np.float32)
+        books = []
+        for model in (old_model, new_model):
+            position = position_from_p_up(model.predict_proba(features).astype(np.float64))
+            books.append(
+                daily_net_returns(
+                    validation, position, execution=timing, cost_bps=cost_bps, previous=previous
+                )
+            )
+        pre, post = books
+        known = validation[RETURN_COLUMNS[timing]].to_numpy(dtype=np.float64)
+        n_rows = int(np.isfinite(known).sum())
+        report = self.evaluate(
+            pre_returns=pre.net.to_numpy(), post_returns=post.net.to_numpy(), n_samples=n_rows
+        )
+        return StabilityReport(
+            **{
+                **report.to_dict(),
+                "execution": timing,
+                "cost_bps": float(cost_bps),
+                "turnover_pre": float(pre.turnover.mean()) if len(pre.turnover) else math.nan,
+                "turnover_post": float(post.turnover.mean()) if len(post.turnover) else math.nan,
+            }
         )

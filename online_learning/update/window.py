@@ -1,4 +1,11 @@
-"""The sliding data window of an update: training days, then held-out validation days."""
+"""The sliding data window of an update: training days, then held-out validation days.
+
+A day belongs to the window only when the return its position earns under the execution
+timing is known (see :mod:`online_learning.execution`): at ``next-open`` or ``next-close`` the
+newest labelled day waits for the next session. Validation days are the last
+``validation_days`` of the window that no earlier decision judged (after ``judged_through``);
+every earlier day of the window is trained on.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import pandas as pd
 
 from online_learning.data import DataSource
 from online_learning.errors import DataError
+from online_learning.execution import RETURN_COLUMNS, resolve_execution
 from online_learning.features import FEATURE_COLUMNS, build_features, labelled
 
 # Calendar days fetched before the window so that the longest feature lookback is warm.
@@ -18,13 +26,30 @@ _LOOKBACK_CALENDAR_DAYS = 140
 
 @dataclass(frozen=True)
 class UpdateWindow:
-    """Labelled feature rows of one window, split by date, and the window's trading days."""
+    """Labelled feature rows of one window, split by date, and the window's trading days.
+
+    ``universe`` holds the rows of every symbol and regime on the window's days (a specialist
+    trains on its regime's rows only, but a bad price anywhere in the window is seen there);
+    ``execution`` is the resolved timing; ``judged_through`` the last day an earlier decision
+    judged.
+    """
 
     train: pd.DataFrame
     validation: pd.DataFrame
     start: date
     end: date
     trading_days: tuple[date, ...]
+    universe: pd.DataFrame | None = None
+    execution: str = "next-close"
+    judged_through: date | None = None
+
+    @property
+    def validation_days(self) -> tuple[date, ...]:
+        """The window's days on which the gate judges."""
+        if self.validation.empty:
+            return ()
+        first = pd.Timestamp(self.validation["date"].min()).date()
+        return tuple(d for d in self.trading_days if d >= first)
 
     @property
     def finite(self) -> bool:
@@ -56,32 +81,47 @@ def update_window(
     validation_days: int,
     as_of: date | None = None,
     regime: str | None = None,
+    execution: str = "auto",
+    judged_through: date | None = None,
 ) -> UpdateWindow:
-    """The last ``data_window`` labelled trading days up to ``as_of``.
+    """The last ``data_window`` trading days up to ``as_of`` whose executed return is known.
 
-    A day is labelled when the next day's close is known, so the newest day of data is never in
-    the window. The last ``validation_days`` days are held out. With ``regime``, only rows whose
-    causal regime label matches are kept (a regime specialist learns from its own regime).
+    A day is labelled when the next day's close is known, and priced when the return of its
+    position under ``execution`` is, so the newest day or two of data are never in the
+    window. Of the window's days after ``judged_through``, the last ``validation_days`` are
+    held out (possibly fewer, or none). With ``regime``, only rows whose causal regime label
+    matches are trained and judged on (a regime specialist learns from its own regime).
     """
     fetch_start = None
     if as_of is not None:
-        fetch_start = as_of - timedelta(days=int(data_window * 1.6) + 10)
+        fetch_start = as_of - timedelta(days=int(data_window * 1.6) + 14)
     features = labelled_features(source, start=fetch_start, end=as_of)
-    dates = np.sort(features["date"].unique())
+    timing = resolve_execution(execution, features)
+    priced = features[features[RETURN_COLUMNS[timing]].notna()]
+    dates = np.sort(priced["date"].unique())
     if len(dates) < data_window:
         raise DataError(
-            f"{source.name}: {len(dates)} labelled trading days up to {as_of or 'the end'}, "
-            f"the window needs {data_window}"
+            f"{source.name}: {len(dates)} priced trading days up to {as_of or 'the end'} "
+            f"({timing} execution), the window needs {data_window}"
         )
     window_dates = dates[-data_window:]
-    split = window_dates[-validation_days]
-    rows = features[features["date"] >= window_dates[0]]
-    if regime is not None:
-        rows = rows[rows["regime_label"] == regime]
+    fresh = window_dates
+    if judged_through is not None:
+        fresh = window_dates[window_dates > np.datetime64(pd.Timestamp(judged_through))]
+    split = fresh[-validation_days] if len(fresh) >= validation_days else None
+    if split is None:
+        split = fresh[0] if len(fresh) else window_dates[-1] + np.timedelta64(1, "D")
+    universe = features[
+        (features["date"] >= window_dates[0]) & (features["date"] <= window_dates[-1])
+    ]
+    rows = universe if regime is None else universe[universe["regime_label"] == regime]
     return UpdateWindow(
         train=rows[rows["date"] < split].reset_index(drop=True),
         validation=rows[rows["date"] >= split].reset_index(drop=True),
         start=pd.Timestamp(window_dates[0]).date(),
         end=pd.Timestamp(window_dates[-1]).date(),
         trading_days=tuple(pd.Timestamp(d).date() for d in window_dates),
+        universe=universe.reset_index(drop=True),
+        execution=timing,
+        judged_through=judged_through,
     )

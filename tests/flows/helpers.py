@@ -42,8 +42,17 @@ def bootstrap_specialists(registry, *, models=SPECIALISTS, epochs: int = 5) -> d
 
 
 def gate_passes(row: dict) -> bool:
-    """What the stability gate decides for the row's Sharpe ratios (default thresholds)."""
-    return StabilityGate().decide(row["sharpe_pre"], row["sharpe_post"])[0]
+    """Whether the stability gate let the row's candidate through.
+
+    The gate decides on a paired test of daily returns, not on the two Sharpe ratios the row
+    reports, so the verdict is the row's reason: ``passed``, or a rejection by the gate or an
+    earlier check. The degradation the row reports must still be the one of its Sharpe ratios.
+    """
+    pre, post = row["sharpe_pre"], row["sharpe_post"]
+    degradation = None if pre is None or post is None else StabilityGate().degradation(pre, post)
+    if row.get("degradation_pct") is not None and degradation is not None:
+        assert abs(row["degradation_pct"] - degradation) < 1e-3, row
+    return row["reason"] == "passed"
 
 
 def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 1.0) -> T:

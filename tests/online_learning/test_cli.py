@@ -72,8 +72,9 @@ def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
 
     # Plain fine-tuning with a large step overfits the window: the gate rolls it back.
     overfit = _run(
-        "update", *common, "--as-of", _day(days, 330), "--learning_rate", "3e-3",
-        "--ewc_lambda", "0", "--epochs", "10", "--json",
+        "update", *common, "--as-of", _day(days, 330), "--learning_rate", "1e-2",
+        "--ewc_lambda", "0", "--epochs", "30", "--validation-days", "30",
+        "--gate-confidence", "0.9", "--json",
     )  # fmt: skip
     assert overfit.exit_code == EXIT_ROLLED_BACK, overfit.output
     [outcome] = json.loads(overfit.stdout)
@@ -83,7 +84,7 @@ def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
     # After the switch to the sideways regime, learning the new relationship is promoted.
     adapted = _run(
         "update", *common, "--as-of", _day(days, 470), "--learning_rate", "1e-2",
-        "--ewc_lambda", "100", "--epochs", "10", "--json",
+        "--ewc_lambda", "100", "--epochs", "10", "--validation-days", "30", "--json",
     )  # fmt: skip
     assert adapted.exit_code == EXIT_PROMOTED, adapted.output
     [outcome] = json.loads(adapted.stdout)

@@ -147,9 +147,12 @@ def test_signal_is_momentum_in_bull_and_mean_reversion_in_sideways() -> None:
             )
         )
 
-    assert correlation("bull") > 0.1
-    assert correlation("sideways") < -0.1
+    assert correlation("bull", signal_strength=1.0) > 0.1
+    assert correlation("sideways", signal_strength=1.0) < -0.1
     assert abs(correlation("bull", signal_strength=0.0, drift_speed=0.0)) < 0.05
+    # The default is realistic: a lag-one correlation of a few hundredths.
+    assert 0.0 < correlation("bull", drift_speed=0.0) < 0.06
+    assert -0.08 < correlation("sideways", drift_speed=0.0) < 0.0
 
 
 def test_drift_makes_the_relationship_move_within_a_regime() -> None:
@@ -289,5 +292,24 @@ def test_resolve_source_builds_each_kind(tmp_path) -> None:
 
 @pytest.mark.parametrize("spec", ["yahoo", "missing.csv", ""])
 def test_resolve_source_lists_the_choices_when_unknown(spec: str) -> None:
-    with pytest.raises(DataError, match="expected 'synthetic', 'sp500' or the path"):
+    with pytest.raises(
+        DataError, match="expected 'synthetic', 'sp500', 'sp500-stocks' or the path"
+    ):
         resolve_source(spec)
+
+
+def test_sp500_stocks_come_from_skfolio_data_without_importing_skfolio() -> None:
+    import sys
+
+    from online_learning.data import SP500_STOCKS, SP500StocksSource
+    from online_learning.execution import resolve_execution
+    from online_learning.features import build_features
+
+    prices = resolve_source("sp500-stocks").fetch("2022-01-03", "2022-12-28")
+    assert sorted(prices["symbol"].unique()) == sorted(SP500_STOCKS)
+    assert prices.groupby("symbol").size().eq(249).all()
+    assert "open" not in prices.columns  # closes only: positions fill at the next close
+    assert resolve_execution("auto", build_features(prices)) == "next-close"
+    assert "skfolio" not in sys.modules
+    with pytest.raises(DataError, match="unknown symbols \\['TSLA'\\]"):
+        SP500StocksSource(symbols=["KO", "TSLA"])

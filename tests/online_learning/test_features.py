@@ -140,7 +140,11 @@ def test_true_regime_is_carried_only_when_the_source_has_it(features: pd.DataFra
 
 def test_regime_label_tracks_the_true_regime() -> None:
     market = SyntheticMarket(
-        seed=2, n_symbols=6, n_days=1200, regime_schedule=[("bull", 300), ("bear", 300)]
+        seed=2,
+        n_symbols=6,
+        n_days=1200,
+        regime_schedule=[("bull", 300), ("bear", 300)],
+        market_correlation=0.0,  # six independent paths, not one market seen six times
     )
     features = build_features(market.fetch())
     share = pd.crosstab(features["true_regime"], features["regime_label"], normalize="index")

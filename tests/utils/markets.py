@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from online_learning.data import SyntheticMarket
+from online_learning.data import SyntheticMarket, conform_prices, slice_dates
 
 
 def regime_switch(
@@ -13,14 +13,16 @@ def regime_switch(
 ) -> SyntheticMarket:
     """Every symbol in regime ``first`` for 400 days, then in ``second`` for 300 days.
 
-    The relationship is fixed inside each regime (no drift) so that tests can tell a genuine
-    change of regime from noise.
+    The relationship is fixed inside each regime (no drift) and as strong as the simulator's
+    old default (``signal_strength=1``, far above real markets) so that tests of the update
+    path's mechanics can tell a genuine change of regime from noise.
     """
     return SyntheticMarket(
         seed=seed,
         n_symbols=n_symbols,
         n_days=700,
         drift_speed=0.0,
+        signal_strength=1.0,
         regime_schedule=[(first, 400), (second, 300)],
     )
 
@@ -118,3 +120,39 @@ def corrupt_features(value: float = np.nan, fraction: float = 0.1, seed: int = 0
         return frame
 
     return transform
+
+
+class BounceMarket:
+    """Closes that bounce: a random walk observed with noise, the classic false signal.
+
+    The true log price ``p`` is a random walk; a close is ``p`` plus observation noise (bid-ask
+    bounce, stale quotes), so close-to-close returns revert (lag-one autocorrelation about
+    -1/3) and a model that buys yesterday's losers earns a large Sharpe ratio **if it could
+    trade at the close it has just seen**. The open of a day is the previous true price moved
+    by the overnight part of the day's step, observed with its own noise: nothing a signal
+    computed at a close knows about the next open or close.
+    """
+
+    name = "bounce"
+
+    def __init__(self, seed: int = 0, n_symbols: int = 4, n_days: int = 400) -> None:
+        rng = np.random.default_rng(seed)
+        dates = pd.bdate_range("2016-01-04", periods=n_days)
+        overnight = rng.normal(0.0, 0.006, (n_days, n_symbols))
+        session = rng.normal(0.0, 0.008, (n_days, n_symbols))
+        true = np.log(100.0) + np.cumsum(overnight + session, axis=0)
+        close = np.exp(true + rng.normal(0.0, 0.01, true.shape))
+        previous = np.vstack([np.full((1, n_symbols), np.log(100.0)), true[:-1]])
+        open_ = np.exp(previous + overnight + rng.normal(0.0, 0.01, true.shape))
+        frame = pd.DataFrame(
+            {
+                "date": np.tile(dates.to_numpy(), n_symbols),
+                "symbol": np.repeat([f"B{i}" for i in range(n_symbols)], n_days),
+                "open": open_.T.ravel(),
+                "close": close.T.ravel(),
+            }
+        )
+        self._prices = conform_prices(frame, origin="bounce market")
+
+    def fetch(self, start=None, end=None) -> pd.DataFrame:
+        return slice_dates(self._prices, start, end, origin=self.name)

@@ -5,15 +5,32 @@ import math
 import pytest
 
 from online_learning.errors import ConfigError
-from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_EWC_LAMBDA,
+    DEFAULT_LEARNING_RATE,
+    PRESETS,
+    IncrementalUpdateConfig,
+)
 
 
-def test_defaults_are_the_seed_defaults():
+def test_defaults_are_the_measured_defaults_and_the_seed_keeps_a_preset():
     config = IncrementalUpdateConfig(model_id="bull_specialist")
-    assert (config.data_window, config.learning_rate, config.ewc_lambda) == (60, 1e-5, 1000.0)
+    assert (config.data_window, config.learning_rate, config.ewc_lambda, config.epochs) == (
+        60,
+        DEFAULT_LEARNING_RATE,
+        DEFAULT_EWC_LAMBDA,
+        DEFAULT_EPOCHS,
+    )
     assert config.stability_check is True
     assert config.min_sharpe_threshold == 0.95
-    assert config.validation_days == 7
+    assert (config.execution, config.cost_bps) == ("auto", 5.0)
+    seed = IncrementalUpdateConfig.preset("conservative", model_id="m")
+    assert (seed.learning_rate, seed.ewc_lambda, seed.epochs) == (1e-5, 1000.0, 10)
+    assert IncrementalUpdateConfig.preset("conservative", model_id="m", epochs=3).epochs == 3
+    assert set(PRESETS) == {"default", "conservative"}
+    with pytest.raises(ConfigError, match="unknown preset 'fast'"):
+        IncrementalUpdateConfig.preset("fast", model_id="m")
 
 
 @pytest.mark.parametrize("window", [30, 45, 90])
@@ -41,6 +58,13 @@ def test_window_bounds_are_inclusive(window):
         ("validation_days", 0, "validation_days"),
         ("validation_days", 40, "at most half"),
         ("epochs", 0, "epochs"),
+        ("execution", "close", "execution must be one of auto, next-open, next-close"),
+        ("cost_bps", -1.0, "cost_bps must be between 0 and 10000"),
+        ("cost_bps", math.nan, "cost_bps must be between"),
+        ("gate_confidence", 1.0, r"gate_confidence must be in \[0.5, 1\)"),
+        ("min_validation_days", 1, "min_validation_days"),
+        ("min_validation_days", 11, "min_validation_days"),
+        ("judged_through", "2024-01-02", "judged_through must be a date"),
     ],
 )
 def test_rejects_out_of_range_values(field, value, message):

@@ -46,7 +46,9 @@ def _bootstrap(registry, market, end) -> str:
 
 
 def _config(**overrides) -> IncrementalUpdateConfig:
+    # 30 validation days (half the window): the gate judges on enough days to have power.
     options = {"model_id": MODEL, "learning_rate": 1e-2, "epochs": 30, "seed": 0}
+    options["validation_days"] = 30
     options.update(overrides)
     return IncrementalUpdateConfig(**options)
 

@@ -79,5 +79,5 @@ def test_identical_models_pass_and_report_a_standard_error():
 
 
 def test_gate_rejects_models_scored_on_different_samples():
-    with pytest.raises(ValueError, match="same validation samples"):
+    with pytest.raises(ValueError, match="same validation days"):
         StabilityGate().evaluate(pre_returns=np.zeros(5), post_returns=np.zeros(6))
