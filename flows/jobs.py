@@ -4,7 +4,7 @@ For the serving API's ``POST /api/v1/models/online-update`` and ``GET /api/v1/jo
 
     job_id = submit_update("bull_specialist", learning_rate=1e-5)   # JobConflictError -> 409
     job = get_job(job_id)                                            # JobNotFoundError -> 404
-    job.status  # queued | running | promoted | rolled_back | failed
+    job.status  # queued | running | promoted | rolled_back | deferred | failed
 
 The job id is the Prefect flow run id; the job's state is the flow run's state, and its result
 the run's ``daily-update`` table artifact (so a reader needs only the Prefect API, not the
@@ -59,7 +59,7 @@ from flows.updates import ensure_lock
 from online_learning.errors import ConfigError
 from online_learning.update.config import IncrementalUpdateConfig
 
-JobStatus = Literal["queued", "running", "promoted", "rolled_back", "failed"]
+JobStatus = Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
 JOB_TAG = "online-learning-job"
 #: Flow parameters a job may set; the rest keep the deployment's defaults.
 JOB_PARAMETERS = frozenset(
@@ -136,7 +136,7 @@ class Job:
 
     @property
     def final(self) -> bool:
-        return self.status in ("promoted", "rolled_back", "failed")
+        return self.status in ("promoted", "rolled_back", "deferred", "failed")
 
 
 def job_parameters(model_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +285,11 @@ def get_job(job_id: str) -> Job:
             "error",
         )
     }
-    if state.type == StateType.COMPLETED and row.get("decision") in ("promoted", "rolled_back"):
+    if state.type == StateType.COMPLETED and row.get("decision") in (
+        "promoted",
+        "rolled_back",
+        "deferred",
+    ):
         return Job(status=row["decision"], **fields, **outcome)
     outcome["error"] = outcome["error"] or state.message or state.name
     return Job(status="failed", **fields, **outcome)

@@ -14,8 +14,8 @@ A run of ``daily-update`` or ``adaptation`` ends
   them.
 
 Either way the run publishes a table artifact (the ``REPORT_COLUMNS`` below, one row per model,
-``decision`` one of ``promoted``, ``rolled_back``, ``failed``) under the flow's artifact key,
-which is also where :mod:`flows.jobs` reads a job's result from.
+``decision`` one of ``promoted``, ``rolled_back``, ``failed``, ``deferred``) under the flow's
+artifact key, which is also where :mod:`flows.jobs` reads a job's result from.
 """
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 
 from online_learning.numbers import finite_or_none
-from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.outcomes import (
+    RollbackResult,
+    UpdateDeferred,
+    UpdateOutcome,
+    UpdateSuccess,
+)
 
-Decision = Literal["promoted", "rolled_back", "failed"]
+Decision = Literal["promoted", "rolled_back", "failed", "deferred"]
 REPORT_COLUMNS = (
     "model",
     "decision",
@@ -67,7 +72,7 @@ class ModelReport:
 
     @classmethod
     def from_outcome(cls, outcome: UpdateOutcome) -> ModelReport:
-        if not isinstance(outcome, UpdateSuccess | RollbackResult):
+        if not isinstance(outcome, UpdateSuccess | RollbackResult | UpdateDeferred):
             raise TypeError(f"not an update outcome: {outcome!r}")
         version = outcome.serving_version
         return cls(
@@ -122,9 +127,17 @@ def report_of(model_id: str, future: PrefectFuture) -> ModelReport:
 
 
 def summary(reports: list[ModelReport]) -> str:
-    """``"2 promoted, 1 rolled back, 1 failed: bear_specialist (ModelNotFoundError: ...)"``."""
-    counts = {d: sum(r.decision == d for r in reports) for d in ("promoted", "rolled_back")}
+    """``"2 promoted, 1 rolled back, 1 failed: bear_specialist (ModelNotFoundError: ...)"``.
+
+    Deferred updates (waiting for new validation days) are named only when there are some:
+    ``"0 promoted, 0 rolled back, 3 deferred"``.
+    """
+    counts = {
+        d: sum(r.decision == d for r in reports) for d in ("promoted", "rolled_back", "deferred")
+    }
     parts = [f"{counts['promoted']} promoted", f"{counts['rolled_back']} rolled back"]
+    if counts["deferred"]:
+        parts.append(f"{counts['deferred']} deferred")
     failed = [r for r in reports if r.decision == "failed"]
     text = ", ".join(parts)
     if failed:

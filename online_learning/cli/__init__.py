@@ -1,7 +1,8 @@
 """The ``online-learning`` command line.
 
 Exit codes of ``update``: 0 when every model was promoted, 3 when at least one update was
-rolled back (and none failed), 1 on an error (bad input, missing model, unreadable data),
+rolled back (and none failed), 4 when none was rolled back but at least one was deferred (it
+waited for new validation days), 1 on an error (bad input, missing model, unreadable data),
 2 on a usage error.
 """
 
@@ -14,9 +15,22 @@ from online_learning.cli import (  # noqa: F401 - the modules register their com
     platform_cmd,
     update_cmd,
 )
-from online_learning.cli._common import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+from online_learning.cli._common import (
+    EXIT_DEFERRED,
+    EXIT_ERROR,
+    EXIT_PROMOTED,
+    EXIT_ROLLED_BACK,
+    app,
+)
 
-__all__ = ["EXIT_ERROR", "EXIT_PROMOTED", "EXIT_ROLLED_BACK", "app", "main"]
+__all__ = [
+    "EXIT_DEFERRED",
+    "EXIT_ERROR",
+    "EXIT_PROMOTED",
+    "EXIT_ROLLED_BACK",
+    "app",
+    "main",
+]
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 EXIT_PROMOTED = 0
 EXIT_ERROR = 1
 EXIT_ROLLED_BACK = 3
+#: No update was rolled back, but at least one waited for new validation days (nothing decided).
+EXIT_DEFERRED = 4
 
 DEFAULT_MODELS = ["bull_specialist", "bear_specialist", "sideways_specialist"]
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from online_learning.cli._common import (
     DEFAULT_MODELS,
+    EXIT_DEFERRED,
     EXIT_PROMOTED,
     EXIT_ROLLED_BACK,
     DataOpt,
@@ -91,6 +92,14 @@ def run_updates(
     return outcomes
 
 
+def exit_code(outcomes) -> int:
+    """0 when all were promoted, 3 when any was rolled back, else 4 (some were deferred)."""
+    decisions = {o.decision for o in outcomes}
+    if "rolled_back" in decisions:
+        return EXIT_ROLLED_BACK
+    return EXIT_DEFERRED if "deferred" in decisions else EXIT_PROMOTED
+
+
 def print_outcomes(outcomes) -> None:
     table = Table(title="Incremental update")
     columns = ("model", "decision", "champion", "Sharpe pre", "Sharpe post", "degr. %",
@@ -98,7 +107,7 @@ def print_outcomes(outcomes) -> None:
     for column in columns:
         table.add_column(column)
     for o in outcomes:
-        colour = "green" if o.promoted else "yellow"
+        colour = {"promoted": "green", "deferred": "cyan"}.get(o.decision, "yellow")
         table.add_row(
             o.model_id, f"[{colour}]{o.decision}[/]", f"v{o.serving_version}", fmt(o.sharpe_pre),
             fmt(o.sharpe_post), fmt(o.degradation_pct, "+.1f"),
@@ -188,7 +197,8 @@ def update(
 ) -> None:
     """Incrementally update models with EWC; promote or roll back each one.
 
-    Exit code 0: all promoted; 3: at least one rolled back; 1: error.
+    Exit code 0: all promoted; 3: at least one rolled back; 4: none rolled back, at least one
+    deferred (waiting for new validation days); 1: error.
     """
     from online_learning.cli._common import store
     from online_learning.update.config import PRESETS
@@ -224,4 +234,4 @@ def update(
             metrics_store.dispose()
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
-    raise typer.Exit(EXIT_PROMOTED if all(o.promoted for o in outcomes) else EXIT_ROLLED_BACK)
+    raise typer.Exit(exit_code(outcomes))

@@ -47,12 +47,17 @@ class OutboxEvent:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True).encode()
 
 
+def _stability_check(decision: str) -> str:
+    return {"promoted": "passed", "deferred": "not_run"}.get(decision, "failed")
+
+
 @dataclass(frozen=True)
 class ModelUpdateEvent:
-    """What happened in one incremental update, accepted or rolled back.
+    """What happened in one incremental update: promoted, rolled back, failed or deferred.
 
-    ``stability_check`` is ``"passed"`` when the candidate was promoted and ``"failed"`` when
-    the champion stayed, whatever the reason (``reason`` says which).
+    ``stability_check`` is ``"passed"`` when the candidate was promoted, ``"not_run"`` when the
+    update was deferred (it waited for new validation days: nothing trained, nothing judged)
+    and ``"failed"`` when the champion stayed for any other reason (``reason`` says which).
     """
 
     model_id: str
@@ -92,7 +97,7 @@ class ModelUpdateEvent:
             sharpe_pre=finite_or_none(outcome.sharpe_pre),
             sharpe_post=finite_or_none(outcome.sharpe_post),
             degradation_pct=finite_or_none(outcome.degradation_pct),
-            stability_check="passed" if promoted else "failed",
+            stability_check=_stability_check(outcome.decision),
             decision=outcome.decision,
             reason=outcome.reason,
             version=outcome.serving_version,

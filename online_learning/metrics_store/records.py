@@ -13,8 +13,8 @@ import pandas as pd
 
 from online_learning.numbers import finite_or_none
 
-Decision = Literal["promoted", "rolled_back", "failed"]
-DECISIONS: tuple[str, ...] = ("promoted", "rolled_back", "failed")
+Decision = Literal["promoted", "rolled_back", "failed", "deferred"]
+DECISIONS: tuple[str, ...] = ("promoted", "rolled_back", "failed", "deferred")
 
 
 def _aware(name: str, value: datetime) -> datetime:
@@ -37,10 +37,11 @@ def json_document(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
 class UpdateRecord:
     """One incremental update attempt, as stored in ``update_history``.
 
-    ``decision`` is ``promoted``, ``rolled_back`` (the gate kept the champion) or ``failed``
-    (the update raised). Sharpe fields that are NaN or infinite are stored as None (NULL).
-    ``version`` is the model version serving after the attempt: the new one when promoted,
-    the champion that stayed otherwise. Timestamps must be timezone-aware.
+    ``decision`` is ``promoted``, ``rolled_back`` (the gate kept the champion), ``failed``
+    (the update raised) or ``deferred`` (it waited for new validation days and decided nothing).
+    Sharpe fields that are NaN or infinite are stored as None (NULL). ``version`` is the model
+    version serving after the attempt: the new one when promoted, the champion that stayed
+    otherwise. Timestamps must be timezone-aware.
 
     Examples
     --------

@@ -215,7 +215,8 @@ class MetricsStore:
     def consecutive_failures(self, model_id: str) -> int:
         """Updates of ``model_id`` rolled back or failed since its last promotion (or ever).
 
-        A scheduler can stop retrying, or alert, when this reaches a limit.
+        Deferred updates (they waited for new validation days) decided nothing and do not
+        count. A scheduler can stop retrying, or alert, when this reaches a limit.
         """
         history = update_history.c
         last_promotion = (
@@ -225,7 +226,7 @@ class MetricsStore:
         )
         query = sa.select(sa.func.count()).where(
             history.model_id == model_id,
-            history.decision != "promoted",
+            history.decision.in_(("rolled_back", "failed")),
             sa.or_(last_promotion.is_(None), history.started_at > last_promotion),
         )
         with self._reading("counting failed updates") as connection:

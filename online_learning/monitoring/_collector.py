@@ -21,7 +21,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
-OUTCOMES = ("promoted", "rolled_back", "failed")
+OUTCOMES = ("promoted", "rolled_back", "failed", "deferred")
 """Values of the ``outcome`` label; ``failed`` is an update that raised."""
 
 # From a 0.1 s smoke run to 2 h; 3600 is a bound so "slower than 60 min" is a bucket query.
@@ -108,7 +108,8 @@ class ModelState:
 
     @property
     def rollback_rate(self) -> float:
-        total = sum(self.counts.values())
+        # A deferred update decided nothing: it is neither a rollback nor a decision.
+        total = sum(n for outcome, n in self.counts.items() if outcome != "deferred")
         return self.counts["rolled_back"] / total if total else NAN
 
     def copy(self) -> ModelState:
@@ -141,12 +142,12 @@ def _families(states: dict[str, ModelState]) -> Iterator[Metric]:
     )
     updates = CounterMetricFamily(
         UPDATES,
-        "Finished incremental updates by outcome (promoted, rolled_back, failed).",
+        "Finished incremental updates by outcome (promoted, rolled_back, failed, deferred).",
         labels=["model_id", "outcome"],
     )
     rollback = GaugeMetricFamily(
         ROLLBACK_RATE,
-        "rolled_back / all finished updates since the counters started; NaN before any.",
+        "rolled_back / decided or failed updates since the counters started; NaN before any.",
         labels=["model_id"],
     )
     gauges = {

@@ -18,13 +18,15 @@ metric                                              type        labels
 ``online_learning_update_started_timestamp_seconds``  gauge     model_id
 ==================================================  ==========  ===========================
 
-``outcome`` is ``promoted``, ``rolled_back`` or ``failed`` (the update raised). All three are
-exposed from the first time a model is seen, at 0, so that ``increase()`` counts the first
-event. The rollback rate is ``rolled_back / (promoted + rolled_back + failed)`` over the life of
-the counters, NaN before the first update; the alert rules use ``increase()`` of the counter
-over a window instead. The Sharpe and degradation gauges describe the *last* update, whatever
-its outcome (NaN when it had none, e.g. a failure); ``consecutive_failed_updates == 0`` means
-that update was promoted. The Fisher gauges keep the last statistics reported with
+``outcome`` is ``promoted``, ``rolled_back``, ``failed`` (the update raised) or ``deferred``
+(it waited for new validation days: nothing trained, nothing decided). All four are exposed
+from the first time a model is seen, at 0, so that ``increase()`` counts the first event. The
+rollback rate is ``rolled_back / (promoted + rolled_back + failed)`` over the life of the
+counters, NaN before the first update; the alert rules use ``increase()`` of the counter over
+a window instead. The Sharpe and degradation gauges describe the *last decided* update (NaN
+when it had none, e.g. a failure; a deferral leaves them as they were);
+``consecutive_failed_updates == 0`` means the last decided update was promoted (a deferral
+neither resets nor extends the run). The Fisher gauges keep the last statistics reported with
 ``fisher_stats`` (from :meth:`online_learning.update.ewc.EWCState.stats`).
 
 Exposing them
@@ -191,15 +193,18 @@ class UpdateMetrics:
         if model_id not in self._running:
             state.started = 0.0  # e.g. restored from a run that died; this one has finished
         state.counts[outcome] += 1
-        state.consecutive_failed = 0 if outcome == "promoted" else state.consecutive_failed + 1
+        if outcome != "deferred":
+            state.consecutive_failed = 0 if outcome == "promoted" else state.consecutive_failed + 1
         state.add_duration(duration_s)
         state.last_update = time.time()
         state.observations += 1
 
     def observe(self, outcome: Outcome, *, fisher_stats: Mapping[str, float] | None = None) -> None:
         """Record a finished update: an :class:`~online_learning.update.outcomes.UpdateSuccess`
-        (``decision == "promoted"``) or a :class:`~online_learning.update.outcomes.RollbackResult`
-        (``"rolled_back"``), or anything with the same attributes.
+        (``decision == "promoted"``), a :class:`~online_learning.update.outcomes.RollbackResult`
+        (``"rolled_back"``), an :class:`~online_learning.update.outcomes.UpdateDeferred`
+        (``"deferred"``: only the count and the duration move), or anything with the same
+        attributes.
 
         Parameters
         ----------
@@ -233,8 +238,10 @@ class UpdateMetrics:
         1.0
         """
         decision = getattr(outcome, "decision", None)
-        if decision not in ("promoted", "rolled_back"):
-            raise ValueError(f"decision must be 'promoted' or 'rolled_back', got {decision!r}")
+        if decision not in ("promoted", "rolled_back", "deferred"):
+            raise ValueError(
+                f"decision must be 'promoted', 'rolled_back' or 'deferred', got {decision!r}"
+            )
         duration = _duration(outcome.duration_s)
         if fisher_stats is None:
             fisher_stats = getattr(outcome, "fisher_stats", None) or None
@@ -248,8 +255,9 @@ class UpdateMetrics:
         degradation = _gauge(outcome.degradation_pct)
         with self._lock:
             state = self._state(outcome.model_id)
-            state.sharpe_pre, state.sharpe_post = sharpe
-            state.degradation = degradation
+            if decision != "deferred":
+                state.sharpe_pre, state.sharpe_post = sharpe
+                state.degradation = degradation
             if fisher is not None:
                 for key, value in fisher.items():
                     setattr(state, key, value)

@@ -32,7 +32,12 @@ from online_learning.update.decision import (
 )
 from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.update.integrity import describe_inconsistency
-from online_learning.update.outcomes import AWAITING, RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.outcomes import (
+    RollbackResult,
+    UpdateDeferred,
+    UpdateOutcome,
+    UpdateSuccess,
+)
 from online_learning.update.price_checks import describe_price_faults
 from online_learning.update.stability_checker import StabilityGate, StabilityReport
 from online_learning.update.training import evaluate_loss, fit, make_loader
@@ -110,7 +115,8 @@ class OnlineLearner:
         the backtest harness and the tests use it to inject faults (shuffled labels, corrupted
         features). The validation rows are never transformed.
 
-        Returns :class:`UpdateSuccess` or :class:`RollbackResult`. Raises
+        Returns :class:`UpdateSuccess`, :class:`RollbackResult` or, when it waited for new
+        validation days, :class:`UpdateDeferred` (no MLflow run: nothing was trained). Raises
         :class:`~online_learning.errors.ModelNotFoundError` when there is no champion and
         :class:`~online_learning.errors.DataError` when the source cannot supply the window.
         """
@@ -157,9 +163,22 @@ class OnlineLearner:
         if fresh < config.min_validation_days:
             # Days an earlier decision judged are not judged again: the champion already won
             # (or lost) on them. Nothing is trained until enough new days have come in.
-            return reject(
-                AWAITING,
-                f"{fresh} validation day(s) new since the decision judged through "
+            self._say(f"{config.model_id}: waiting for new validation days; champion stays")
+            return UpdateDeferred(
+                model_id=config.model_id,
+                sharpe_pre=math.nan,
+                sharpe_post=math.nan,
+                degradation_pct=math.nan,
+                duration_s=timer.elapsed,
+                n_train=len(window.train),
+                n_validation=len(window.validation),
+                window_start=window.start.isoformat(),
+                window_end=window.end.isoformat(),
+                timings=dict(timer.steps),
+                execution=window.execution,
+                cost_bps=config.cost_bps,
+                champion_version=champion.version,
+                detail=f"{fresh} validation day(s) new since the decision judged through "
                 f"{config.judged_through}; the gate needs {config.min_validation_days}",
             )
         if len(window.train) < config.min_train_samples:

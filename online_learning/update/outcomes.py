@@ -1,4 +1,4 @@
-"""What an incremental update returns: it was promoted, or the champion stayed."""
+"""What an incremental update returns: promoted, rolled back, or deferred (nothing decided)."""
 
 from __future__ import annotations
 
@@ -86,9 +86,8 @@ class RollbackResult(UpdateOutcome):
     ``non_finite``, ``non_finite_data``, ``inconsistent_data`` (see
     :mod:`online_learning.update.integrity`), ``suspect_prices`` (see
     :mod:`online_learning.update.price_checks`), ``training_diverged``, ``update_too_large``,
-    ``insufficient_training_data``, ``insufficient_validation_data`` or
-    ``awaiting_validation_days`` (too few days are new since the last decision: nothing was
-    trained, the update waits for more).
+    ``insufficient_training_data`` or ``insufficient_validation_data``. An update that waits
+    for new validation days is not a rollback but an :class:`UpdateDeferred`.
     """
 
     champion_version: str = ""
@@ -100,4 +99,26 @@ class RollbackResult(UpdateOutcome):
     @property
     def serving_version(self) -> str:
         """The version serving after the update: the champion that stayed."""
+        return self.champion_version
+
+
+@dataclass(frozen=True)
+class UpdateDeferred(UpdateOutcome):
+    """Nothing was trained or judged; ``champion`` still points to ``champion_version``.
+
+    Too few validation days are new since the last decision (``reason`` is
+    ``awaiting_validation_days``): the gate does not judge again days on which the champion
+    already won or lost, so the update waits until enough new days have come in. A deferral is
+    not a rollback: it counts in no rollback rate and in no run of failures.
+    """
+
+    champion_version: str = ""
+    reason: str = AWAITING
+    detail: str = ""
+    run_id: str | None = None
+    decision: Literal["deferred"] = "deferred"
+
+    @property
+    def serving_version(self) -> str:
+        """The version serving after the update: the champion, unchanged."""
         return self.champion_version

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from online_learning.cli import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+from online_learning.cli import EXIT_DEFERRED, EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
 from tests.utils.markets import regime_switch, to_wide, trading_days
 
 runner = CliRunner()
@@ -91,6 +91,11 @@ def test_train_then_update_exit_codes_follow_the_decision(home, market_csv):
     assert outcome["decision"] == "promoted"
     assert outcome["version"] == "2"
     assert outcome["sharpe_post"] > outcome["sharpe_pre"]
+
+    # Two days later only two validation days are new: nothing is trained or judged.
+    waited = _run("update", *common, "--as-of", _day(days, 472), "--validation-days", "30")
+    assert waited.exit_code == EXIT_DEFERRED, waited.output
+    assert "deferred" in waited.output and "champion stays at v2" in waited.output
 
     listed = _run("models")
     assert "cli_model" in listed.output

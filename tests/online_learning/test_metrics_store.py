@@ -311,6 +311,10 @@ def test_consecutive_failures_count_since_the_last_promotion(store: MetricsStore
     store.record_update(_record("x", model_id="bear", decision="failed", hours=4))
     assert store.consecutive_failures("bull") == 2
     assert store.consecutive_failures("bear") == 1
+    # Waiting for new validation days decides nothing: neither a failure nor a reset.
+    store.record_update(_record("5", decision="deferred", hours=5))
+    assert store.consecutive_failures("bull") == 2
+    assert [r.decision for r in store.update_history(model_id="bull", limit=1)] == ["deferred"]
 
 
 def test_non_finite_numbers_are_stored_as_null(store: MetricsStore) -> None:

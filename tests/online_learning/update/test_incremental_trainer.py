@@ -13,7 +13,7 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.incremental_trainer import OnlineLearner
-from online_learning.update.outcomes import RollbackResult, UpdateSuccess
+from online_learning.update.outcomes import RollbackResult, UpdateDeferred, UpdateSuccess
 from tests.utils.markets import (
     corrupt_features,
     invert_labels,
@@ -51,6 +51,36 @@ def _config(**overrides) -> IncrementalUpdateConfig:
     options["validation_days"] = 30
     options.update(overrides)
     return IncrementalUpdateConfig(**options)
+
+
+def test_an_update_with_too_few_new_validation_days_is_deferred_not_rolled_back(
+    registry, market, days
+):
+    _bootstrap(registry, market, days[399])
+    learner = OnlineLearner(registry, market)
+    runs_before = len(registry.client.search_runs([registry._experiment()]))
+    # The last decision judged through day 470. At the close of day 475 the newest day whose
+    # next-open fill is known is 473: three validation days are new.
+    outcome = learner.incremental_update(
+        _config(as_of=days[475].date(), judged_through=days[470].date())
+    )
+    assert isinstance(outcome, UpdateDeferred), outcome
+    assert (outcome.decision, outcome.reason) == ("deferred", "awaiting_validation_days")
+    assert "3 validation day(s) new" in outcome.detail
+    assert outcome.serving_version == outcome.champion_version == "1"
+    assert registry.champion_version(MODEL) == "1"
+    assert math.isnan(outcome.sharpe_post) and math.isnan(outcome.weight_change)
+    # Nothing was trained, so there is nothing to audit in MLflow either.
+    assert len(registry.client.search_runs([registry._experiment()])) == runs_before
+
+    assert outcome.window_end == days[473].date().isoformat()
+
+    # Two days later five days are new: the update trains and the gate decides.
+    decided = learner.incremental_update(
+        _config(as_of=days[477].date(), judged_through=days[470].date(), ewc_lambda=100.0)
+    )
+    assert decided.decision in ("promoted", "rolled_back"), decided
+    assert decided.judged_through == decided.window_end == days[475].date().isoformat()
 
 
 def test_update_without_champion_is_an_error(registry, market):
