@@ -286,7 +286,9 @@ def parse_trade_outcome(
     missing_field - symbol is required
     """
     # type() before isinstance(): an ABC check costs more than the rest of a field's checks.
-    raw = _loads(data) if type(data) in (bytes, str) or not isinstance(data, Mapping) else data
+    # Only text is parsed; anything else that is not a mapping (None, a number, a list from a
+    # JSON array of outcomes) is refused below as not an object.
+    raw = _loads(data) if type(data) in (bytes, bytearray, str) else data
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise InvalidTradeOutcome(
             "not_an_object", f"a trade outcome is a JSON object, got {type(raw).__name__}"

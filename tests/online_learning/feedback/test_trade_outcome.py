@@ -81,6 +81,10 @@ BAD = [
     (b"\xff\xfe not utf-8", "malformed_json"),
     (b"[1, 2, 3]", "not_an_object"),
     (b'"just a string"', "not_an_object"),
+    # Items of a REST body that are already parsed but are not objects.
+    (None, "not_an_object"),
+    (1.5, "not_an_object"),
+    ([{"trade_id": "t-1"}], "not_an_object"),
     (_valid(schema_version=2), "unsupported_schema_version"),
     (_valid(schema_version=True), "unsupported_schema_version"),
     (_valid(trade_id=...), "missing_field"),
