@@ -21,6 +21,7 @@ from torch import nn
 from online_learning.errors import OnlineLearningError
 from online_learning.models import SPECIALISTS, regime_of
 from online_learning.prediction.errors import ChampionLoadError, NoChampions, UnknownModel
+from online_learning.prediction.stacked import StackedForward
 from online_learning.registry.base import ModelRegistry
 
 __all__ = ["Champion", "ChampionHolder", "ChampionSet"]
@@ -52,9 +53,26 @@ class ChampionSet:
 
     champions: Mapping[str, Champion]
     feature_names: tuple[str, ...] = field(default=())
+    _stacked: StackedForward | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "champions", MappingProxyType(dict(self.champions)))
+        stacked = StackedForward.build([c.model for c in self.champions.values()])
+        object.__setattr__(self, "_stacked", stacked)
+
+    @property
+    def stacked(self) -> bool:
+        """True when one batched pass computes every champion (see ``stacked.py``)."""
+        return self._stacked is not None
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """``(n, len(self))`` ``p_up`` of every champion (in iteration order) for every row.
+
+        One forward pass for all champions when they stack, else one per champion.
+        """
+        if self._stacked is not None:
+            return self._stacked(rows)
+        return np.column_stack([c.predict_proba(rows) for c in self.champions.values()])
 
     @property
     def versions(self) -> dict[str, str]:

@@ -163,7 +163,7 @@ class ModelServingService:
         if not len(rows):
             return []
         champions = list(snap)
-        p_batch = np.column_stack([c.predict_proba(matrix) for c in champions])  # (n, k)
+        p_batch = snap.predict_proba(matrix)  # (n, k): one forward pass for the batch
         regimes, mix = self._regime_weights(snap, rows)  # (n, k), rows sum to 1
         perf = [self.performance.get(c.model_id) for c in champions]
         sharpe = np.array([_nan0(p.sharpe) for p in perf])

@@ -15,10 +15,12 @@ from online_learning.models import SPECIALISTS, RegimeSpecialist
 from online_learning.prediction import ChampionHolder
 
 
-def publish_specialist(registry, model_id: str, seed: int, features=FEATURE_COLUMNS) -> str:
+def publish_specialist(
+    registry, model_id: str, seed: int, features=FEATURE_COLUMNS, hidden=(8,)
+) -> str:
     """Register a seeded specialist on the platform's features and make it champion."""
     torch.manual_seed(seed)
-    model = RegimeSpecialist(list(features), hidden=(8,), regime=SPECIALISTS.get(model_id))
+    model = RegimeSpecialist(list(features), hidden=hidden, regime=SPECIALISTS.get(model_id))
     if tuple(features) == FEATURE_COLUMNS:
         frame = build_features(SyntheticMarket(seed=seed, n_symbols=2, n_days=200).fetch())
         model.set_normalization(frame[list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32))
@@ -69,7 +71,5 @@ def feature_rows() -> list[dict[str, float]]:
 
 @pytest.fixture
 def publish(registry):
-    """``publish(model_id, seed, features=FEATURE_COLUMNS) -> version`` on the test registry."""
-    return lambda model_id, seed, features=FEATURE_COLUMNS: publish_specialist(
-        registry, model_id, seed, features
-    )
+    """``publish(model_id, seed, features=..., hidden=(8,)) -> version`` on the test registry."""
+    return lambda model_id, seed, **options: publish_specialist(registry, model_id, seed, **options)

@@ -15,11 +15,13 @@ from online_learning.feedback.service import FeedbackService
 from online_learning.metrics_store import MetricsStore, PerformanceRow
 from online_learning.models import SPECIALISTS
 from online_learning.prediction import (
+    ChampionHolder,
     InvalidFeatures,
     InvalidSymbol,
     ModelServingService,
     NoChampions,
 )
+from online_learning.prediction.stacked import StackedForward
 from tests.utils.trade_outcomes import outcome_stream
 
 KEYS = {"prediction_id", "symbol", "p_up", "direction", "confidence", "position", "strategy",
@@ -67,25 +69,47 @@ def test_prediction_carries_provenance_and_follows_the_regime(holder, champions,
     assert {service.predict("AAA", r).regime for r in feature_rows} == {"bull", "bear", "sideways"}
 
 
-def test_predict_many_runs_one_forward_per_model_and_matches_predict(holder, feature_rows):
+def count_forwards(snapshot, monkeypatch) -> dict[str, int]:
+    """Forward passes per model: each model's own, or the stacked pass of all of them."""
+    calls = {c.model_id: 0 for c in snapshot}
+    for champion in snapshot:
+        champion.model.register_forward_hook(
+            lambda *_, m=champion.model_id: calls.__setitem__(m, calls[m] + 1)
+        )
+    stacked_call = StackedForward.__call__
+
+    def counted(self, rows):
+        for model_id in calls:
+            calls[model_id] += 1
+        return stacked_call(self, rows)
+
+    monkeypatch.setattr(StackedForward, "__call__", counted)
+    return calls
+
+
+@pytest.mark.parametrize("stackable", [True, False])
+def test_predict_many_runs_one_forward_per_model_and_matches_predict(
+    registry, publish, feature_rows, monkeypatch, stackable
+):
+    for seed, model_id in enumerate(SPECIALISTS):
+        publish(model_id, seed, hidden=(8,) if stackable or seed else (4, 4))
+    holder = ChampionHolder(registry)
+    holder.load()
+    assert holder.snapshot().stacked is stackable
     service = ModelServingService(holder=holder)
-    calls = {m: 0 for m in SPECIALISTS}
-    hooks = [
-        c.model.register_forward_hook(lambda *_, m=c.model_id: calls.__setitem__(m, calls[m] + 1))
-        for c in holder.snapshot()
-    ]
-    try:
-        many = service.predict_many([(f"S{i}", row) for i, row in enumerate(feature_rows)])
-        assert calls == {m: 1 for m in SPECIALISTS}
-    finally:
-        for hook in hooks:
-            hook.remove()
+    calls = count_forwards(holder.snapshot(), monkeypatch)
+    many = service.predict_many([(f"S{i}", row) for i, row in enumerate(feature_rows)])
+    assert calls == {m: 1 for m in SPECIALISTS}  # one pass for all rows
     assert len(many) == len(feature_rows)
     assert len({p.prediction_id for p in many}) == len(many)
     for i, (prediction, row) in enumerate(zip(many, feature_rows, strict=True)):
         single = service.predict(f"S{i}", row)
         assert prediction.symbol == f"S{i}"
         assert prediction.p_up == pytest.approx(single.p_up, abs=1e-6)
+        for component in prediction.components:  # each model's own forward, to rounding
+            model = holder.snapshot().get(component.name).model
+            alone = float(model.predict_proba(np.array([list(row.values())], np.float32))[0])
+            assert component.p_up == pytest.approx(alone, abs=1e-6)
     assert service.predict_many([]) == []
 
 
@@ -114,8 +138,6 @@ def test_features_must_be_exactly_the_models_and_finite(holder, feature_rows):
 
 
 def test_no_champions_means_nothing_to_serve(registry):
-    from online_learning.prediction import ChampionHolder
-
     service = ModelServingService(holder=ChampionHolder(registry))
     with pytest.raises(NoChampions):
         service.predict("AAA", {n: 0.0 for n in FEATURE_COLUMNS})
