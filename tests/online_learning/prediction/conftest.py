@@ -73,3 +73,30 @@ def feature_rows() -> list[dict[str, float]]:
 def publish(registry):
     """``publish(model_id, seed, features=..., hidden=(8,)) -> version`` on the test registry."""
     return lambda model_id, seed, **options: publish_specialist(registry, model_id, seed, **options)
+
+
+@pytest.fixture(scope="module")
+def postgres_database():
+    from tests.utils.postgres import temporary_database
+
+    with temporary_database("ol_prediction") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metrics(request: pytest.FixtureRequest, tmp_path) -> Iterator[MetricsStore]:
+    """A migrated metrics store on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'metrics.db'}"
+        store = MetricsStore(url)
+        store.migrate()
+        yield store
+        store.dispose()
+        return
+    from tests.utils.postgres import temporary_schema
+
+    with temporary_schema(request.getfixturevalue("postgres_database")) as url:
+        store = MetricsStore(url.render_as_string(hide_password=False))
+        store.migrate()
+        yield store
+        store.dispose()
