@@ -20,6 +20,7 @@ from online_learning.feedback.reader import SessionReader
 from online_learning.feedback.service import FeedbackService
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.metrics_store.errors import StoreError
+from online_learning.prediction._ttl import usable
 
 __all__ = ["CachedSession", "SessionCache"]
 
@@ -104,19 +105,25 @@ class SessionCache:
         # reader still rebuilds a session only when its checkpoint changed).
         self._reader = SessionReader(feedback.sessions, refresh_s=0.0)
         self._entries: dict[str, tuple[float, CachedSession | None]] = {}
+        self._refreshed_at: float | None = None
         self._lock = threading.Lock()
 
     def get(self, symbol: str) -> CachedSession | None:
         """The symbol's session as of its newest checkpoint, or None without one."""
         entry = self._entries.get(symbol)
-        if entry is not None and time.monotonic() - entry[0] < self.ttl_s:
+        if entry is not None and usable(entry[0], self.ttl_s, self._refreshed_at):
             return entry[1]
         return self._read(symbol, entry)
 
     def refresh(self) -> None:
-        """Read every symbol seen so far again (for a background thread)."""
+        """Read every symbol seen so far again (for a background thread).
+
+        While it runs at least every ``ttl_s``, predictions never read the store for a symbol
+        seen before: an entry past its ``ttl_s`` is used until the next refresh replaces it.
+        """
         for symbol, entry in list(self._entries.items()):
             self._read(symbol, entry)
+        self._refreshed_at = time.monotonic()
 
     def _read(self, symbol: str, entry) -> CachedSession | None:
         previous = entry[1] if entry is not None else None

@@ -32,6 +32,7 @@ import numpy as np
 from online_learning.metrics_store import performance
 from online_learning.metrics_store.errors import StoreError
 from online_learning.metrics_store.store import MetricsStore
+from online_learning.prediction._ttl import usable
 
 __all__ = [
     "PerformanceCache",
@@ -133,19 +134,24 @@ class PerformanceCache:
         self.days = days
         self.ttl_s = ttl_s
         self._values: dict[str, tuple[float, RecentPerformance]] = {}
+        self._refreshed_at: float | None = None
         self._lock = threading.Lock()
 
     def get(self, model_id: str) -> RecentPerformance:
         """The model's recent performance, read from the store when the cached one expired."""
         cached = self._values.get(model_id)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+        if cached is not None and usable(cached[0], self.ttl_s, self._refreshed_at):
             return cached[1]
         return self._read(model_id, cached)
 
     def refresh(self, model_ids: Iterable[str]) -> None:
-        """Read the performance of ``model_ids`` now (for a background thread)."""
+        """Read the performance of ``model_ids`` now (for a background thread).
+
+        While it runs at least every ``ttl_s``, predictions never wait for the store.
+        """
         for model_id in model_ids:
             self._read(model_id, self._values.get(model_id))
+        self._refreshed_at = time.monotonic()
 
     def _read(self, model_id: str, cached) -> RecentPerformance:
         if self.store is None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from online_learning.execution import position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
@@ -242,3 +244,30 @@ def test_champion_challenger_serves_the_better_and_records_the_shadow(
     alone = service.predict("ZZZ", feature_rows[0], strategy="champion_challenger")
     assert {c.kind for c in alone.components} == {"batch"}
     assert service.shadow.pending == 0
+
+
+def test_with_the_background_refresh_a_prediction_reads_nothing_from_the_store(
+    holder, store, feature_rows
+):
+    owner = FeedbackService(store=store)
+    owner.submit(outcome_stream(10, symbol="AAA", seed=6))
+    reader = replica(store)
+    for model_id in SPECIALISTS:
+        record_performance(reader.store, model_id, 0.001)
+    service = ModelServingService(holder=holder, sessions=reader, store=reader.store,
+                                  session_ttl_s=0.05, performance_ttl_s=0.05)  # fmt: skip
+    queries: list[str] = []
+    sa.event.listen(reader.store.engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: queries.append(statement))  # fmt: skip
+    service.predict("AAA", feature_rows[0])  # first sight of the symbol and the models: read
+    assert queries
+    service.refresh_caches()  # what the API's background thread does every ttl
+    queries.clear()
+    deadline = time.monotonic() + 0.1  # past both ttls, within the refresher's grace
+    while time.monotonic() < deadline:
+        assert service.predict("AAA", feature_rows[0]).session.samples_seen == 10
+    assert queries == []
+    owner.submit(outcome_stream(5, symbol="AAA", seed=7, first_index=50))
+    service.refresh_caches()
+    assert service.predict("AAA", feature_rows[0]).session.samples_seen == 15
+    reader.store.dispose()
