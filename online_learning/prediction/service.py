@@ -15,10 +15,8 @@ so a batch costs little more than a single prediction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +26,6 @@ from online_learning.feedback.service import FeedbackService
 from online_learning.metrics_store.shadow import ShadowLedger, ShadowRow
 from online_learning.metrics_store.store import MetricsStore
 from online_learning.prediction.champions import ChampionHolder, ChampionSet
-from online_learning.prediction.errors import InvalidSymbol
 from online_learning.prediction.records import (
     BATCH,
     ONLINE,
@@ -39,7 +36,7 @@ from online_learning.prediction.records import (
     new_prediction_id,
 )
 from online_learning.prediction.sessions import CachedSession, SessionCache
-from online_learning.prediction.validation import feature_matrix
+from online_learning.prediction.validation import feature_matrix, request_symbol
 from online_learning.prediction.weights import (
     PerformanceCache,
     challenger_serves_online,
@@ -50,7 +47,6 @@ __all__ = ["STRATEGIES", "ModelServingService"]
 
 STRATEGIES: tuple[str, ...] = ("ensemble", "champion_challenger")
 _REGIME_FEATURES = frozenset({"trend_63", "ret_21", "vol_21"})
-_SYMBOL = re.compile(r"[^\s]{1,64}")
 
 
 def _nan0(value: float) -> float:
@@ -82,6 +78,34 @@ class ModelServingService:
         Outcomes a session must have learned before it is a component.
     temperature, sharpe_clip : float
         Of the ensemble rule (:func:`~online_learning.prediction.weights.ensemble_weights`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from online_learning.features import FEATURE_COLUMNS
+    >>> from online_learning.models import SPECIALISTS, RegimeSpecialist
+    >>> from online_learning.registry.memory import InMemoryRegistry
+    >>> registry = InMemoryRegistry()
+    >>> for seed, model_id in enumerate(SPECIALISTS):
+    ...     _ = torch.manual_seed(seed)
+    ...     record = registry.log_candidate(model_id=model_id, model=RegimeSpecialist(
+    ...         FEATURE_COLUMNS, hidden=(4,)), ewc_state=None, params={}, metrics={}, tags={},
+    ...         register=True)
+    ...     _ = registry.promote(model_id=model_id, version=record.version)
+    >>> holder = ChampionHolder(registry)
+    >>> _ = holder.load()
+    >>> service = ModelServingService(holder=holder)
+    >>> row = dict.fromkeys(FEATURE_COLUMNS, 0.0) | {"trend_63": 2.5, "ret_21": 0.05,
+    ...                                             "vol_21": 0.01}
+    >>> prediction = service.predict("AAA", row)
+    >>> prediction.regime, prediction.strategy, prediction.session
+    ('bull', 'ensemble', None)
+    >>> [(c.name, c.version) for c in prediction.components]
+    [('bull_specialist', '1'), ('bear_specialist', '1'), ('sideways_specialist', '1')]
+    >>> max(prediction.components, key=lambda c: c.weight).name
+    'bull_specialist'
+    >>> len(service.predict_many([("AAA", row), ("BBB", row)]))
+    2
     """
 
     def __init__(
@@ -157,7 +181,7 @@ class ModelServingService:
     def _serve(self, requests, strategy, *, batch: bool) -> list[Prediction]:
         strategy = self.strategy if strategy is None else self._check_strategy(strategy)
         snap = self.holder.snapshot()  # every row of this call uses these models
-        symbols = [_symbol(item, i if batch else None) for i, item in enumerate(requests)]
+        symbols = [request_symbol(item, i if batch else None) for i, item in enumerate(requests)]
         rows = [item[1] for item in requests]
         matrix = feature_matrix(rows, snap.feature_names, batch=batch)
         if not len(rows):
@@ -271,13 +295,3 @@ class ModelServingService:
         """Write the shadow rows still queued and stop the ledger's thread."""
         if self.shadow is not None:
             self.shadow.close()
-
-
-def _symbol(item: Any, index: int | None) -> str:
-    where = "symbol" if index is None else f"requests[{index}].symbol"
-    if not isinstance(item, tuple | list) or len(item) != 2:
-        raise InvalidSymbol(f"{where}: each request is a (symbol, features) pair")
-    symbol = item[0]
-    if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
-        raise InvalidSymbol(f"{where}: must be 1-64 characters without white space, got {symbol!r}")
-    return symbol

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from online_learning.prediction.errors import InvalidFeatures
+from online_learning.prediction.errors import InvalidFeatures, InvalidSymbol
 
-__all__ = ["feature_matrix"]
+__all__ = ["feature_matrix", "request_symbol"]
 
 _FAST = (float, int)
+_SYMBOL = re.compile(r"[^\s]{1,64}")
 
 
 def _check(row: Any, names: Sequence[str], index: int | None) -> list[float]:
@@ -77,3 +79,21 @@ def feature_matrix(
         raise InvalidFeatures(non_finite=bad, index=i if batch else None,
                               detail="beyond the float32 range the models read")  # fmt: skip
     return out
+
+
+def request_symbol(item: Any, index: int | None) -> str:
+    """The symbol of a ``(symbol, features)`` request; :class:`InvalidSymbol` unless it is
+    1-64 characters without white space.
+
+    Examples
+    --------
+    >>> request_symbol(("AAPL", {}), None)
+    'AAPL'
+    """
+    where = "symbol" if index is None else f"requests[{index}].symbol"
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        raise InvalidSymbol(f"{where}: each request is a (symbol, features) pair")
+    symbol = item[0]
+    if not isinstance(symbol, str) or not _SYMBOL.fullmatch(symbol):
+        raise InvalidSymbol(f"{where}: must be 1-64 characters without white space, got {symbol!r}")
+    return symbol
