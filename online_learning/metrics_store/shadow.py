@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from online_learning.metrics_store.engine import begin_write, translate_errors
-from online_learning.metrics_store.tables import JSONDocument, UTCDateTime
+from online_learning.metrics_store.tables import shadow_predictions
 
 if TYPE_CHECKING:
     from online_learning.metrics_store.store import MetricsStore
@@ -31,25 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["ShadowLedger", "ShadowRow", "ShadowSummary", "shadow_predictions"]
 
 logger = logging.getLogger(__name__)
-
-# Created by migration 0004; kept here until the table joins tables.py.
-_metadata = sa.MetaData()
-shadow_predictions = sa.Table(
-    "shadow_predictions",
-    _metadata,
-    sa.Column("prediction_id", sa.String(64), primary_key=True),
-    sa.Column("symbol", sa.String(64), nullable=False),
-    sa.Column("served_kind", sa.String(10), nullable=False),
-    sa.Column("served_p_up", sa.Float, nullable=False),
-    sa.Column("shadow_kind", sa.String(10), nullable=False),
-    sa.Column("shadow_p_up", sa.Float, nullable=False),
-    sa.Column("batch_versions", JSONDocument, nullable=False),
-    sa.Column("session_id", sa.String(64)),
-    sa.Column("served_at", UTCDateTime, nullable=False),
-    sa.Column("realized_return", sa.Float),
-    sa.Column("outcome_at", UTCDateTime),
-)
-sa.Index("ix_shadow_predictions_served_at", shadow_predictions.c.served_at)
 
 
 @dataclass(frozen=True, slots=True)
