@@ -30,6 +30,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections import OrderedDict, deque
 from typing import Any
@@ -160,6 +161,9 @@ class StreamHub:
         self.model_drift_topic = model_drift_topic
         self.trade_outcomes_topic = trade_outcomes_topic
         self.replica_id = replica_id or default_replica_id()
+        #: This hub's life: sequence numbers are valid within one (replica, epoch); a
+        #: restarted replica of the same name has a new epoch (milliseconds since 1970).
+        self.epoch = str(time.time_ns() // 1_000_000)
         self.bridge_start_timeout_s = bridge_start_timeout_s
         self.delivery_timeout_s = delivery_timeout_s
         self._streams: OrderedDict[str, SymbolStream] = OrderedDict()
@@ -286,13 +290,24 @@ class StreamHub:
 
     # -- subscribers -------------------------------------------------------------------------
 
-    def subscribe(self, symbol: str, since: int | None = None) -> Subscriber:
+    def subscribe(
+        self, symbol: str, since: int | None = None, epoch: str | None = None
+    ) -> Subscriber:
         """A subscriber of ``symbol``, its backlog holding the hello frame and, with
-        ``since``, the gap frame and the replayed frames; live frames follow in its queue."""
+        ``since``, the gap frame and the replayed frames; live frames follow in its queue.
+        A ``since`` of another ``epoch`` (a restarted replica) counts as 0."""
+        if since is not None and epoch is not None and epoch != self.epoch:
+            since = 0
         stream = self._stream(symbol)
         sub = Subscriber(symbol, queue_size=self.queue_size, max_behind_s=self.max_behind_s)
         hello = encode(
-            {"type": "hello", "symbol": symbol, "seq": stream.last_seq, "replica": self.replica_id}
+            {
+                "type": "hello",
+                "symbol": symbol,
+                "seq": stream.last_seq,
+                "replica": self.replica_id,
+                "epoch": self.epoch,
+            }
         )
         sub.backlog.append(("hello", hello))
         replay = stream.replay(since)

@@ -228,13 +228,15 @@ class KafkaBridge:
                         self.bootstrap_servers,
                         [self.predictions_topic],
                         partitions=self.predictions_partitions,
+                        timeout=3.0,
                     )
                     ensure_topics(
                         self.bootstrap_servers,
                         [self.trade_outcomes_topic],
                         partitions=self.trade_outcomes_partitions,
+                        timeout=3.0,
                     )
-                    ensure_topics(self.bootstrap_servers, [self.model_drift_topic])
+                    ensure_topics(self.bootstrap_servers, [self.model_drift_topic], timeout=3.0)
                     break
                 except (KafkaException, RuntimeError) as exc:
                     logger.warning(

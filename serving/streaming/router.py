@@ -17,8 +17,11 @@ with code **1008**. A client that stays behind is closed with **4008**
 (:mod:`serving.streaming.subscriber`), and a shutdown closes streams with **1001**.
 
 Frames (JSON text): ``hello`` first (``{"type": "hello", "symbol", "seq": <last seq>,
-"replica"}``), then with ``?since=<seq>`` an optional ``gap`` and the replayed frames after
-``since``, then live ``prediction``, ``drift`` and ``outcome`` frames, each with its ``seq``.
+"replica", "epoch"}``), then with ``?since=<seq>`` an optional ``gap`` and the replayed frames
+after ``since``, then live ``prediction``, ``drift`` and ``outcome`` frames, each with its
+``seq``. Sequence numbers are valid within one ``(replica, epoch)``: a client that passes the
+``epoch`` of its last hello (``?since=12&epoch=...``) gets everything buffered when the
+replica restarted since; without it, a ``since`` beyond the last seq counts as 0 too.
 Messages the client sends are ignored.
 """
 
@@ -117,10 +120,14 @@ async def stream_symbol(websocket: WebSocket, symbol: str) -> None:
     except ValueError as exc:
         await _deny(websocket, 422, str(exc))
         return
+    epoch = websocket.query_params.get("epoch") or None
+    if epoch is not None and (len(epoch) > 64 or not epoch.isascii()):
+        await _deny(websocket, 422, "epoch must be the epoch of a hello frame")
+        return
 
     offered = websocket.scope.get("subprotocols") or ()
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-    sub = hub.subscribe(symbol, since)
+    sub = hub.subscribe(symbol, since, epoch)
     reader = asyncio.create_task(_read_until_disconnect(websocket, sub))
 
     def still_authorised() -> tuple[int, str] | None:

@@ -98,6 +98,19 @@ class ServerThread:
         self.loop.call_soon_threadsafe(run)
         return future.result(10)
 
+    async def acall(self, fn: Callable, *args: Any) -> Any:
+        """As :meth:`call`, awaited: the caller's own loop keeps running meanwhile."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(run)
+        return await asyncio.wrap_future(future)
+
     def __enter__(self) -> ServerThread:
         return self.start()
 

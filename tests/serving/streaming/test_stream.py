@@ -38,7 +38,13 @@ def test_a_subscriber_gets_its_symbol_numbered_from_one_and_nothing_of_others(se
         aaa = await open_stream(f"{server.url}/AAA")
         bbb = await open_stream(f"{server.url}/BBB")
         hello_a, hello_b = (await frames(aaa, 1))[0], (await frames(bbb, 1))[0]
-        assert hello_a == {"type": "hello", "symbol": "AAA", "seq": 0, "replica": "replica-1"}
+        assert hello_a == {
+            "type": "hello",
+            "symbol": "AAA",
+            "seq": 0,
+            "replica": "replica-1",
+            "epoch": server.app.state.hub.epoch,
+        }
         assert hello_b["symbol"] == "BBB" and hello_b["seq"] == 0
         sent = [prediction("AAA", 0.6), prediction("BBB", 0.4), prediction("AAA", 0.7)]
         serve(server, *sent)
@@ -112,6 +118,18 @@ def test_a_gap_frame_says_what_the_replay_buffer_no_longer_holds(server):
         hello, gap, *replayed = await frames(ws, 6)
         assert gap == {"type": "gap", "from": 1, "to": 6}
         assert [f["seq"] for f in replayed] == [7, 8, 9, 10]
+        await ws.close()
+
+        # so does one of another epoch, even when it is not beyond the last seq
+        epoch = server.app.state.hub.epoch
+        ws = await open_stream(f"{server.url}/AAA?since=8&epoch=1")
+        hello, gap, *replayed = await frames(ws, 6)
+        assert hello["epoch"] == epoch and gap == {"type": "gap", "from": 1, "to": 6}
+        assert [f["seq"] for f in replayed] == [7, 8, 9, 10]
+        await ws.close()
+        ws = await open_stream(f"{server.url}/AAA?since=8&epoch={epoch}")
+        hello, *replayed = await frames(ws, 3)
+        assert [f["seq"] for f in replayed] == [9, 10]
         await ws.close()
 
     asyncio.run(scenario())
