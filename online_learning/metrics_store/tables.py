@@ -192,23 +192,7 @@ outcome_rejections = sa.Table(
     sa.Column("last_at", UTCDateTime, nullable=False),
 )
 
-sa.Index(
-    "ux_online_sessions_active_symbol",
-    online_sessions.c.symbol,
-    unique=True,
-    postgresql_where=online_sessions.c.active.is_(True),
-    sqlite_where=online_sessions.c.active.is_(True),
-)
-sa.Index("ix_session_checkpoints_symbol", session_checkpoints.c.symbol)
-sa.Index("ix_drift_history_model_detected", drift_history.c.model_id, drift_history.c.detected_at)
-sa.Index(
-    "ix_drift_history_prefect_pending",
-    drift_history.c.detected_at,
-    postgresql_where=drift_history.c.prefect_status == "pending",
-    sqlite_where=drift_history.c.prefect_status == "pending",
-)
-
-# -- the champion/challenger shadow ledger (revision 0004) --------------------------------------
+# -- champion/challenger shadow ledger (revision 0004) ---------------------------------------
 shadow_predictions = sa.Table(
     "shadow_predictions",
     metadata,
@@ -225,4 +209,19 @@ shadow_predictions = sa.Table(
     sa.Column("outcome_at", UTCDateTime),
 )
 
+sa.Index(
+    "ux_online_sessions_active_symbol",
+    online_sessions.c.symbol,
+    unique=True,
+    postgresql_where=online_sessions.c.active.is_(True),
+    sqlite_where=online_sessions.c.active.is_(True),
+)
+sa.Index("ix_session_checkpoints_symbol", session_checkpoints.c.symbol)
+sa.Index("ix_drift_history_model_detected", drift_history.c.model_id, drift_history.c.detected_at)
+sa.Index(
+    "ix_drift_history_prefect_pending",
+    drift_history.c.detected_at,
+    postgresql_where=drift_history.c.prefect_status == "pending",
+    sqlite_where=drift_history.c.prefect_status == "pending",
+)
 sa.Index("ix_shadow_predictions_served_at", shadow_predictions.c.served_at)
