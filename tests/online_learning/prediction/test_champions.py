@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import SPECIALISTS
 from online_learning.prediction import (
     ChampionHolder,
@@ -190,3 +191,15 @@ def test_concurrent_refreshes_load_a_moved_champion_once(registry) -> None:
         thread.join(timeout=60)
     assert sorted(results) == [[], [], [MODEL]]
     assert holder.snapshot().versions == {MODEL: v2}
+
+
+def test_every_champion_moving_to_new_features_at_once_is_swapped_in(registry, publish) -> None:
+    for seed, model_id in enumerate(SPECIALISTS):
+        publish(model_id, seed, features=("a", "b"))
+    holder = ChampionHolder(registry)
+    holder.load()
+    assert holder.snapshot().feature_names == ("a", "b")
+    new = {model_id: publish(model_id, 10 + seed) for seed, model_id in enumerate(SPECIALISTS)}
+    assert holder.refresh() == sorted(SPECIALISTS)
+    assert holder.snapshot().versions == new
+    assert holder.snapshot().feature_names == FEATURE_COLUMNS
