@@ -32,6 +32,7 @@ from online_learning.feedback.errors import (
     SessionNotFoundError,
 )
 from online_learning.metrics_store.errors import StoreError
+from serving.schemas import UNION_TAGS
 
 __all__ = ["ServiceUnavailable", "install", "status_of"]
 
@@ -99,13 +100,13 @@ def _library_error(request: Request, exc: Exception) -> JSONResponse:
 def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = []
     for error in exc.errors():
-        loc = [part for part in error.get("loc", ()) if part != "body"] or ["body"]
+        loc = [p for p in error.get("loc", ()) if p != "body" and p not in UNION_TAGS] or ["body"]
         errors.append({"loc": loc, "msg": error.get("msg", ""), "type": error.get("type", "")})
     return JSONResponse({"detail": errors}, status_code=422)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal error"}, status_code=500)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 Symbol = Annotated[
     str,
@@ -57,7 +57,18 @@ class BarsRequest(_Strict):
     strategy: Strategy | None = None
 
 
-SingleRequest = FeaturesRequest | BarsRequest
+def _single_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "BarsRequest" if "bars" in value else "FeaturesRequest"
+    return type(value).__name__
+
+
+#: Which request a body is: by its ``bars`` key (the tags are stripped from 422 locations).
+SingleRequest = Annotated[
+    Annotated[FeaturesRequest, Tag("FeaturesRequest")] | Annotated[BarsRequest, Tag("BarsRequest")],
+    Discriminator(_single_kind),
+]
+UNION_TAGS = frozenset({"FeaturesRequest", "BarsRequest", "BatchRequest"})
 
 
 class BatchRequest(_Strict):
@@ -66,7 +77,18 @@ class BatchRequest(_Strict):
     requests: list[SingleRequest] = Field(min_length=1)
 
 
-PredictionRequest = FeaturesRequest | BarsRequest | BatchRequest
+def _request_kind(value: Any) -> str:
+    if (isinstance(value, dict) and "requests" in value) or isinstance(value, BatchRequest):
+        return "BatchRequest"
+    return _single_kind(value)
+
+
+PredictionRequest = Annotated[
+    Annotated[FeaturesRequest, Tag("FeaturesRequest")]
+    | Annotated[BarsRequest, Tag("BarsRequest")]
+    | Annotated[BatchRequest, Tag("BatchRequest")],
+    Discriminator(_request_kind),
+]
 
 
 class ComponentPublic(BaseModel):

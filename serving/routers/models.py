@@ -49,7 +49,7 @@ def list_models(request: Request, _: PredictScope, known: Known, store: Store) -
         rows.append(
             {
                 "model_id": row["model_id"],
-                "champion_version": row["champion"],
+                "champion_version": None if row["champion"] is None else str(row["champion"]),
                 "regime": row["regime"],
                 "feature_names": names,
                 "last_update": None

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import Response
-from pydantic import Discriminator, Tag
 
 from online_learning.errors import OnlineLearningError
 from serving.deps import Hub, Metrics, Predictor, PredictScope, Settings
@@ -26,30 +25,12 @@ from serving.schemas import (
     FeaturesRequest,
     PredictionBatchPublic,
     PredictionPublic,
+    PredictionRequest,
     errors,
 )
 from serving.settings import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["predictions"])
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        if "requests" in value:
-            return "batch"
-        if "bars" in value:
-            return "bars"
-    elif isinstance(value, BatchRequest | BarsRequest):
-        return "batch" if isinstance(value, BatchRequest) else "bars"
-    return "features"
-
-
-Request = Annotated[
-    Annotated[FeaturesRequest, Tag("features")]
-    | Annotated[BarsRequest, Tag("bars")]
-    | Annotated[BatchRequest, Tag("batch")],
-    Discriminator(_kind),
-]
 
 
 def _features(item: FeaturesRequest | BarsRequest) -> dict[str, float]:
@@ -79,7 +60,7 @@ def _json(data: Any) -> Response:
     summary="Predict the next day's direction of a symbol",
 )
 async def predict(
-    body: Annotated[Request, Body()],
+    body: Annotated[PredictionRequest, Body()],
     _: PredictScope,
     predictor: Predictor,
     hub: Hub,

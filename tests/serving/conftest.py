@@ -58,8 +58,10 @@ def champions(registry) -> dict[str, str]:
     """The three specialists registered (small seeded models on features f1-f3)."""
     from tests.utils.registries import register
 
-    return {model_id: register(registry, model_id, seed) for seed, model_id in
-            enumerate(SPECIALISTS, start=1)}  # fmt: skip
+    return {
+        model_id: register(registry, model_id, seed)
+        for seed, model_id in enumerate(SPECIALISTS, start=1)
+    }
 
 
 @pytest.fixture
