@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
+from online_learning.features import FEATURE_COLUMNS
+
 Symbol = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}$"),
@@ -19,7 +21,7 @@ Symbol = Annotated[
 ModelId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"),
-    Field(examples=["bull_specialist"]),
+    Field(description="A registered model, e.g. bull_specialist."),
 ]
 Strategy = Literal["ensemble", "champion_challenger"]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -33,6 +35,12 @@ class _Strict(BaseModel):
 # -- predictions --------------------------------------------------------------------------
 class FeaturesRequest(_Strict):
     """One row of the platform's features (``GET /models`` names them; exactly those)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"symbol": "AAA", "features": dict.fromkeys(FEATURE_COLUMNS, 0.01)}]
+        }
+    )
 
     symbol: Symbol
     features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
@@ -330,6 +338,7 @@ class ValidationErrorBody(BaseModel):
 
 #: ``responses=`` of the routes: the error bodies the OpenAPI document declares.
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that cannot be parsed (not UTF-8 JSON)"},
     401: {"model": ErrorBody, "description": "No API key, or a wrong one"},
     403: {"model": ErrorBody, "description": "The key lacks the scope"},
     422: {"model": ValidationErrorBody | ErrorBody, "description": "Invalid input"},

@@ -13,23 +13,23 @@ from serving.settings import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/feedback", tags=["feedback"])
 
+#: Outcomes are validated one by one (each gets its own verdict, an invalid one never fails
+#: the others), so the body's schema is any object or array; the fields are described here.
 _OUTCOME_SCHEMA = {
     "type": "object",
     "description": "A trade outcome, schema version 1 (see the README): trade_id, symbol, "
-    "timestamp, features and realized_return are required.",
-    "required": ["trade_id", "symbol", "timestamp", "features", "realized_return"],
-    "properties": {
-        "schema_version": {"type": "integer", "enum": [1]},
-        "trade_id": {"type": "string", "minLength": 1, "maxLength": 200},
-        "symbol": {"type": "string"},
-        "timestamp": {"type": "string", "format": "date-time"},
-        "model_id": {"type": "string"},
-        "prediction_id": {"type": "string"},
-        "features": {"type": "object", "additionalProperties": {"type": "number"}},
-        "prediction": {"type": "object"},
-        "position": {"type": "number"},
-        "realized_return": {"type": "number"},
-        "pnl": {"type": "number"},
+    "timestamp (ISO 8601 with a zone), features (the session's feature names exactly) and "
+    "realized_return are required; model_id, prediction_id, prediction, position and pnl are "
+    "optional. One that is invalid is answered `rejected` with its reason, not 422.",
+    "example": {
+        "schema_version": 1,
+        "trade_id": "t-000123",
+        "symbol": "AAA",
+        "timestamp": "2026-01-05T21:00:00Z",
+        "model_id": "bull_specialist",
+        "features": {"ret_1": 0.0123},
+        "position": 0.22,
+        "realized_return": -0.004,
     },
 }
 
@@ -64,7 +64,14 @@ def _outcome_frame(item: dict[str, Any]) -> dict[str, Any]:
                     "schema": {
                         "oneOf": [
                             _OUTCOME_SCHEMA,
-                            {"type": "array", "items": _OUTCOME_SCHEMA, "maxItems": 1000},
+                            {
+                                "type": "array",
+                                "items": {
+                                    "description": "A trade outcome object as above; an item "
+                                    "that is no object is answered rejected (not_an_object)."
+                                },
+                                "description": "At most 1,000 outcomes (more: 413).",
+                            },
                         ]
                     }
                 }

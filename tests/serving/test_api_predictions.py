@@ -10,11 +10,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import RegimeSpecialist
-from online_learning.update.ewc import EWCState
 from tests.serving.conftest import AGENT, FEEDER, OPS, SPECIALISTS, bearer
 from tests.utils.trade_outcomes import outcome_stream
 
@@ -150,28 +147,6 @@ def test_predictions_are_counted_per_component_and_route(served, champions):
 
 
 # -- the platform's features: bars in, the training code's features out ------------------------
-@pytest.fixture
-def platform_champions(registry) -> dict[str, str]:
-    """Specialists on the platform's ten features (untrained: enough to compare paths)."""
-    versions = {}
-    for seed, model_id in enumerate(SPECIALISTS, start=1):
-        torch.manual_seed(seed)
-        model = RegimeSpecialist(list(FEATURE_COLUMNS), hidden=(4,), regime=model_id[:4])
-        fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
-        record = registry.log_candidate(
-            model_id=model_id,
-            model=model,
-            ewc_state=EWCState.from_model(model, fisher),
-            params={"seed": seed},
-            metrics={},
-            tags={},
-            register=True,
-        )
-        registry.promote(model_id=model_id, version=record.version)
-        versions[model_id] = record.version
-    return versions
-
-
 def _bars(n: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2025-01-02", periods=n)
