@@ -35,39 +35,13 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import errors
+from serving import errors, streaming
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
 from serving.settings import API_PREFIX, ServingSettings, get_settings
 
 __all__ = ["API_PREFIX", "create_app"]
 
 logger = logging.getLogger(__name__)
-
-
-class _NoHub:
-    """Stands in for ``serving.streaming.StreamHub`` until issue-11-ws is on main."""
-
-    @classmethod
-    def from_settings(cls, _settings) -> _NoHub:
-        return cls()
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    def prediction_served(self, _prediction: dict) -> None: ...
-
-    def outcome_recorded(self, _outcome: dict) -> None: ...
-
-    def drift_detected_threadsafe(self, _event: dict) -> None: ...
-
-
-def _streaming():
-    try:
-        from serving import streaming
-    except ImportError:  # until issue-11-ws is on main
-        return _NoHub, None
-    return streaming.StreamHub, streaming.router
 
 
 def _dashboard_router():
@@ -85,21 +59,26 @@ def _replica_name(settings: ServingSettings) -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the stores, load the champions, start the hub and the hot swap; undo on exit."""
+    from online_learning.feedback.regime import RegimeClassifier
     from online_learning.feedback.service import FeedbackService
     from online_learning.metrics_store import MetricsStore
+    from online_learning.prediction import ChampionHolder, ModelServingService
     from online_learning.registry import MlflowRegistry
+    from serving.batcher import MicroBatcher
     from serving.hotswap import HotSwap, KnownModels
+    from serving.streaming import StreamHub
 
-    settings: ServingSettings = app.state.settings
     state = app.state
+    settings: ServingSettings = state.settings
+    if settings.replica is None:  # one name for the hub's frames and the consumer group
+        settings = state.settings = settings.model_copy(update={"replica": _replica_name(settings)})
     state.ready = False
-    state.replica = _replica_name(settings)
+    state.replica = settings.replica
     store = MetricsStore.from_settings(settings)
     await run_in_threadpool(store.migrate)
     registry = MlflowRegistry.from_settings(settings)
     known = KnownModels(registry)
-    hub_class, _ = _streaming()
-    hub = hub_class.from_settings(settings)
+    hub = StreamHub.from_settings(settings)
     producer = None
     if settings.kafka_bootstrap_servers:
         from online_learning.events.producers import KafkaOutcomeProducer
@@ -122,47 +101,39 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.store, state.registry, state.known_models = store, registry, known
     state.feedback, state.hub = feedback, hub
 
-    holder = service = hotswap = batcher = None
+    holder = ChampionHolder(registry, model_ids=tuple(settings.serving_models))
+    service = ModelServingService(
+        holder=holder,
+        sessions=feedback,
+        store=store,
+        strategy=settings.strategy,
+        regime=RegimeClassifier(),
+    )
+    state.holder, state.service = holder, service
+    batcher = None
+    if settings.micro_batch_ms >= 0:
+        batcher = MicroBatcher(service, window_ms=settings.micro_batch_ms, metrics=state.metrics)
+    state.predictor = batcher or service
+    hotswap = None
     try:
-        prediction = _prediction_module()
-        if prediction is not None:
-            from online_learning.feedback.regime import RegimeClassifier
+        loaded = await run_in_threadpool(_load, holder)
+        state.ready = loaded
+        loop = asyncio.get_running_loop()
 
-            holder = prediction.ChampionHolder(registry, model_ids=tuple(settings.serving_models))
-            service = prediction.ModelServingService(
-                holder=holder,
-                sessions=feedback,
-                store=store,
-                strategy=settings.strategy,
-                regime=RegimeClassifier(),
-            )
-            loaded = await run_in_threadpool(_load, holder)
-            state.holder, state.service = holder, service
-            state.predictor = service
-            if settings.micro_batch_ms >= 0:
-                from serving.batcher import MicroBatcher
+        def loaded_now() -> None:  # from the hot swap's thread
+            loop.call_soon_threadsafe(setattr, state, "ready", True)
 
-                batcher = MicroBatcher(
-                    service, window_ms=settings.micro_batch_ms, metrics=state.metrics
-                )
-                state.predictor = batcher
-            state.ready = loaded
-            loop = asyncio.get_running_loop()
-
-            def loaded_now() -> None:
-                loop.call_soon_threadsafe(setattr, state, "ready", True)
-
-            hotswap = HotSwap(
-                holder,
-                interval_s=settings.registry_poll_s,
-                on_loaded=loaded_now,
-                on_swap=lambda model_id: state.metrics.swaps.labels(model_id).inc(),
-                bootstrap_servers=settings.kafka_bootstrap_servers,
-                topic=settings.model_updates_topic,
-                group=f"online-learning-serving-{state.replica}",
-                is_loaded=loaded,
-            ).start()
-            state.hotswap = hotswap
+        hotswap = HotSwap(
+            holder,
+            interval_s=settings.registry_poll_s,
+            on_loaded=loaded_now,
+            on_swap=lambda model_id: state.metrics.swaps.labels(model_id).inc(),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=settings.model_updates_topic,
+            group=f"online-learning-serving-{state.replica}",
+            is_loaded=loaded,
+        ).start()
+        state.hotswap = hotswap
         await hub.start()
         yield
     finally:
@@ -171,21 +142,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await run_in_threadpool(hotswap.stop)
         if batcher is not None:
             await batcher.close()
-        if service is not None and hasattr(service, "close"):
-            await run_in_threadpool(service.close)
+        await run_in_threadpool(service.close)
         await hub.stop()
         if producer is not None:
             await run_in_threadpool(producer.close)
         store.dispose()
-
-
-def _prediction_module():
-    try:
-        from online_learning import prediction
-    except ImportError:  # until issue-11-lib is on main
-        logger.warning("online_learning.prediction is missing: predictions are unavailable")
-        return None
-    return prediction
 
 
 def _load(holder) -> bool:
@@ -222,9 +183,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     errors.install(app)
     for router in ALL:
         app.include_router(router)
-    _, streaming_router = _streaming()
-    if streaming_router is not None:
-        app.include_router(streaming_router)
+    app.include_router(streaming.router)
     dashboard_router = _dashboard_router()
     if dashboard_router is not None:
         app.include_router(dashboard_router)

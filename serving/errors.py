@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from flows.jobs import JobConflictError, JobNotFoundError, JobsUnavailableError
+from online_learning import prediction
 from online_learning.errors import (
     ConfigError,
     DataError,
@@ -56,20 +57,15 @@ def _table() -> tuple[tuple[type[BaseException], int], ...]:
         (BrokerUnavailableError, 503),
         (StoreError, 503),
     ]
-    try:
-        from online_learning import prediction
-    except ImportError:  # until issue-11-lib (online_learning.prediction) is on main
-        prediction = None
-    if prediction is not None:
-        pairs += [
-            (prediction.NoChampions, 503),
-            (prediction.UnknownModel, 404),
-            (prediction.InsufficientBars, 422),
-            (prediction.InvalidBars, 422),
-            (prediction.InvalidFeatures, 422),
-            (prediction.InvalidSymbol, 422),
-            (prediction.ChampionLoadError, 503),
-        ]
+    pairs += [
+        (prediction.NoChampions, 503),
+        (prediction.UnknownModel, 404),
+        (prediction.InsufficientBars, 422),
+        (prediction.InvalidBars, 422),
+        (prediction.InvalidFeatures, 422),
+        (prediction.InvalidSymbol, 422),
+        (prediction.ChampionLoadError, 503),
+    ]
     pairs += [
         (ServiceUnavailable, 503),
         (ModelNotFoundError, 404),

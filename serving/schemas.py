@@ -127,6 +127,10 @@ class PredictionPublic(BaseModel):
     components: list[ComponentPublic]
     session: SessionProvenance | None = None
     served_at: str
+    features: dict[str, float] = Field(
+        description="The features the prediction was computed from (for a bars request: the "
+        "server's); a trade outcome of this prediction carries them."
+    )
 
 
 class PredictionBatchPublic(BaseModel):

@@ -15,6 +15,8 @@ the API alike. Its own variables (prefix ``ONLINE_LEARNING_``):
   alias moved without an event, such as ``online-learning rollback``);
 - ``ONLINE_LEARNING_SERVING_MODELS``: the models served (the three regime specialists);
 - ``ONLINE_LEARNING_MICRO_BATCH_MS`` (see :mod:`serving.batcher`);
+- ``ONLINE_LEARNING_PREDICTIONS_TOPIC`` (``predictions``) and ``ONLINE_LEARNING_STREAM_*`` (the
+  WebSocket streams' queue, replay, send timeout, lag limit and symbol bound);
 - ``ONLINE_LEARNING_HOST`` / ``ONLINE_LEARNING_PORT`` (127.0.0.1:8000): ``online-learning serve``.
 """
 
@@ -49,8 +51,20 @@ class ServingSettings(Settings):
     micro_batch_ms: float = Field(default=0.0, le=50)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    #: Name of this replica in stream frames and in its ``model-updates`` consumer group.
+    #: Name of this replica in stream frames and in its ``model-updates`` consumer group
+    #: (default: host, process id and a random suffix).
     replica: str | None = None
+    #: Served predictions are published here (keyed by symbol) when a broker is configured,
+    #: and every replica fans out what it reads there.
+    predictions_topic: str = "predictions"
+    #: WebSocket streams (see :mod:`serving.streaming`): frames queued per subscriber, frames
+    #: kept per symbol for a reconnecting ``since``, seconds a send may take, seconds a
+    #: subscriber may stay behind before it is closed (4008), symbols with a replay buffer.
+    stream_queue_size: int = Field(default=256, ge=1, le=100_000)
+    stream_replay_size: int = Field(default=1024, ge=0, le=1_000_000)
+    stream_send_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    stream_max_behind_s: float = Field(default=10.0, gt=0, le=3600)
+    stream_max_symbols: int = Field(default=2000, ge=1, le=1_000_000)
 
     def keys(self) -> ApiKeys:
         """The configured API keys (:class:`~online_learning.errors.ConfigError` if malformed)."""

@@ -70,14 +70,17 @@ async def predict(
     """``{"symbol", "features"}`` (exactly the features ``GET /models`` names, finite),
     ``{"symbol", "bars"}`` (recent daily bars, oldest first: the server computes the features
     with the training code; 422 says how many are needed) or ``{"requests": [...]}`` of
-    either (at most 1,000: 413). Each prediction names its components (batch champions and
-    the online session), their versions and weights, and the session checkpoint's age."""
+    either (at most 1,000: 413). Each prediction echoes the ``features`` it was computed from
+    (for bars: the server's, what a trade outcome must carry) and names its components (batch
+    champions and the online session), their versions and weights, and the checkpoint's age."""
     if isinstance(body, BatchRequest):
         return _json({"predictions": _batch(body, predictor, hub, metrics, settings)})
-    prediction = predictor.predict(body.symbol, _features(body), strategy=body.strategy)
+    features = _features(body)
+    prediction = predictor.predict(body.symbol, features, strategy=body.strategy)
     if inspect.isawaitable(prediction):  # the micro-batcher
         prediction = await prediction
     served = prediction.to_dict()
+    served["features"] = features
     metrics.observe_prediction(served)
     hub.prediction_served(served)
     return _json(served)
@@ -105,8 +108,9 @@ def _batch(body: BatchRequest, predictor, hub, metrics, settings) -> list[dict]:
         for i, prediction in zip(index, served, strict=True):
             results[i] = prediction
     out = []
-    for prediction in results:
+    for prediction, (_, features) in zip(results, rows, strict=True):
         data = prediction.to_dict()
+        data["features"] = features
         metrics.observe_prediction(data)
         hub.prediction_served(data)
         out.append(data)

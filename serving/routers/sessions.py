@@ -28,13 +28,6 @@ def _public(metrics, checkpoint_age_s: float | None) -> dict:
     return finite({**metrics.to_dict(), "checkpoint_age_s": checkpoint_age_s})
 
 
-def _metrics_and_age(feedback, session_id: str):
-    # FeedbackService has no public call returning both; _reading_copy is the one place that
-    # knows whether the session is this process's live one (age 0) or a checkpoint's.
-    session, age = feedback._reading_copy(session_id)
-    return session.metrics(), age
-
-
 @router.post(
     "/start",
     status_code=201,
@@ -63,7 +56,7 @@ def list_sessions(_: PredictScope, feedback: Feedback) -> list[dict]:
 
 @router.get("/{session_id}/metrics", response_model=SessionMetricsPublic, responses=errors(404))
 def session_metrics(session_id: SessionId, _: PredictScope, feedback: Feedback) -> dict:
-    metrics, age = _metrics_and_age(feedback, session_id)
+    metrics, age = feedback.session_snapshot(session_id)
     return _public(metrics, age)
 
 

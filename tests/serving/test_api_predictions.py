@@ -36,6 +36,7 @@ def test_a_prediction_names_its_components_versions_and_weights(served, champion
     assert sum(c["weight"] for c in body["components"]) == pytest.approx(1.0)
     assert body["p_up"] == pytest.approx(sum(c["weight"] * c["p_up"] for c in batch))
     assert body["session"] is None
+    assert body["features"] == F
     assert body["prediction_id"] and body["served_at"].endswith(("Z", "+00:00"))
     other = _predict(served, {"symbol": "AAA", "features": F}).json()
     assert other["prediction_id"] != body["prediction_id"]
@@ -82,6 +83,7 @@ def test_a_batch_answers_in_order_and_more_than_1000_is_413(served):
     assert response.status_code == 200
     predictions = response.json()["predictions"]
     assert [p["symbol"] for p in predictions] == [f"S{i}" for i in range(5)]
+    assert [p["features"] for p in predictions] == [r["features"] for r in requests]
     single = _predict(served, requests[3]).json()
     assert predictions[3]["p_up"] == pytest.approx(single["p_up"])
 
@@ -166,6 +168,7 @@ def test_bars_give_the_same_prediction_as_their_features(platform_champions, cli
     assert by_bars.status_code == 200, by_bars.text
     features = features_from_bars(bars)
     assert set(features) == set(FEATURE_COLUMNS) and all(map(math.isfinite, features.values()))
+    assert by_bars.json()["features"] == pytest.approx(features)
     by_features = _predict(client, {"symbol": "AAA", "features": features}).json()
     assert by_bars.json()["p_up"] == pytest.approx(by_features["p_up"], abs=1e-12)
 
