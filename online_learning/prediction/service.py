@@ -193,6 +193,7 @@ class ModelServingService:
         batch_p = (mix * p_batch).sum(axis=1)
         batch_sharpe, batch_mean = mix @ sharpe, mix @ mean_return
         served_at = datetime.now(UTC)
+        versions = snap.versions  # one dict for every shadow row of this call
         out = []
         for i, symbol in enumerate(symbols):
             online = self._online(symbol, rows[i], snap)
@@ -203,7 +204,7 @@ class ModelServingService:
                 )
             else:
                 weights = self._challenger(batch_mean[i], online)
-            out.append(self._prediction(*args, weights, strategy, regimes[i], served_at, snap))
+            out.append(self._prediction(*args, weights, strategy, regimes[i], served_at, versions))
         return out
 
     def _regime_weights(self, snap: ChampionSet, rows) -> tuple[list[str | None], np.ndarray]:
@@ -250,7 +251,7 @@ class ModelServingService:
         )
 
     def _prediction(self, symbol, champions, p_models, mix, batch_p, online, weights,
-                    strategy, regime, served_at, snap) -> Prediction:  # fmt: skip
+                    strategy, regime, served_at, versions) -> Prediction:  # fmt: skip
         w_batch, w_online = weights
         components = [
             Component(c.model_id, BATCH, c.version, float(w_batch * m), float(p))
@@ -285,7 +286,7 @@ class ModelServingService:
                 prediction.prediction_id, symbol,
                 ONLINE if served_online else BATCH, p_up,
                 BATCH if served_online else ONLINE, batch_p if served_online else online[1],
-                snap.versions, online[0].session_id, served_at,
+                versions, online[0].session_id, served_at,
             ))  # fmt: skip
         return prediction
 

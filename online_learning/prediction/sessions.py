@@ -50,9 +50,7 @@ class CachedSession:
 
 
 def _pnl_mean(session: OnlineSession) -> float:
-    # The session's rolling mean pnl over its metrics window: SessionMetrics publishes the
-    # rolling Sharpe and the lifetime PnL but not this mean, so read it from the score.
-    mean = session._score.pnl_mean()
+    mean = session.rolling_pnl_mean()
     return float("nan") if mean is None else float(mean)
 
 

@@ -230,8 +230,9 @@ def test_a_few_lucky_outcomes_do_not_outweigh_a_months_record(holder, store, fea
 
 @pytest.mark.parametrize(("batch_mean", "session_mean"), [(0.004, -0.004), (-0.004, 0.004)])
 def test_champion_challenger_serves_the_better_and_records_the_shadow(
-    holder, store, feature_rows, batch_mean, session_mean
+    holder, metrics, feature_rows, batch_mean, session_mean
 ):
+    store = metrics  # SQLite and PostgreSQL
     for model_id in SPECIALISTS:
         record_performance(store, model_id, batch_mean)
     owner = FeedbackService(store=store)
