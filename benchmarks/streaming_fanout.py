@@ -328,6 +328,7 @@ def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str
             "mean": statistics.fmean(latencies_ms) if latencies_ms else float("nan"),
         },
         "server_cpu_pct": 100.0 * server_cpu / (published["seconds"] + 1.0),
+        "server_cpu_us_per_frame": 1e6 * server_cpu / max(1.0, after["sent"] - before["sent"]),
         "clients_cpu_pct": 100.0 * sum(p["cpu_s"] for p in parts) / (published["seconds"] + 1.0),
         "pinned": pin is not None,
     }
@@ -371,7 +372,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| deflate | subscribers | predictions/s | p50 ms | p99 ms | max ms | p50 / baseline "
         "| p99 / baseline | frames received / expected | coalesced | dropped | slow closes "
-        "| server CPU | clients CPU |",
+        "| server CPU (per frame) | clients CPU |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: |",
     ]
@@ -385,6 +386,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {lat['p99']:.1f} | {lat['max']:.1f} | {ratio50} | {ratio99} "
             f"| {run['frames_received']:,} / {run['frames_expected']:,} | {run['coalesced']:.0f} "
             f"| {run['dropped']:.0f} | {run['slow_closed']:.0f} | {run['server_cpu_pct']:.0f} % "
+            f"({run['server_cpu_us_per_frame']:.0f} us) "
             f"| {run['clients_cpu_pct']:.0f} % |"
         )
     return "\n".join(lines)

@@ -176,6 +176,9 @@ class StreamHub:
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge: KafkaBridge | None = None
+        self._watchdog: asyncio.Task | None = None
+        #: The watchdog's period: a send timeout or a key check is late by at most this.
+        self.tick_s = min(1.0, max(0.02, min(send_timeout_s, auth_recheck_s) / 4))
 
     @classmethod
     def from_settings(cls, settings: Any) -> StreamHub:
@@ -214,6 +217,8 @@ class StreamHub:
         uvicorn's logs from here on."""
         install_token_redaction()
         self._loop = asyncio.get_running_loop()
+        if self._watchdog is None:
+            self._watchdog = self._loop.create_task(self._watch(), name="stream-hub-watchdog")
         if self.bootstrap_servers is None or self._bridge is not None:
             return
         self._bridge = KafkaBridge(
@@ -241,6 +246,9 @@ class StreamHub:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             await asyncio.to_thread(bridge.stop)
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
         for stream in self._streams.values():
             for sub in list(stream.subscribers):
                 sub.request_close(1001, "server shutting down")
@@ -350,6 +358,17 @@ class StreamHub:
         if stream is not None:
             return stream.last_seq
         return self._evicted_seq.get(symbol, 0)
+
+    async def _watch(self) -> None:
+        """Every ``tick_s``: cancel the sends that exceed ``send_timeout_s`` and wake the
+        writers due for a key check (see :meth:`Subscriber.watch`)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            for stream in self._streams.values():
+                for sub in stream.subscribers:
+                    sub.watch(now, self.send_timeout_s)
 
     # -- fan-out -----------------------------------------------------------------------------
 
