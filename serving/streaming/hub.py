@@ -394,6 +394,10 @@ class StreamHub:
             del self._streams[symbol]
             self._evicted_seq[symbol] = stream.last_seq
             excess -= 1
+        # The numbering of long-idle symbols is forgotten too, oldest first, beyond a bound
+        # (any symbol may be predicted): a client of one then sees the stream restart at 0.
+        while len(self._evicted_seq) > 100 * self.max_buffered_symbols:
+            del self._evicted_seq[next(iter(self._evicted_seq))]
 
     def _fanout(self, kind: str, symbol: str, event_id: str, payload: dict) -> Frame | None:
         if self._recent[kind].seen(event_id):
