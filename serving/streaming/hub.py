@@ -131,9 +131,10 @@ class StreamHub:
         bridge_start_timeout_s: float = 20.0,
         delivery_timeout_s: float = 5.0,
     ) -> None:
+        if not isinstance(replay_size, int) or replay_size < 0:
+            raise ValueError(f"replay_size must be an integer >= 0, got {replay_size!r}")
         for name, value in (
             ("queue_size", queue_size),
-            ("replay_size", replay_size),
             ("max_buffered_symbols", max_buffered_symbols),
             ("dedupe_size", dedupe_size),
         ):
