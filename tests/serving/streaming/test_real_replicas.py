@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
 from online_learning.embedded.kafka import free_port
@@ -136,6 +137,17 @@ def test_a_subscriber_on_replica_1_sees_the_predictions_served_by_replica_2(repl
             got = await frames(on_one, 2)
             assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in batch[:2]]
         assert await no_frame(on_one, 1.0) and await no_frame(on_two, 0.2)
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(
+                httpx.get(f"{one.http}/metrics", timeout=10).text
+            )
+            for sample in family.samples
+        }
+        assert samples[("online_learning_stream_subscribers", ())] == 1
+        assert samples[("online_learning_stream_frames_sent_total", (("type", "prediction"),))] == 3
+        consumed = (("outcome", "consumed"), ("topic", "predictions"))
+        assert samples[("online_learning_stream_bridge_messages_total", consumed)] == 4  # +BBB
         await on_one.close()
         await on_two.close()
 
