@@ -1,0 +1,59 @@
+"""Fixtures of the SDK tests: predictions as the API serves them, market features."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from online_learning.feedback.simulator import SimulatedMarket
+from serving.client.types import Prediction
+
+
+@pytest.fixture(scope="session")
+def market_day() -> list:
+    """One trading day of the seeded simulated market (three symbols, real features)."""
+    market = SimulatedMarket(3, seed=11, schedule=[("bull", 5)])
+    return next(market.days())
+
+
+@pytest.fixture
+def make_prediction(market_day) -> Callable[..., Prediction]:
+    """``make_prediction(p_up, weights={model: weight}, online=None)``: the JSON of
+    ``POST /predictions`` for SIM0, read back by the SDK (with the features it sent)."""
+
+    def make(
+        p_up: float,
+        *,
+        weights: dict[str, float] | None = None,
+        online: float | None = None,
+        symbol: str = "SIM0",
+    ) -> Prediction:
+        weights = weights or {"bull_specialist": 0.7, "sideways_specialist": 0.3}
+        components = [
+            {"name": name, "kind": "batch", "version": "1", "weight": w, "p_up": p_up}
+            for name, w in weights.items()
+        ]
+        if online is not None:
+            components.append(
+                {"name": "online", "kind": "online", "version": None, "weight": online,
+                 "p_up": p_up}
+            )  # fmt: skip
+        body = {
+            "prediction_id": uuid.uuid4().hex,
+            "symbol": symbol,
+            "p_up": p_up,
+            "direction": "up" if p_up > 0.5 else "down",
+            "confidence": max(p_up, 1 - p_up),
+            "position": 2 * p_up - 1,
+            "strategy": "ensemble",
+            "regime": "bull",
+            "components": components,
+            "session": None,
+            "served_at": "2026-01-05T21:00:00.000000Z",
+        }
+        tick = next(t for t in market_day if t.symbol == symbol)
+        return Prediction.from_dict(body, features=tick.features)
+
+    return make
