@@ -7,7 +7,8 @@ remembers the last ``seq`` it delivered and reconnects with it, so a consumer se
 once, or a ``gap`` frame saying what it missed.
 
 When the numbering restarts (the server restarted, or the new connection reached another
-replica: a different ``replica`` in ``hello``, or a ``seq`` behind ours), there is nothing to
+replica: a different ``replica`` (or ``epoch``, if the server sends one) in ``hello``, or a
+``seq`` behind ours), there is nothing to
 resume: the iterator yields ``{"type": "reset", "symbol", "replica", "previous_replica",
 "last_seq", "seq"}`` and replays what the new replica still has (``since=0``).
 
@@ -81,6 +82,7 @@ class Stream:
         self.symbol = symbol
         self.last_seq = since
         self.replica: str | None = None
+        self._epoch: Any = None
         self.connections = 0
         self.duplicates = 0
         self._api_key = api_key
@@ -92,6 +94,7 @@ class Stream:
         self._control = control
         self._frames: AsyncIterator[dict[str, Any]] | None = None
         self._failures = 0
+        self._ws: ClientConnection | None = None  # the open connection, if any
 
     def __aiter__(self) -> Stream:
         return self
@@ -127,7 +130,10 @@ class Stream:
         )  # fmt: skip
 
     def _delay(self, failures: int) -> float:
-        return random.uniform(0.0, min(self._max_backoff_s, self._backoff_s * 2**failures))
+        """Capped exponential backoff with "equal jitter": between half and all of the cap, so
+        that reconnecting clients spread out but none hammers a server that is starting."""
+        cap = min(self._max_backoff_s, self._backoff_s * 2**failures)
+        return cap / 2 + random.uniform(0.0, cap / 2)
 
     async def _run(self) -> AsyncIterator[dict[str, Any]]:
         self._failures = 0  # failed connections in a row; a hello resets it
@@ -142,7 +148,7 @@ class Stream:
             except (OSError, TimeoutError, InvalidHandshake) as error:
                 reason = f"{type(error).__name__}: {error}"
             else:
-                resume_now = False
+                self._ws, resume_now = ws, False
                 try:
                     async with aclosing(self._receive(ws)) as frames:
                         async for frame in frames:
@@ -151,6 +157,7 @@ class Stream:
                                 break
                             yield frame
                 finally:
+                    self._ws = None
                     await ws.close()
                 if resume_now:
                     continue  # the numbering restarted: replay the new one from its start
@@ -209,10 +216,10 @@ class Stream:
     def _hello(self, frame: dict[str, Any]) -> dict[str, Any] | None:
         """Note the replica; a ``reset`` frame when the numbering restarted."""
         self.connections += 1
-        replica, seq = frame.get("replica"), frame.get("seq")
+        replica, seq, epoch = frame.get("replica"), frame.get("seq"), frame.get("epoch")
         previous, last = self.replica, self.last_seq
-        self.replica = replica
-        moved = previous is not None and replica != previous
+        moved = previous is not None and (replica != previous or epoch != self._epoch)
+        self.replica, self._epoch = replica, epoch
         behind = isinstance(seq, int) and last is not None and seq < last
         if not (moved or behind):
             return None
