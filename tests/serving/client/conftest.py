@@ -9,6 +9,7 @@ import pytest
 
 from online_learning.feedback.simulator import SimulatedMarket
 from serving.client.types import Prediction
+from tests.serving.client.helpers import KEYS, SPECIALISTS, LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +58,51 @@ def make_prediction(market_day) -> Callable[..., Prediction]:
         return Prediction.from_dict(body, features=tick.features)
 
     return make
+
+
+# -- a live platform: the real app under uvicorn on a loopback port --------------------------
+@pytest.fixture
+def feature_champions(registry) -> dict[str, str]:
+    """The three specialists on the platform's ten features (small seeded networks), so that
+    predictions from bars work; ``{model_id: champion version}``."""
+    import torch
+
+    from online_learning.features import FEATURE_COLUMNS
+    from online_learning.models import RegimeSpecialist
+    from online_learning.update.ewc import EWCState
+
+    versions = {}
+    for seed, (model_id, regime) in enumerate(SPECIALISTS, start=1):
+        torch.manual_seed(seed)
+        model = RegimeSpecialist(list(FEATURE_COLUMNS), hidden=(8,), regime=regime)
+        fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
+        record = registry.log_candidate(
+            model_id=model_id, model=model, ewc_state=EWCState.from_model(model, fisher),
+            params={"seed": seed}, metrics={"sharpe_post": 1.0}, tags={"regime": regime},
+            register=True,
+        )  # fmt: skip
+        registry.promote(model_id=model_id, version=record.version)
+        versions[model_id] = record.version
+    return versions
+
+
+@pytest.fixture
+def platform_settings(home):
+    from pydantic import SecretStr
+    from serving.settings import ServingSettings
+
+    return ServingSettings(api_keys=SecretStr(KEYS), registry_poll_s=0.5)
+
+
+@pytest.fixture
+def live(platform_settings, feature_champions) -> LiveServer:
+    """The platform serving the three champions on a loopback port."""
+    server = LiveServer(platform_settings).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def market_prices():
+    """Seeded daily closes of three symbols (bull market), ``date, symbol, close``."""
+    return SimulatedMarket(["SIM0", "SIM1", "SIM2"], seed=5, schedule=[("bull", 40)]).prices()
