@@ -215,23 +215,31 @@ def start_update(
     model_id: str,
     *,
     data_window: tuple[Any, Any] | Mapping[str, Any] | None = None,
+    data_window_days: int | None = None,
     learning_rate: float | None = None,
     ewc_lambda: float | None = None,
     stability_check: bool | None = None,
+    epochs: int | None = None,
 ) -> Call:
     body: dict[str, Any] = {"model_id": model_id}
+    if data_window is not None and data_window_days is not None:
+        raise _invalid("pass data_window or data_window_days, not both")
     if data_window is not None:
         if isinstance(data_window, Mapping):
             start, end = data_window.get("start"), data_window.get("end")
         else:
             start, end = data_window
         body["data_window"] = {"start": _date(start, "start"), "end": _date(end, "end")}
+    if data_window_days is not None:
+        body["data_window_days"] = int(data_window_days)
     if learning_rate is not None:
         body["learning_rate"] = _finite(learning_rate, "learning_rate")
     if ewc_lambda is not None:
         body["ewc_lambda"] = _finite(ewc_lambda, "ewc_lambda")
     if stability_check is not None:
         body["stability_check"] = bool(stability_check)
+    if epochs is not None:
+        body["epochs"] = int(epochs)
     # Never sent twice: a second submission after a lost answer would be a 409 or a second job.
     return Call("POST", f"{API}/models/online-update", json=body, parse=JobAccepted.from_dict)
 

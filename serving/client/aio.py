@@ -141,8 +141,9 @@ class AsyncClient(ClientBase):
         return await self._send(calls.get(path, {"days": days}))
 
     async def start_update(self, model_id: str, **options: Any) -> JobAccepted:
-        """Queue an incremental update (``data_window=(start, end)``, ``learning_rate``,
-        ``ewc_lambda``, ``stability_check``); :class:`Conflict` while one is in flight."""
+        """Queue an incremental update; options ``data_window=(start, end)`` or
+        ``data_window_days``, ``learning_rate``, ``ewc_lambda``, ``stability_check``,
+        ``epochs``. :class:`Conflict` while an update of the model is queued or running."""
         return await self._send(calls.start_update(model_id, **options))
 
     trigger_update = start_update

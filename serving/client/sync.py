@@ -122,8 +122,9 @@ class Client(ClientBase):
         return self._send(calls.get(path, {"days": days}))
 
     def start_update(self, model_id: str, **options: Any) -> JobAccepted:
-        """Queue an incremental update (``data_window=(start, end)``, ``learning_rate``,
-        ``ewc_lambda``, ``stability_check``); :class:`Conflict` while one is in flight."""
+        """Queue an incremental update; options ``data_window=(start, end)`` or
+        ``data_window_days``, ``learning_rate``, ``ewc_lambda``, ``stability_check``,
+        ``epochs``. :class:`Conflict` while an update of the model is queued or running."""
         return self._send(calls.start_update(model_id, **options))
 
     trigger_update = start_update

@@ -30,6 +30,7 @@ class LiveServer:
         self._thread = None
 
     def start(self) -> LiveServer:
+        import contextvars
         import threading
         import time
 
@@ -41,7 +42,10 @@ class LiveServer:
             lifespan="on",
         )  # fmt: skip
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        # In this thread's context: Prefect's settings (the test's PREFECT_API_URL) live in a
+        # context variable, which a plain new thread would not see.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._server.run,), daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 120
         while not self._server.started:
