@@ -6,11 +6,14 @@ buffer: ``/api/v1/streaming/{symbol}?since=N`` sends the frames after ``N`` firs
 remembers the last ``seq`` it delivered and reconnects with it, so a consumer sees each frame
 once, or a ``gap`` frame saying what it missed.
 
-When the numbering restarts (the server restarted, or the new connection reached another
-replica: a different ``replica`` (or ``epoch``, if the server sends one) in ``hello``, or a
-``seq`` behind ours), there is nothing to
-resume: the iterator yields ``{"type": "reset", "symbol", "replica", "previous_replica",
-"last_seq", "seq"}`` and replays what the new replica still has (``since=0``).
+Sequence numbers are valid within one ``(replica, epoch)`` of the ``hello`` frame; the iterator
+resumes with ``?since=<seq>&epoch=<epoch>``. When the numbering restarted (the server
+restarted, or the connection reached another replica: another ``replica`` or ``epoch``, or a
+``seq`` behind ours), there is nothing to resume: the iterator yields ``{"type": "reset",
+"symbol", "replica", "epoch", "previous_replica", "previous_epoch", "last_seq", "seq"}`` and
+then what the new numbering
+still has from its start (the server sends it for a ``since`` of another epoch; a server
+without epochs is asked again with ``since=0``).
 
 The key travels in the ``Authorization`` header (or, with ``auth="subprotocol"``, as the
 ``bearer.<key>`` subprotocol), never in the URL, which proxies and access logs record.
@@ -83,6 +86,7 @@ class Stream:
         self.last_seq = since
         self.replica: str | None = None
         self._epoch: Any = None
+        self._sent_epoch: Any = None  # the epoch the current connection resumed in
         self.connections = 0
         self.duplicates = 0
         self._api_key = api_key
@@ -116,9 +120,13 @@ class Stream:
 
     def url(self) -> str:
         """The URL of the next connection (the resume point; never the key)."""
-        return self._url if self.last_seq is None else f"{self._url}?since={self.last_seq}"
+        if self.last_seq is None:
+            return self._url
+        url = f"{self._url}?since={self.last_seq}"
+        return url if self._epoch is None else f"{url}&epoch={quote(str(self._epoch), safe='')}"
 
     def _connect(self) -> connect:
+        self._sent_epoch = self._epoch if self.last_seq is not None else None
         headers, subprotocols = {}, None
         if self._api_key and self._auth == "header":
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -193,7 +201,10 @@ class Stream:
                         yield frame
                     if reset is not None:
                         yield reset
-                        if reset["seq"]:  # the new numbering has frames we have not seen
+                        # A server that knows epochs answered a `since` of another epoch
+                        # with its whole buffer; any other must be asked again from 0.
+                        replayed = self._sent_epoch is not None and "epoch" in frame
+                        if reset["seq"] and not replayed:
                             yield _RESUME
                             return
                     continue
@@ -217,16 +228,17 @@ class Stream:
         """Note the replica; a ``reset`` frame when the numbering restarted."""
         self.connections += 1
         replica, seq, epoch = frame.get("replica"), frame.get("seq"), frame.get("epoch")
-        previous, last = self.replica, self.last_seq
-        moved = previous is not None and (replica != previous or epoch != self._epoch)
+        previous, previous_epoch, last = self.replica, self._epoch, self.last_seq
+        moved = previous is not None and (replica != previous or epoch != previous_epoch)
         self.replica, self._epoch = replica, epoch
         behind = isinstance(seq, int) and last is not None and seq < last
         if not (moved or behind):
             return None
         self.last_seq = 0
         return {
-            "type": "reset", "symbol": self.symbol, "replica": replica,
-            "previous_replica": previous, "last_seq": last, "seq": seq,
+            "type": "reset", "symbol": self.symbol, "replica": replica, "epoch": epoch,
+            "previous_replica": previous, "previous_epoch": previous_epoch, "last_seq": last,
+            "seq": seq,
         }  # fmt: skip
 
 

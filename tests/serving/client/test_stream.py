@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from online_learning.prediction import features_from_bars
 
+from online_learning.prediction import features_from_bars
 from serving.client import AsyncClient, AuthenticationError
 from tests.serving.client.helpers import AGENT, bars_of
 
@@ -91,7 +91,8 @@ def test_stream_reconnects_to_a_restarted_server_and_says_the_numbering_restarte
         assert [f["seq"] for f in before] == [1, 2]
         assert reset["type"] == "reset"
         assert (reset["previous_replica"], reset["last_seq"]) == (replica, 2)
-        assert reset["replica"] != replica and stream.replica == reset["replica"]
+        assert reset["epoch"] is not None and reset["epoch"] != reset["previous_epoch"]
+        assert stream.replica == reset["replica"]
         assert (frame["seq"], frame["prediction_id"]) == (1, after_restart.prediction_id)
         assert stream.connections >= 2
 
