@@ -12,10 +12,14 @@ Every simulated trading day, for each symbol of a seeded simulated market, the a
 Run it against a running platform (``online-learning serve`` or ``make run``)::
 
     python examples/trading_agent.py --url http://127.0.0.1:8000 --steps 20
+    python examples/trading_agent.py --forever            # market after market until Ctrl-C
 
 The key comes from ``ONLINE_LEARNING_API_KEY``, else ``<home>/api-key`` (the development key
 ``make run`` prints; ``--home`` or ``ONLINE_LEARNING_HOME``). It needs the ``predict`` and
-``feedback`` scopes. Exit codes: 0 done, 1 the platform refused or could not be reached.
+``feedback`` scopes. While the platform restarts or fails (5xx, refused connections) the agent
+keeps its unsettled outcomes and posts them again with the next day's (the platform
+deduplicates them on ``trade_id``). Exit codes: 0 done, 1 the platform refused the key, an
+input or an outcome, or was not ready in ``--wait`` seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from online_learning.feedback.simulator import SimulatedMarket
-from serving.client import ApiError, Client, RetryPolicy, api_key_from_env
+from serving.client import (
+    ApiError,
+    Client,
+    ConnectionFailed,
+    RetryPolicy,
+    ServerError,
+    api_key_from_env,
+)
 from serving.signals import SignalCombiner
 
 BARS = 80  # the features need 64; a few more cost nothing
@@ -63,6 +74,73 @@ def wait_until_ready(client: Client, seconds: float) -> dict:
             time.sleep(1.0)
 
 
+class Market:
+    """The simulated market the agent trades: daily closes per symbol, one seed per run."""
+
+    def __init__(self, symbols: list[str], seed: int) -> None:
+        prices = SimulatedMarket(symbols, seed=seed).prices()
+        self.symbols = symbols
+        self.closes = {s: prices.loc[prices.symbol == s, "close"].to_numpy() for s in symbols}
+        self.dates = prices.loc[prices.symbol == symbols[0], "date"].dt.strftime("%Y-%m-%d")
+        self.dates = self.dates.tolist()
+
+    @property
+    def days(self) -> int:
+        """Tradable days: each needs BARS of history and the next close to settle."""
+        return len(self.dates) - BARS
+
+    def requests(self, today: int) -> list[dict]:
+        window = range(today - BARS + 1, today + 1)
+        return [
+            {"symbol": s,
+             "bars": [{"date": self.dates[i], "close": float(self.closes[s][i])} for i in window]}
+            for s in self.symbols
+        ]  # fmt: skip
+
+
+class Book:
+    """What the agent did: trades, PnL, and outcomes not yet confirmed by the platform."""
+
+    def __init__(self) -> None:
+        self.pending: list[dict] = []  # posted again until answered: the platform dedupes
+        self.totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        self.pnl, self.hits, self.trades, self.days = 0.0, 0, 0, 0
+
+
+def trade_day(client: Client, market: Market, today: int, combiner, book: Book, args) -> None:
+    requests = market.requests(today)
+    predictions = client.predict_many(requests, strategy=args.strategy)
+    for request, prediction in zip(requests, predictions, strict=True):
+        s = request["symbol"]
+        closes = market.closes[s]
+        features = prediction.features or local_features(request["bars"])
+        signal = combiner.combine(
+            prediction, rule_signal=momentum(closes[: today + 1]), features=features
+        )
+        realized = math.log(closes[today + 1] / closes[today])
+        book.pending.append(signal.outcome(realized))
+        book.pnl += signal.position * realized
+        book.trades += signal.position != 0
+        book.hits += signal.position * realized > 0
+        print(
+            f"{market.dates[today]} {s:<6} p_up {prediction.p_up:.3f} "
+            f"({prediction.strategy}, regime {prediction.regime}) rule "
+            f"{signal.rule_signal:+.2f} -> position {signal.position:+.2f} "
+            f"[ml {signal.ml_contribution:.0%}, {signal.model_id or 'rule only'}] "
+            f"return {realized:+.4f}"
+        )
+    book.days += 1
+
+
+def settle(client: Client, book: Book) -> None:
+    results = client.post_outcomes(book.pending)
+    book.pending = []
+    for result in results:
+        book.totals[result.status] = book.totals.get(result.status, 0) + 1
+        if result.status == "rejected":
+            print(f"  outcome {result.trade_id} rejected: {result.reason} {result.detail}")
+
+
 def run(args: argparse.Namespace) -> int:
     key = api_key_from_env(args.home)
     if not key:
@@ -72,61 +150,39 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-    prices = SimulatedMarket(symbols, seed=args.seed).prices()
-    closes = {s: prices.loc[prices.symbol == s, "close"].to_numpy() for s in symbols}
-    dates = prices.loc[prices.symbol == symbols[0], "date"].dt.strftime("%Y-%m-%d").tolist()
     combiner = SignalCombiner(
         rule_weight=args.rule_weight, ml_weight=args.ml_weight,
         min_confidence=args.min_confidence, max_position=args.max_position,
     )  # fmt: skip
-    last_day = len(dates) - 2  # the newest day still needs its next close to settle
-    steps = min(args.steps, last_day - BARS + 1) if args.steps else last_day - BARS + 1
-    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
-    pnl, hits, trades = 0.0, 0, 0
+    book, seed, left = Book(), args.seed, args.steps or None
     with Client(args.url, key, timeout=args.timeout, retry=RetryPolicy(retries=3)) as client:
         ready = wait_until_ready(client, args.wait)
         print(f"platform ready at {client.base_url}: champions {ready.get('champions')}")
-        for step in range(steps):
-            today = BARS - 1 + step
-            requests = [
-                {"symbol": s,
-                 "bars": [{"date": dates[i], "close": float(closes[s][i])}
-                          for i in range(today - BARS + 1, today + 1)]}
-                for s in symbols
-            ]  # fmt: skip
-            predictions = client.predict_many(requests, strategy=args.strategy)
-            outcomes = []
-            for request, prediction in zip(requests, predictions, strict=True):
-                s = request["symbol"]
-                features = prediction.features or local_features(request["bars"])
-                signal = combiner.combine(
-                    prediction, rule_signal=momentum(closes[s][: today + 1]), features=features
-                )
-                realized = math.log(closes[s][today + 1] / closes[s][today])
-                outcomes.append(signal.outcome(realized))
-                pnl += signal.position * realized
-                trades += signal.position != 0
-                hits += signal.position * realized > 0
-                print(
-                    f"{dates[today]} {s:<6} p_up {prediction.p_up:.3f} "
-                    f"({prediction.strategy}, regime {prediction.regime}) rule "
-                    f"{signal.rule_signal:+.2f} -> position {signal.position:+.2f} "
-                    f"[ml {signal.ml_contribution:.0%}, {signal.model_id or 'rule only'}] "
-                    f"return {realized:+.4f}"
-                )
-            results = client.post_outcomes(outcomes)
-            for result in results:
-                totals[result.status] = totals.get(result.status, 0) + 1
-                if result.status == "rejected":
-                    print(f"  outcome {result.trade_id} rejected: {result.reason} {result.detail}")
-            if args.interval:
-                time.sleep(args.interval)
+        while left is None or left > 0:
+            market = Market(symbols, seed)
+            for step in range(market.days if left is None else min(left, market.days)):
+                try:
+                    trade_day(client, market, BARS - 1 + step, combiner, book, args)
+                    settle(client, book)
+                except (ConnectionFailed, ServerError) as error:
+                    # The platform is restarting or overloaded: keep the outcomes, go on.
+                    print(f"  {market.dates[BARS - 1 + step]}: not traded or settled ({error})")
+                    time.sleep(1.0)
+                if left is not None:
+                    left -= 1
+                if args.interval:
+                    time.sleep(args.interval)
+            if not args.forever:
+                break
+            seed += 1  # a new market, the same agent
+        if book.pending:
+            settle(client, book)
     print(
-        f"{steps} days x {len(symbols)} symbols: {trades} trades, hit rate "
-        f"{hits / max(trades, 1):.0%}, PnL {pnl:+.4f} (log-return units); outcomes "
-        + ", ".join(f"{n} {status}" for status, n in totals.items())
+        f"{book.days} days x {len(symbols)} symbols: {book.trades} trades, hit rate "
+        f"{book.hits / max(book.trades, 1):.0%}, PnL {book.pnl:+.4f} (log-return units); "
+        "outcomes " + ", ".join(f"{n} {status}" for status, n in book.totals.items())
     )
-    return 0 if totals["rejected"] == 0 else 1
+    return 0 if book.totals["rejected"] == 0 else 1
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -138,6 +194,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--symbols", default=DEFAULT_SYMBOLS, help="comma-separated names")
     parser.add_argument("--seed", type=int, default=7, help="seed of the simulated market")
     parser.add_argument("--steps", type=int, default=0, help="trading days (0: the whole market)")
+    parser.add_argument(
+        "--forever", action="store_true", help="after the last day, trade a new market (seed + 1)"
+    )
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between days")
     parser.add_argument("--strategy", choices=["ensemble", "champion_challenger"], default=None)
     parser.add_argument("--rule-weight", type=float, default=0.6)

@@ -1,18 +1,23 @@
 """One exception per class of failure, each carrying the HTTP status and the server's message.
 
-=====================  ======  =========================================================
-exception              status  meaning
-=====================  ======  =========================================================
-``AuthenticationError``  401   no key, or a key the server does not know (a stream: its
-                                handshake refused with 401/403, or closed with 1008)
-``PermissionDenied``     403   the key lacks the scope (``predict``, ``feedback``, ``admin``)
-``NotFound``             404   unknown model, session or job
-``Conflict``             409   e.g. an update of that model is already queued or running
-``PayloadTooLarge``      413   a batch above the server's limit
-``ValidationError``      422   bad input; ``errors`` holds FastAPI's list when it sent one
-``ServerError``          5xx   the server failed or is unavailable (retried when idempotent)
-``ConnectionFailed``     none  no HTTP answer at all: refused, reset, timed out
-=====================  ======  =========================================================
+=========================  ======  ====================================================
+exception                  status  meaning
+=========================  ======  ====================================================
+``AuthenticationError``    401     no key, or one the server does not know; a stream
+                                   refused at its handshake (401/403) or closed with 1008
+``PermissionDenied``       403     the key lacks the scope (predict, feedback, admin)
+``NotFound``               404     unknown model, session or job
+``Conflict``               409     e.g. an update of that model is queued or running
+``PayloadTooLarge``        413     a batch above the server's limit
+``ValidationError``        422     bad input (also raised before sending, status None);
+                                   ``errors`` holds FastAPI's list when it sent one
+``ServerError``            5xx     the server failed or is unavailable
+``ConnectionFailed``       none    no HTTP answer at all: refused, reset, timed out
+=========================  ======  ====================================================
+
+Idempotent calls (reads, and outcomes, deduplicated on ``trade_id``) are retried on 5xx,
+resets and timeouts; every call is retried when the connection was refused before anything
+was sent (:class:`serving.client.RetryPolicy`). Only the last failure is raised.
 
 All derive from :class:`ApiError`; other statuses (400, 429, ...) raise :class:`ApiError` itself.
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from serving.client import Client
@@ -43,3 +44,51 @@ def test_example_agent_without_a_key_says_so(tmp_path):
     )  # fmt: skip
     assert run.returncode == 1
     assert "no API key" in run.stderr
+
+
+def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_path):
+    """The server stops under the running agent and comes back: the days it could not settle
+    are posted again later, and every traded day is learned exactly once."""
+    import queue
+    import re
+    import threading
+
+    env = {**os.environ, "ONLINE_LEARNING_API_KEY": AGENT}
+    agent = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "trading_agent.py"), "--url", live.url,
+         "--steps", "25", "--interval", "0.1", "--min-confidence", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in agent.stdout], daemon=True).start()
+
+    def wait_for_line(pattern: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if re.search(pattern, line):
+                return line
+
+    try:
+        wait_for_line(r" position ")  # trading
+        live.stop()
+        wait_for_line(r"not traded or settled")  # the agent noticed, kept going
+        live.start()
+        agent.wait(timeout=180)
+        rest = []
+        while not lines.empty():
+            rest.append(lines.get())
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, "\n".join(rest)
+    summary = re.search(r"(\d+) days x 3 symbols", rest[-1])
+    assert summary, rest[-1]
+    days = int(summary.group(1))
+    assert 0 < days <= 25  # a day whose prediction failed is not traded
+    assert "0 rejected" in rest[-1]
+    with Client(live.url, OPS) as client:
+        sessions = {s["symbol"]: s["samples_seen"] for s in client.sessions()}
+    assert {sym: sessions[sym] for sym in ("AGT0", "AGT1", "AGT2")} == dict.fromkeys(
+        ("AGT0", "AGT1", "AGT2"), days
+    )
