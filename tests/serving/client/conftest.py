@@ -89,6 +89,7 @@ def feature_champions(registry) -> dict[str, str]:
 @pytest.fixture
 def platform_settings(home):
     from pydantic import SecretStr
+
     from serving.settings import ServingSettings
 
     return ServingSettings(api_keys=SecretStr(KEYS), registry_poll_s=0.5)

@@ -35,6 +35,7 @@ class LiveServer:
         import time
 
         import uvicorn
+
         from serving.app import create_app
 
         config = uvicorn.Config(

@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-from online_learning.prediction import features_from_bars
 
+from online_learning.prediction import features_from_bars
 from serving.client import (
     AuthenticationError,
     Client,
@@ -38,7 +38,10 @@ def test_predict_from_bars_is_the_prediction_of_the_platforms_features(live, mar
     batch = {c.name: c.version for c in from_bars.components if c.kind == "batch"}
     assert batch and all(champions[name] == version for name, version in batch.items())
     assert sum(c.weight for c in from_bars.components) == pytest.approx(1.0)
-    assert from_features.features == features_from_bars(bars)  # kept for the outcome
+    # The features a trade outcome must carry: echoed by the server for the bars request,
+    # kept by the SDK for the features request.
+    assert from_bars.features == pytest.approx(features_from_bars(bars))
+    assert from_features.features == pytest.approx(features_from_bars(bars))
 
 
 def test_too_few_bars_say_how_many_are_needed(live, market_prices):
