@@ -24,6 +24,8 @@ export class SymbolStream {
     this.handlers = handlers;
     this.ws = null;
     this.lastSeq = null; // the newest seq delivered; resumes with ?since=lastSeq
+    this.replica = null; // the server (replica) that numbered them
+    this.renumbered = 0;
     this.attempt = 0;
     this.retryTimer = null;
     this.connectTimer = null;
@@ -130,10 +132,14 @@ export class SymbolStream {
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "hello") {
       const resumed = this.everLive;
-      if (this.lastSeq !== null && Number.isInteger(frame.seq) && frame.seq < this.lastSeq) {
-        // A new server process (or replica) numbers from scratch: our `since` means nothing there.
-        this.lastSeq = frame.seq;
+      const otherReplica = this.replica !== null && frame.replica !== this.replica;
+      if (otherReplica || (this.lastSeq !== null && frame.seq < this.lastSeq)) {
+        // Another server process (a restart, or another replica) numbers its frames on its
+        // own: our `since` means nothing there, and whatever it sends after hello is new.
+        this.lastSeq = null;
+        this.renumbered += 1;
       }
+      this.replica = frame.replica ?? null;
       this.attempt = 0;
       if (resumed) this.reconnects += 1;
       this.everLive = true;

@@ -4,7 +4,8 @@ import { el, clear, setText } from "./dom.js";
 import { SymbolCard } from "./symbol_card.js";
 
 const STORAGE = "online-learning.dashboard.symbols";
-const SYMBOL = /^[A-Za-z0-9][A-Za-z0-9._\-^=:]{0,31}$/;
+// As the stream accepts them (serving/streaming): AAA, BRK.B, EURUSD=X, ^GSPC, BTC-USD.
+const SYMBOL = /^[A-Za-z0-9^][A-Za-z0-9._:^=-]{0,31}$/;
 export const MAX_SYMBOLS = 20;
 
 function fromHash() {
@@ -49,7 +50,7 @@ export class SymbolBoard {
     this.error.hidden = true;
     if (!symbol) return;
     if (!SYMBOL.test(symbol)) {
-      if (user) this._error(`"${symbol}" is not a symbol: 1-32 letters, digits and . _ - ^ = :, starting with a letter or digit.`);
+      if (user) this._error(`"${symbol}" is not a symbol: 1-32 letters, digits and . : ^ = -, not starting with one of . : = -.`);
       return;
     }
     if (this.cards.has(symbol)) {
