@@ -17,7 +17,7 @@ export class Banner {
   api(ok, message) {
     const was = this.apiDown;
     this.apiDown = ok ? null : message || "The serving API is unreachable.";
-    if (was && ok) this._recovered("The serving API answers again.");
+    if (was && ok) this._recovered("Reconnected: the serving API answers again.", { weak: true });
     else if (!was && !ok) this.outages += 1;
     this._render();
   }
@@ -38,8 +38,11 @@ export class Banner {
     this._render();
   }
 
-  _recovered(message) {
+  _recovered(message, { weak = false } = {}) {
+    // A stream back is the news; the API answering again does not hide it.
+    if (weak && this.recovered && !this.recoveredWeak) return;
     this.recovered = message;
+    this.recoveredWeak = weak;
     clearTimeout(this.recoveredTimer);
     this.recoveredTimer = setTimeout(() => {
       this.recovered = null;

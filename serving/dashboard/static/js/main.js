@@ -57,12 +57,20 @@ async function open(key, { fromStorage = false } = {}) {
     showGate(`Cannot check the key: ${err.message} Try again when the API is up.`);
     return;
   }
+  const scopes = Array.isArray(me?.scopes) ? me.scopes : [];
+  if (!scopes.includes("predict") && !scopes.includes("admin")) {
+    keyStore.clear();
+    showGate(
+      `This key is valid but has only the ${scopes.join(", ") || "no"} scope: the dashboard reads ` +
+        "models, drift, sessions and streams, which need a key with the predict (or admin) scope.",
+    );
+    return;
+  }
   keyStore.set(key);
   memoryKey = key;
   gate.hidden = true;
   keyError.hidden = true;
   app.hidden = false;
-  const scopes = Array.isArray(me?.scopes) ? me.scopes : [];
   const isAdmin = scopes.includes("admin");
   whoami.hidden = false;
   setText(document.getElementById("whoami-text"), `key ${me?.fingerprint ?? "?"} · ${scopes.join(", ") || "no scopes"}`);

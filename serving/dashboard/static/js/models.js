@@ -232,7 +232,13 @@ class ModelCard {
       const body = { model_id: this.modelId, stability_check: check.checked };
       if (lr.value !== "") body.learning_rate = Number(lr.value);
       if (lambda.value !== "") body.ewc_lambda = Number(lambda.value);
-      if (start.value || end.value) body.data_window = { start: start.value || undefined, end: end.value || undefined };
+      if (start.value || end.value) {
+        if (!start.value || !end.value) {
+          this._actionError("Update not started: a data window needs both its start and its end.");
+          return;
+        }
+        body.data_window = { start: start.value, end: end.value };
+      }
       this.trigger(body);
     });
     return form;
@@ -246,16 +252,20 @@ class ModelCard {
       job = await this.api.post("/models/online-update", body);
     } catch (err) {
       this.triggerButton.disabled = false;
-      this.actionError.hidden = false;
       const why = {
         403: "this key has no admin scope",
         404: "the API does not know this model",
         409: "an update of this model is already queued or running",
       }[err.status];
-      setText(this.actionError, `Update not started: ${why ? `${why} (${err.message})` : err.message}`);
+      this._actionError(`Update not started: ${why ? `${why} (${err.message})` : err.message}`);
       return;
     }
     this.watch({ ...job, model_id: this.modelId });
+  }
+
+  _actionError(message) {
+    this.actionError.hidden = false;
+    setText(this.actionError, message);
   }
 
   watch(job) {
