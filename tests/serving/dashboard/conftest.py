@@ -12,6 +12,7 @@ Screenshots go to ``$ONLINE_LEARNING_TEST_ARTIFACTS/dashboard`` (default
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import threading
@@ -79,7 +80,12 @@ class LiveApp:
             timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
+        # The server runs in this thread's context: settings made current here (the Prefect
+        # API of the `prefect_api` fixture) are the app's, as the environment of a process.
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._server.run,), name="uvicorn", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
@@ -359,3 +365,23 @@ def proxy(live_app) -> Iterator[DroppableProxy]:
         yield p
     finally:
         p.close()
+
+
+@pytest.fixture
+def update_app(prefect_api, registry, home, dashboard_settings, monkeypatch):
+    """The app over specialists trained on the synthetic market (so an update has data to
+    learn from), with the deployments of prefect.yaml served against the session's Prefect
+    server by a child process: an update job runs as it does under ``online-learning up``."""
+    from flows.serve import serving
+    from tests.flows.helpers import bootstrap_specialists
+
+    specialists = bootstrap_specialists(registry)
+    # As in tests/flows/test_served.py: the child must not inherit another test's registry.
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    with serving(prefect_api, log_path=home / "serve.log", poll_seconds=1):
+        app = LiveApp(dashboard_settings).start()
+        try:
+            app.wait_ready()
+            yield app, specialists
+        finally:
+            app.stop()

@@ -107,7 +107,8 @@ class ModelCard {
     this.sharpeChart = makeChart(
       this.sharpeBox,
       {
-        scales: { x: { time: false }, s: {} },
+        // One slot per update, whole steps only, half a step of margin on both sides.
+        scales: { x: { time: false, range: (_u, min, max) => [(min ?? 0) - 0.5, (max ?? 0) + 0.5] }, s: {} },
         series: [
           { label: "update" },
           { label: "champion before", scale: "s", stroke: "#6b7280", width: 1.5 },
@@ -116,7 +117,7 @@ class ModelCard {
           pointsOnly("deferred", "#a3a3a3", "s"),
         ],
         axes: [
-          { ...timeAxis, values: (_u, splits) => splits.map((i) => this._versionLabel(i)) },
+          { ...timeAxis, incrs: [1, 2, 5, 10, 20, 50], values: (_u, splits) => splits.map((i) => this._versionLabel(i)) },
           valueAxis("s"),
         ],
       },
