@@ -326,6 +326,15 @@ class FeedbackService:
         """The session's metrics; :class:`SessionNotFoundError` if it does not exist."""
         return self._reading_copy(session_id)[0].metrics()
 
+    def session_snapshot(self, session_id: str) -> tuple[SessionMetrics, float]:
+        """The session's metrics and the age in seconds of the state they describe (0 for a
+        session this process owns, else its checkpoint's age).
+
+        Raises :class:`SessionNotFoundError` if it does not exist.
+        """
+        session, age = self._reading_copy(session_id)
+        return session.metrics(), age
+
     def list_sessions(self) -> list[SessionMetrics]:
         """Metrics of every active session, by symbol (live for owned ones, else as of
         their latest checkpoint)."""

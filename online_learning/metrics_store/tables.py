@@ -192,6 +192,23 @@ outcome_rejections = sa.Table(
     sa.Column("last_at", UTCDateTime, nullable=False),
 )
 
+# -- champion/challenger shadow ledger (revision 0004) ---------------------------------------
+shadow_predictions = sa.Table(
+    "shadow_predictions",
+    metadata,
+    sa.Column("prediction_id", sa.String(64), primary_key=True),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("served_kind", sa.String(10), nullable=False),
+    sa.Column("served_p_up", sa.Float, nullable=False),
+    sa.Column("shadow_kind", sa.String(10), nullable=False),
+    sa.Column("shadow_p_up", sa.Float, nullable=False),
+    sa.Column("batch_versions", JSONDocument, nullable=False),
+    sa.Column("session_id", sa.String(64)),
+    sa.Column("served_at", UTCDateTime, nullable=False),
+    sa.Column("realized_return", sa.Float),
+    sa.Column("outcome_at", UTCDateTime),
+)
+
 sa.Index(
     "ux_online_sessions_active_symbol",
     online_sessions.c.symbol,
@@ -207,3 +224,4 @@ sa.Index(
     postgresql_where=drift_history.c.prefect_status == "pending",
     sqlite_where=drift_history.c.prefect_status == "pending",
 )
+sa.Index("ix_shadow_predictions_served_at", shadow_predictions.c.served_at)

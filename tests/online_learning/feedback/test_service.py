@@ -121,6 +121,10 @@ def test_sessions_start_once_per_symbol_and_read_their_own_features(metrics) -> 
     assert statuses == ["accepted"] * 30 + ["rejected"] * 5
     session_id = started.session_id
     assert service.session_metrics(session_id).samples_seen == 30
+    snapshot, age = service.session_snapshot(session_id)
+    assert (snapshot.samples_seen, age) == (30, 0.0)  # owned here: live, not a checkpoint
+    reader_side, reader_age = _service(metrics).session_snapshot(session_id)
+    assert reader_side.samples_seen == 30 and reader_age >= 0.0
 
     prediction = service.predict(session_id, {"a": 1.0, "b": -1.0})
     assert 0.0 <= prediction.p_up <= 1.0

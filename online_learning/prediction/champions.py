@@ -1,0 +1,261 @@
+"""The champions being served, swapped whole when the registry's ``champion`` alias moves.
+
+Swap, don't mutate: :meth:`ChampionHolder.refresh` loads a moved champion beside the one
+serving, warms it with one forward pass, and only then replaces the holder's single reference
+to an immutable :class:`ChampionSet`. A prediction takes :meth:`ChampionHolder.snapshot` once
+and finishes with the models of that snapshot, whatever refreshes happen meanwhile; the old
+models are freed when the last prediction holding them is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import torch
+from torch import nn
+
+from online_learning.errors import OnlineLearningError
+from online_learning.models import SPECIALISTS, regime_of
+from online_learning.prediction.errors import ChampionLoadError, NoChampions, UnknownModel
+from online_learning.prediction.stacked import StackedForward
+from online_learning.registry.base import ModelRegistry
+
+__all__ = ["Champion", "ChampionHolder", "ChampionSet"]
+
+
+@dataclass(frozen=True)
+class Champion:
+    """One loaded, warmed champion version: ``p_up`` for a matrix of feature rows."""
+
+    model_id: str
+    version: str
+    model: nn.Module
+    feature_names: tuple[str, ...]
+    regime: str | None = None
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """``p_up`` per row of a ``(n, len(feature_names))`` float32 matrix, in one forward.
+
+        Thread-safe: the model is in eval mode and is only read (no train/eval toggling).
+        """
+        with torch.inference_mode():
+            logits = self.model(torch.from_numpy(rows))
+            return torch.softmax(logits, dim=-1)[:, 1].numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ChampionSet:
+    """An immutable set of champions, one per model id, that share their feature names."""
+
+    champions: Mapping[str, Champion]
+    feature_names: tuple[str, ...] = field(default=())
+    _stacked: StackedForward | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "champions", MappingProxyType(dict(self.champions)))
+        stacked = StackedForward.build([c.model for c in self.champions.values()])
+        object.__setattr__(self, "_stacked", stacked)
+
+    @property
+    def stacked(self) -> bool:
+        """True when one batched pass computes every champion (see ``stacked.py``)."""
+        return self._stacked is not None
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """``(n, len(self))`` ``p_up`` of every champion (in iteration order) for every row.
+
+        One forward pass for all champions when they stack, else one per champion.
+        """
+        if self._stacked is not None:
+            return self._stacked(rows)
+        return np.column_stack([c.predict_proba(rows) for c in self.champions.values()])
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """``{model_id: version}`` of every champion served."""
+        return {model_id: c.version for model_id, c in self.champions.items()}
+
+    def __iter__(self) -> Iterator[Champion]:
+        return iter(self.champions.values())
+
+    def __len__(self) -> int:
+        return len(self.champions)
+
+    def get(self, model_id: str) -> Champion:
+        """The champion of ``model_id``; :class:`UnknownModel` if it is not served."""
+        try:
+            return self.champions[model_id]
+        except KeyError:
+            raise UnknownModel(model_id, list(self.champions)) from None
+
+    def replaced(self, new: Mapping[str, Champion]) -> ChampionSet:
+        """A copy with the champions of ``new`` in place of (or beside) the current ones."""
+        merged = {**self.champions, **new}
+        names = next(iter(merged.values())).feature_names if merged else ()
+        return ChampionSet(merged, names)
+
+
+def _load(registry: ModelRegistry, model_id: str, version: str) -> Champion:
+    loaded = registry.load_version(model_id, version)
+    model = loaded.model
+    names = getattr(model, "feature_names", None)
+    if not names:
+        raise OnlineLearningError(f"{model_id} v{version} does not say its feature_names")
+    model.eval()  # once, here: predictions never toggle the mode of a shared model
+    champion = Champion(
+        model_id=model_id,
+        version=str(loaded.version),
+        model=model,
+        feature_names=tuple(names),
+        regime=loaded.tags.get("regime") or regime_of(model_id),
+    )
+    # Warm: the first forward pass of a fresh module is several times slower than the next.
+    p_up = champion.predict_proba(np.zeros((1, len(champion.feature_names)), dtype=np.float32))
+    if p_up.shape != (1,) or not np.isfinite(p_up).all():
+        raise OnlineLearningError(f"{model_id} v{version} gives no finite p_up on a zero row")
+    return champion
+
+
+def _reference_names(current: ChampionSet, loaded: Mapping[str, Champion]) -> tuple[str, ...]:
+    """The feature names every champion must share: those served, else the first loaded."""
+    if current.champions:
+        return current.feature_names
+    return loaded[min(loaded)].feature_names if loaded else ()
+
+
+class ChampionHolder:
+    """Loads the ``champion`` of each specialist and swaps it when the alias moves.
+
+    Parameters
+    ----------
+    registry : ModelRegistry
+        Where the champions are read from (MLflow in production).
+    model_ids : sequence of str, optional
+        The specialists to serve; the three regime specialists by default.
+
+    Thread-safe: one refresh runs at a time (a lock), readers call :meth:`snapshot`, which
+    returns the current immutable set without locking.
+
+    Examples
+    --------
+    >>> from online_learning.registry.memory import InMemoryRegistry
+    >>> from online_learning.models import RegimeSpecialist
+    >>> registry = InMemoryRegistry()
+    >>> def publish(seed):
+    ...     _ = torch.manual_seed(seed)
+    ...     record = registry.log_candidate(model_id="bull_specialist",
+    ...         model=RegimeSpecialist(["a", "b"], hidden=(4,)), ewc_state=None, params={},
+    ...         metrics={}, tags={}, register=True)
+    ...     return registry.promote(model_id="bull_specialist", version=record.version)
+    >>> _ = publish(0)
+    >>> holder = ChampionHolder(registry, model_ids=["bull_specialist"])
+    >>> holder.load().versions
+    {'bull_specialist': '1'}
+    >>> before = holder.snapshot()
+    >>> _ = publish(1)
+    >>> holder.refresh(), holder.snapshot().versions, before.versions
+    (['bull_specialist'], {'bull_specialist': '2'}, {'bull_specialist': '1'})
+    >>> holder.refresh()
+    []
+    """
+
+    def __init__(self, registry: ModelRegistry, model_ids: Sequence[str] | None = None) -> None:
+        ids = tuple(SPECIALISTS) if model_ids is None else tuple(model_ids)
+        if not ids or len(set(ids)) != len(ids):
+            raise ValueError(f"model_ids must be distinct and not empty, got {ids!r}")
+        self.registry = registry
+        self.model_ids = ids
+        self._set = ChampionSet({})
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once at least one champion is being served."""
+        return len(self._set) > 0
+
+    def snapshot(self) -> ChampionSet:
+        """The champions serving now; :class:`NoChampions` before any was loaded."""
+        current = self._set
+        if not current.champions:
+            raise NoChampions(
+                f"no champion of {', '.join(self.model_ids)} is loaded; "
+                "bootstrap them with `online-learning train`"
+            )
+        return current
+
+    def load(self) -> ChampionSet:
+        """Load every champion the registry has.
+
+        Raises :class:`NoChampions` when none of the models has one, and
+        :class:`ChampionLoadError` when one that has a champion could not be loaded (the
+        others are loaded and served then: the caller decides whether to go on).
+        """
+        self._refresh(self.model_ids)
+        if not self._set.champions:
+            raise NoChampions(
+                f"the registry has no champion of {', '.join(self.model_ids)}; "
+                "bootstrap them with `online-learning train`"
+            )
+        return self._set
+
+    def refresh(self, model_id: str | None = None) -> list[str]:
+        """Swap in the champions whose alias moved since they were loaded.
+
+        Parameters
+        ----------
+        model_id : str, optional
+            Check only this model (a ``model-updates`` event named it); all by default.
+
+        Returns
+        -------
+        list of str
+            The model ids swapped (empty when nothing moved).
+
+        Raises
+        ------
+        UnknownModel
+            For a ``model_id`` that is not served.
+        ChampionLoadError
+            When a moved champion could not be loaded or differs in its features; the old
+            version of that model keeps serving, the others were swapped all the same
+            (``error.swapped``). The next refresh tries it again.
+        """
+        if model_id is not None and model_id not in self.model_ids:
+            raise UnknownModel(model_id, self.model_ids)
+        return self._refresh(self.model_ids if model_id is None else (model_id,))
+
+    def _refresh(self, model_ids: Sequence[str]) -> list[str]:
+        with self._lock:
+            current = self._set
+            loaded: dict[str, Champion] = {}
+            errors: dict[str, BaseException] = {}
+            for model_id in model_ids:
+                try:
+                    version = self.registry.champion_version(model_id)
+                    serving = current.champions.get(model_id)
+                    if version is None or (serving is not None and serving.version == version):
+                        # No alias (deleted, or never set): keep serving what is loaded.
+                        continue
+                    champion = _load(self.registry, model_id, version)
+                except Exception as exc:
+                    errors[model_id] = exc
+                    continue
+                loaded[model_id] = champion
+            reference = _reference_names(current, loaded)
+            for model_id, champion in sorted(loaded.items()):
+                if champion.feature_names != reference:
+                    errors[model_id] = OnlineLearningError(
+                        f"{model_id} v{champion.version} reads {list(champion.feature_names)}, "
+                        f"the champions served read {list(reference)}: not swapped in"
+                    )
+                    del loaded[model_id]
+            if loaded:
+                self._set = current.replaced(loaded)  # the swap: one reference
+            swapped = sorted(loaded)
+        if errors:
+            raise ChampionLoadError(errors, swapped)
+        return swapped
