@@ -213,6 +213,15 @@ class Dashboard:
     def card(self, symbol: str, name: str) -> str | None:
         return self.page.get_attribute(f'article[data-symbol="{symbol}"]', f"data-{name}")
 
+    def wait_card(self, symbol: str, field: str, value, timeout_s: float = 30) -> None:
+        """Wait until the card's ``data-<field>`` (camelCase here) equals ``value``."""
+        self.wait_js(
+            '([s, f, v]) => document.querySelector(`article[data-symbol="${s}"]`)'
+            "?.dataset[f] === v",
+            arg=[symbol, field, str(value)],
+            timeout_s=timeout_s,
+        )
+
     def wait_js(self, expression: str, arg=None, timeout_s: float = 30) -> object:
         return self.page.wait_for_function(expression, arg=arg, timeout=timeout_s * 1000)
 

@@ -11,6 +11,9 @@ const OUTCOME_CAPACITY = 600;
 const RECENT_OUTCOMES = 6;
 const KNOWN_PREDICTIONS = 4000;
 
+/** Text (headline, tables, lists) is rewritten at most this often; charts every frame. */
+const TEXT_EVERY_MS = 250;
+
 const now = () => (performance.timeOrigin + performance.now()) / 1000;
 
 export class SymbolCard {
@@ -32,6 +35,9 @@ export class SymbolCard {
     this.out = new SeriesBuffer(OUTCOME_CAPACITY, 2); // pnl per trade, cumulative pnl
     this.dirty = { pred: false, comp: false, out: false, text: false };
     this.componentsChanged = false;
+    this.visible = true; // until the board's IntersectionObserver says otherwise
+    this.lastTextAt = 0;
+    this.textTimer = null;
     this._build(onRemove);
     this.stream = new SymbolStream(api, symbol, {
       onFrame: (frame) => this._frame(frame),
@@ -129,9 +135,16 @@ export class SymbolCard {
     this.componentsChanged = false;
   }
 
+  /** Off-screen cards keep their buffers but are not drawn until they scroll into view. */
+  setVisible(visible) {
+    this.visible = visible;
+    if (visible && Object.values(this.dirty).some(Boolean)) schedule(this, () => this.draw());
+  }
+
   destroy() {
     this.stream.stop();
     cancel(this);
+    clearTimeout(this.textTimer);
     this.predChart?.destroy();
     this.compChart?.destroy();
     this.outChart?.destroy();
@@ -144,7 +157,13 @@ export class SymbolCard {
     else if (frame.type === "outcome") this._outcome(frame);
     else if (frame.type === "drift") this._drift(frame);
     else return;
-    schedule(this, () => this.draw());
+    // The counters are cheap and always current (the browser tests read them).
+    const ds = this.root.dataset;
+    ds.predictions = String(this.predictions);
+    ds.outcomes = String(this.outcomes);
+    ds.points = String(this.pred.length);
+    ds.lastSeq = String(this.stream.lastSeq ?? "");
+    if (this.visible) schedule(this, () => this.draw());
   }
 
   _prediction(p) {
@@ -218,17 +237,31 @@ export class SymbolCard {
   }
 
   draw() {
+    if (!this.visible) return;
     if (this.componentsChanged) this._buildComponentChart();
-    if (this.dirty.pred) this.predChart.setData(this.pred.columns);
+    if (this.dirty.pred) {
+      this.predChart.setData(this.pred.columns);
+      this.root.dataset.drawnPoints = String(this.pred.length);
+    }
     if (this.dirty.comp) this.compChart.setData(this.comp.columns);
     if (this.dirty.out) this.outChart.setData(this.out.columns);
-    if (this.dirty.text) this._drawText();
-    this.dirty = { pred: false, comp: false, out: false, text: false };
-    const ds = this.root.dataset;
-    ds.predictions = String(this.predictions);
-    ds.outcomes = String(this.outcomes);
-    ds.points = String(this.pred.length);
-    ds.lastSeq = String(this.stream.lastSeq ?? "");
+    this.dirty.pred = this.dirty.comp = this.dirty.out = false;
+    if (!this.dirty.text) return;
+    const wait = this.lastTextAt + TEXT_EVERY_MS - performance.now();
+    if (wait > 0) {
+      // Numbers changing 10 times a second are unreadable anyway, and text means layout.
+      if (!this.textTimer) {
+        this.textTimer = setTimeout(() => {
+          this.textTimer = null;
+          schedule(this, () => this.draw());
+        }, wait);
+      }
+      return;
+    }
+    this.lastTextAt = performance.now();
+    this.dirty.text = false;
+    this._drawText();
+    this.root.dataset.shownPredictions = String(this.predictions);
   }
 
   _drawText() {
@@ -249,6 +282,8 @@ export class SymbolCard {
       const d = this.lastDrift;
       setText(this.driftBadge, `drift: ${d.model_id ?? "?"} (${d.reason ?? "drift"}) ${when(d.detected_at)}`);
     }
+    if (this.shownOutcomes === this.outcomes) return;
+    this.shownOutcomes = this.outcomes;
     clear(this.outList);
     for (const o of this.recent) {
       const matched = o.prediction_id && this.pUpById.has(o.prediction_id);
@@ -265,13 +300,23 @@ export class SymbolCard {
   }
 
   _drawComponents(components) {
-    clear(this.compTable);
-    for (const c of components) {
-      this.compTable.append(
-        el("tr", {}, el("td", {}, c.name), el("td", {}, c.kind), el("td", {}, c.version ?? "–"),
-          el("td", {}, num(c.weight)), el("td", {}, num(c.p_up))),
-      );
+    // Rows are rebuilt only when the set of components changes; otherwise only texts move.
+    const names = components.map((c) => c.name).join("\u0000");
+    if (names !== this.componentRowsKey) {
+      this.componentRowsKey = names;
+      clear(this.compTable);
+      for (let i = 0; i < components.length; i++) {
+        this.compTable.append(el("tr", {}, ...Array.from({ length: 5 }, () => el("td"))));
+      }
     }
+    components.forEach((c, i) => {
+      const cells = this.compTable.rows[i].cells;
+      setText(cells[0], c.name);
+      setText(cells[1], c.kind);
+      setText(cells[2], c.version ?? "–");
+      setText(cells[3], num(c.weight));
+      setText(cells[4], num(c.p_up));
+    });
   }
 }
 

@@ -38,6 +38,15 @@ export class SymbolBoard {
       this.add(this.input.value.trim(), { user: true });
     };
     this.form.addEventListener("submit", this._onSubmit);
+    // Cards out of view are not drawn (10 symbols fill several screens).
+    this.visibility = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          this.cards.get(entry.target.dataset.symbol)?.setVisible(entry.isIntersecting);
+        }
+      },
+      { rootMargin: "200px" },
+    );
   }
 
   start() {
@@ -65,6 +74,7 @@ export class SymbolBoard {
     this.cards.set(symbol, card);
     this.container.append(card.root);
     card.mount();
+    this.visibility.observe(card.root);
     this.empty.hidden = true;
     if (user) this.input.value = "";
     if (persist) this._persist();
@@ -73,6 +83,7 @@ export class SymbolBoard {
   remove(symbol) {
     const card = this.cards.get(symbol);
     if (!card) return;
+    this.visibility.unobserve(card.root);
     card.destroy();
     this.cards.delete(symbol);
     this.handlers.onStreamState?.(symbol, "stopped", {});
@@ -81,6 +92,7 @@ export class SymbolBoard {
   }
 
   stopAll() {
+    this.visibility.disconnect();
     for (const card of this.cards.values()) card.destroy();
     this.cards.clear();
     this.form.removeEventListener("submit", this._onSubmit);
