@@ -353,7 +353,7 @@ def test_ten_symbols_at_ten_predictions_a_second_each_all_arrive(
     # Cards out of view were not drawn; each is drawn, complete, once it scrolls into view.
     visible = [s for s in symbols if dashboard.card(s, "drawn-points") == str(ticks)]
     assert 0 < len(visible) < len(symbols)
-    dashboard.screenshot("ten-symbols")
     for symbol in symbols:
         page.locator(f'article[data-symbol="{symbol}"]').scroll_into_view_if_needed()
         dashboard.wait_card(symbol, "drawnPoints", ticks)
+    dashboard.screenshot("ten-symbols")
