@@ -357,3 +357,26 @@ def test_ten_symbols_at_ten_predictions_a_second_each_all_arrive(
         page.locator(f'article[data-symbol="{symbol}"]').scroll_into_view_if_needed()
         dashboard.wait_card(symbol, "drawnPoints", ticks)
     dashboard.screenshot("ten-symbols")
+
+
+def test_a_key_revoked_while_the_page_is_open_sends_it_back_to_the_key_prompt(live_app, dashboard):
+    from pydantic import SecretStr
+
+    dashboard.open(AGENT)
+    dashboard.wait_open()
+    dashboard.watch("AAA")
+    dashboard.wait_live("AAA")
+    live_app.stop()  # the keys are rotated: the app comes back without AGENT
+    live_app.settings = live_app.settings.model_copy(
+        update={"api_keys": SecretStr(f"{ADMIN}:admin;{FEEDER}:feedback")}
+    )
+    live_app.start()
+    page = dashboard.page
+    page.wait_for_selector("[data-testid=key-error]:not([hidden])", timeout=60_000)
+    assert "refused" in page.text_content("[data-testid=key-error]")
+    assert page.is_hidden("#app")
+    assert page.evaluate("sessionStorage.getItem('online-learning.dashboard.api-key')") is None
+    # No stream keeps knocking with the revoked key.
+    opened = len(dashboard.websockets)
+    page.wait_for_timeout(3000)
+    assert len(dashboard.websockets) == opened
