@@ -29,7 +29,7 @@ export class SymbolCard {
     this.cumPnl = 0;
     this.recent = [];
     this.pUpById = new Map();
-    this.pred = new SeriesBuffer(CAPACITY, 2); // p_up, position
+    this.pred = new SeriesBuffer(CAPACITY, 2); // position, p_up
     this.comp = new SeriesBuffer(CAPACITY, 0); // per component: p_up, weight (added as seen)
     this.componentCols = new Map(); // name -> {p, w} column indexes
     this.out = new SeriesBuffer(OUTCOME_CAPACITY, 2); // pnl per trade, cumulative pnl
@@ -78,9 +78,10 @@ export class SymbolCard {
         el("figure", {}, el("figcaption", {}, "realised outcomes: PnL per trade and cumulative"), this.outBox),
       ),
       el("div", { class: "two-col" },
-        el("table", { class: "table compact", "data-testid": "components" },
-          el("thead", {}, el("tr", {}, el("th", {}, "component"), el("th", {}, "kind"), el("th", {}, "version"), el("th", {}, "weight"), el("th", {}, "p_up"))),
-          this.compTable),
+        el("div", { class: "scroll" },
+          el("table", { class: "table compact", "data-testid": "components" },
+            el("thead", {}, el("tr", {}, el("th", {}, "component"), el("th", {}, "kind"), el("th", {}, "version"), el("th", {}, "weight"), el("th", {}, "p_up"))),
+            this.compTable)),
         el("div", {}, el("h4", {}, "recent outcomes"), this.outList),
       ),
     );
@@ -92,10 +93,12 @@ export class SymbolCard {
       this.predBox,
       {
         scales: { x: { time: true }, p: { range: [0, 1] }, pos: { range: [-1, 1] } },
+        // The position is a function of p_up: drawn as a filled exposure area under the
+        // p_up line, so that the two stay readable where their scales make them coincide.
         series: [
           {},
-          { label: "p_up", scale: "p", stroke: "#2563eb", width: 1.5 },
-          { label: "position", scale: "pos", stroke: "#f59e0b", width: 1.5 },
+          { label: "position", scale: "pos", stroke: "#f59e0b", width: 1, fill: "rgba(245, 158, 11, 0.18)" },
+          { label: "p_up", scale: "p", stroke: "#2563eb", width: 2 },
         ],
         axes: [timeAxis, valueAxis("p"), valueAxis("pos", { side: 1, grid: false })],
       },
@@ -171,7 +174,7 @@ export class SymbolCard {
     const t = now();
     this.predictions += 1;
     this.latest = p;
-    this.pred.push(t, [finite(p.p_up), finite(p.position)]);
+    this.pred.push(t, [finite(p.position), finite(p.p_up)]);
     const comps = Array.isArray(p.components) ? p.components : [];
     for (const c of comps) {
       if (c && typeof c.name === "string" && !this.componentCols.has(c.name)) {
