@@ -118,10 +118,14 @@ export class Api {
   }
 
   /** The WebSocket URL of a symbol's stream, resuming after `since` when given. */
-  streamUrl(symbol, { since = null, withToken = false } = {}) {
+  streamUrl(symbol, { since = null, epoch = null, withToken = false } = {}) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const params = new URLSearchParams();
-    if (since !== null && since !== undefined) params.set("since", String(since));
+    if (since !== null && since !== undefined) {
+      params.set("since", String(since));
+      // Sequence numbers hold within one server life: a restarted one replays all it has.
+      if (epoch) params.set("epoch", String(epoch));
+    }
     if (withToken) params.set("token", this.key);
     const query = params.toString();
     const path = `${this.root}/api/v1/streaming/${encodeURIComponent(symbol)}`;

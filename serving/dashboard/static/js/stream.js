@@ -24,7 +24,8 @@ export class SymbolStream {
     this.handlers = handlers;
     this.ws = null;
     this.lastSeq = null; // the newest seq delivered; resumes with ?since=lastSeq
-    this.replica = null; // the server (replica) that numbered them
+    this.replica = null; // the server (replica) that numbered them, and its life
+    this.epoch = null;
     this.renumbered = 0;
     this.attempt = 0;
     this.retryTimer = null;
@@ -75,7 +76,11 @@ export class SymbolStream {
     // valid token (kept out of URLs and access logs), else in the `token` query parameter.
     // The server selects "bearer", which must therefore be offered as well.
     const viaProtocol = TOKEN_CHARS.test(key);
-    const url = this.api.streamUrl(this.symbol, { since: this.lastSeq, withToken: !viaProtocol });
+    const url = this.api.streamUrl(this.symbol, {
+      since: this.lastSeq,
+      epoch: this.epoch,
+      withToken: !viaProtocol,
+    });
     let ws;
     try {
       ws = viaProtocol ? new WebSocket(url, ["bearer", `bearer.${key}`]) : new WebSocket(url);
@@ -132,14 +137,17 @@ export class SymbolStream {
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "hello") {
       const resumed = this.everLive;
-      const otherReplica = this.replica !== null && frame.replica !== this.replica;
-      if (otherReplica || (this.lastSeq !== null && frame.seq < this.lastSeq)) {
+      const otherLife =
+        (this.replica !== null && frame.replica !== this.replica) ||
+        (this.epoch !== null && (frame.epoch ?? null) !== this.epoch);
+      if (otherLife || (this.lastSeq !== null && frame.seq < this.lastSeq)) {
         // Another server process (a restart, or another replica) numbers its frames on its
         // own: our `since` means nothing there, and whatever it sends after hello is new.
         this.lastSeq = null;
         this.renumbered += 1;
       }
       this.replica = frame.replica ?? null;
+      this.epoch = frame.epoch ?? null;
       this.attempt = 0;
       if (resumed) this.reconnects += 1;
       this.everLive = true;
