@@ -13,6 +13,7 @@ from online_learning.cli import (  # noqa: F401 - the modules register their com
     feedback_cmd,
     models_cmd,
     platform_cmd,
+    serve_cmd,
     update_cmd,
 )
 from online_learning.cli._common import (

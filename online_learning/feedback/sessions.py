@@ -175,6 +175,10 @@ class OnlineSession:
         self.updated_at = now or datetime.now(UTC)
         return p_up
 
+    def rolling_pnl_mean(self) -> float | None:
+        """Mean realised pnl per outcome over the metrics window (None before any outcome)."""
+        return self._score.pnl_mean()
+
     def metrics(self, now: datetime | None = None) -> SessionMetrics:
         """The session's metrics now."""
         now = now or datetime.now(UTC)

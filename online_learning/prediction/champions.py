@@ -121,8 +121,10 @@ def _load(registry: ModelRegistry, model_id: str, version: str) -> Champion:
 
 
 def _reference_names(current: ChampionSet, loaded: Mapping[str, Champion]) -> tuple[str, ...]:
-    """The feature names every champion must share: those served, else the first loaded."""
-    if current.champions:
+    """The feature names every champion must share: those served, unless every served model
+    is replaced at once by champions agreeing on new ones; else the first loaded."""
+    new = {c.feature_names for c in loaded.values()}
+    if current.champions and not (set(current.champions) <= set(loaded) and len(new) == 1):
         return current.feature_names
     return loaded[min(loaded)].feature_names if loaded else ()
 

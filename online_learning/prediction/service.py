@@ -41,16 +41,14 @@ from online_learning.prediction.weights import (
     PerformanceCache,
     challenger_serves_online,
     ensemble_weights,
+    sharpe_evidence,
+    shrunk,
 )
 
 __all__ = ["STRATEGIES", "ModelServingService"]
 
 STRATEGIES: tuple[str, ...] = ("ensemble", "champion_challenger")
 _REGIME_FEATURES = frozenset({"trend_63", "ret_21", "vol_21"})
-
-
-def _nan0(value: float) -> float:
-    return value if np.isfinite(value) else 0.0
 
 
 class ModelServingService:
@@ -190,11 +188,12 @@ class ModelServingService:
         p_batch = snap.predict_proba(matrix)  # (n, k): one forward pass for the batch
         regimes, mix = self._regime_weights(snap, rows)  # (n, k), rows sum to 1
         perf = [self.performance.get(c.model_id) for c in champions]
-        sharpe = np.array([_nan0(p.sharpe) for p in perf])
-        mean_return = np.array([_nan0(p.mean_return) for p in perf])
+        sharpe = np.array([sharpe_evidence(p.sharpe, p.n, clip=self.sharpe_clip) for p in perf])
+        mean_return = np.array([shrunk(p.mean_return, p.n) for p in perf])
         batch_p = (mix * p_batch).sum(axis=1)
         batch_sharpe, batch_mean = mix @ sharpe, mix @ mean_return
         served_at = datetime.now(UTC)
+        versions = snap.versions  # one dict for every shadow row of this call
         out = []
         for i, symbol in enumerate(symbols):
             online = self._online(symbol, rows[i], snap)
@@ -205,7 +204,7 @@ class ModelServingService:
                 )
             else:
                 weights = self._challenger(batch_mean[i], online)
-            out.append(self._prediction(*args, weights, strategy, regimes[i], served_at, snap))
+            out.append(self._prediction(*args, weights, strategy, regimes[i], served_at, versions))
         return out
 
     def _regime_weights(self, snap: ChampionSet, rows) -> tuple[list[str | None], np.ndarray]:
@@ -233,7 +232,10 @@ class ModelServingService:
         return cached, session.predict_proba_one({n: row[n] for n in session.config.feature_names})
 
     def _ensemble(self, batch_sharpe: float, session: CachedSession) -> tuple[float, float]:
-        w = ensemble_weights({"batch": batch_sharpe, "online": session.rolling_sharpe},
+        online_sharpe = sharpe_evidence(
+            session.rolling_sharpe, session.window_count, clip=self.sharpe_clip
+        )
+        w = ensemble_weights({"batch": batch_sharpe, "online": online_sharpe},
                              temperature=self.temperature, clip=self.sharpe_clip)  # fmt: skip
         return w["batch"], w["online"]
 
@@ -241,11 +243,15 @@ class ModelServingService:
         if online is None:
             return 1.0, 0.0
         return (
-            (0.0, 1.0) if challenger_serves_online(batch_mean, online[0].pnl_mean) else (1.0, 0.0)
+            (0.0, 1.0)
+            if challenger_serves_online(
+                batch_mean, shrunk(online[0].pnl_mean, online[0].window_count)
+            )
+            else (1.0, 0.0)
         )
 
     def _prediction(self, symbol, champions, p_models, mix, batch_p, online, weights,
-                    strategy, regime, served_at, snap) -> Prediction:  # fmt: skip
+                    strategy, regime, served_at, versions) -> Prediction:  # fmt: skip
         w_batch, w_online = weights
         components = [
             Component(c.model_id, BATCH, c.version, float(w_batch * m), float(p))
@@ -280,7 +286,7 @@ class ModelServingService:
                 prediction.prediction_id, symbol,
                 ONLINE if served_online else BATCH, p_up,
                 BATCH if served_online else ONLINE, batch_p if served_online else online[1],
-                snap.versions, online[0].session_id, served_at,
+                versions, online[0].session_id, served_at,
             ))  # fmt: skip
         return prediction
 

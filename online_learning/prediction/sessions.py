@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from online_learning.feedback.reader import SessionReader
 from online_learning.feedback.service import FeedbackService
@@ -35,6 +35,7 @@ class CachedSession:
     samples_seen: int
     rolling_sharpe: float
     pnl_mean: float
+    window_count: int  # outcomes the rolling figures rest on
     age_at_fetch_s: float
     fetched_at: float  # time.monotonic()
 
@@ -49,9 +50,7 @@ class CachedSession:
 
 
 def _pnl_mean(session: OnlineSession) -> float:
-    # The session's rolling mean pnl over its metrics window: SessionMetrics publishes the
-    # rolling Sharpe and the lifetime PnL but not this mean, so read it from the score.
-    mean = session._score.pnl_mean()
+    mean = session.rolling_pnl_mean()
     return float("nan") if mean is None else float(mean)
 
 
@@ -63,6 +62,7 @@ def _cached(session: OnlineSession, age_s: float) -> CachedSession:
         samples_seen=session.samples_seen,
         rolling_sharpe=float("nan") if sharpe is None or not math.isfinite(sharpe) else sharpe,
         pnl_mean=_pnl_mean(session),
+        window_count=min(session.samples_seen, session.config.metrics_window),
         age_at_fetch_s=float(age_s),
         fetched_at=time.monotonic(),
     )
@@ -146,5 +146,4 @@ class SessionCache:
 
 def _refetched(previous: CachedSession, age_s: float) -> CachedSession:
     # Same checkpoint as before: only its age changed.
-    return CachedSession(previous.session, previous.samples_seen, previous.rolling_sharpe,
-                         previous.pnl_mean, float(age_s), time.monotonic())  # fmt: skip
+    return replace(previous, age_at_fetch_s=float(age_s), fetched_at=time.monotonic())

@@ -1,13 +1,16 @@
 """How much each component counts: rules over recent realised performance, and their cache.
 
-**Ensemble rule.** The batch component's recent Sharpe ratio is the regime-weighted mean of
-its specialists' annualised Sharpe over their last 30 realised trading days
-(:meth:`MetricsStore.calculate_recent_sharpe` semantics); the online component's is the
-session's rolling Sharpe over its last ``metrics_window`` outcomes. An unknown Sharpe (too
-little history) counts as 0, i.e. no evidence either way. Each is clipped to
-``[-clip, clip]`` (default 3, so one lucky month cannot take all the weight), then
+**Ensemble rule.** Each specialist's recent record is its annualised Sharpe over its last 30
+realised trading days (:meth:`MetricsStore.calculate_recent_sharpe` semantics), the online
+component's the session's rolling Sharpe over its last ``metrics_window`` outcomes. An unknown
+Sharpe (too little history) counts as 0, i.e. no evidence either way. Each Sharpe is clipped to
+``[-clip, clip]`` (default 3, so one lucky month cannot take all the weight) and then, resting
+on ``n`` periods, shrunk toward 0 by ``n / (n + 20)`` (:func:`sharpe_evidence`: five lucky
+outcomes of a new session count for a fifth of a clipped Sharpe, 30 days of a specialist for
+three fifths). The batch component's evidence is the regime-weighted mean of its
+specialists'; the weights of batch and online are a softmax of their evidence ``e``:
 
-    weight_i = exp(sharpe_i / temperature) / sum_j exp(sharpe_j / temperature)
+    weight_i = exp(e_i / temperature) / sum_j exp(e_j / temperature)
 
 (temperature 1). Equal evidence gives equal weights; a Sharpe 2 better gives the better
 component 88 % of the weight; no component ever gets exactly 0.
@@ -15,7 +18,7 @@ component 88 % of the weight; no component ever gets exactly 0.
 **Champion/challenger rule.** The component with the higher recent mean realised return per
 trading period serves (the batch specialists' mean daily return of their book over 30
 trading days, regime-weighted; the session's mean ``pnl`` per outcome over its window); an
-unknown mean counts as 0 and a tie keeps the batch champion.
+unknown mean counts as 0, each mean is shrunk as above, and a tie keeps the batch champion.
 """
 
 from __future__ import annotations
@@ -35,14 +38,19 @@ from online_learning.metrics_store.store import MetricsStore
 from online_learning.prediction._ttl import usable
 
 __all__ = [
+    "PRIOR_PERIODS",
     "PerformanceCache",
     "RecentPerformance",
     "challenger_serves_online",
     "ensemble_weights",
+    "sharpe_evidence",
+    "shrunk",
 ]
 
 logger = logging.getLogger(__name__)
 UNKNOWN = float("nan")
+#: Periods of evidence that count as much as the prior (no edge) in :func:`shrunk`.
+PRIOR_PERIODS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +67,37 @@ def _known(value: float | None) -> float:
     return 0.0 if value is None or not math.isfinite(value) else float(value)
 
 
+def shrunk(value: float | None, n: int, *, prior: int = PRIOR_PERIODS) -> float:
+    """``value * n / (n + prior)``: a statistic of ``n`` periods pulled toward 0 (no edge);
+    0 when unknown.
+
+    Examples
+    --------
+    >>> shrunk(3.0, 5), shrunk(3.0, 180), shrunk(float("nan"), 30), shrunk(None, 0)
+    (0.6, 2.7, 0.0, 0.0)
+    """
+    if n <= 0:
+        return 0.0
+    return _known(value) * n / (n + prior)
+
+
+def sharpe_evidence(sharpe: float | None, n: int, *, clip: float = 3.0) -> float:
+    """A Sharpe ratio of ``n`` periods as evidence: clipped to ``[-clip, clip]``, then
+    :func:`shrunk`.
+
+    Examples
+    --------
+    >>> sharpe_evidence(40.0, 3), sharpe_evidence(1.5, 30), sharpe_evidence(None, 30)
+    (0.391304347826087, 0.9, 0.0)
+    """
+    return shrunk(min(max(_known(sharpe), -clip), clip), n)
+
+
 def ensemble_weights(
     sharpes: Mapping[str, float | None], *, temperature: float = 1.0, clip: float = 3.0
 ) -> dict[str, float]:
-    """Weights of the components from their recent Sharpe ratios (see the module docstring).
+    """Softmax weights of the components from their Sharpe evidence (module docstring);
+    values beyond ``[-clip, clip]`` count as the bound, unknown ones as 0.
 
     Examples
     --------

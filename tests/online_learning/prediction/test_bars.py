@@ -114,3 +114,15 @@ def test_too_many_bars_are_refused() -> None:
     bars = [{"date": d.date().isoformat(), "close": 100.0 + i % 7} for i, d in enumerate(dates)]
     with pytest.raises(InvalidBars, match="at most 2000"):
         features_from_bars(bars)
+
+
+def test_a_repeated_history_gives_the_same_features_in_a_fresh_dict(prices) -> None:
+    bars = bars_of(prices, "SYN00", 120)
+    first = features_from_bars(bars)
+    first["ret_1"] = 99.0  # the caller's copy: the next answer must not see it
+    again = features_from_bars(bars)
+    assert again["ret_1"] != 99.0
+    assert again == features_from_bars([dict(b) for b in bars])
+    moved = [dict(b) for b in bars]
+    moved[-1]["close"] *= 1.01  # another last close: other features
+    assert features_from_bars(moved)["ret_1"] != again["ret_1"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import SPECIALISTS
 from online_learning.prediction import (
     ChampionHolder,
@@ -19,6 +21,7 @@ from online_learning.prediction import (
     NoChampions,
     UnknownModel,
 )
+from online_learning.registry import MlflowRegistry
 from tests.utils.registries import FEATURES, register
 
 MODEL = "bull_specialist"
@@ -146,3 +149,57 @@ def test_a_champion_reading_other_features_is_not_swapped_in(registry, publish) 
         holder.refresh()
     assert caught.value.swapped == ["bull_specialist"]  # the good one went in all the same
     assert holder.snapshot().versions == {**before, "bull_specialist": new_bull}
+
+
+def test_an_unreachable_registry_keeps_the_champions_serving(registry, monkeypatch) -> None:
+    v1 = register(registry, MODEL, seed=1)
+    holder = ChampionHolder(registry, model_ids=[MODEL])
+    holder.load()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    with socket.socket() as probe:  # a loopback port nobody listens on: the server is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    holder.registry = MlflowRegistry(f"http://127.0.0.1:{port}")
+    with pytest.raises(ChampionLoadError, match=MODEL) as caught:
+        holder.refresh()
+    assert list(caught.value.errors) == [MODEL]
+    assert holder.snapshot().versions == {MODEL: v1}
+    holder.registry = registry  # back up
+    assert holder.refresh() == []
+
+
+def test_a_deleted_alias_keeps_the_version_serving(registry) -> None:
+    v1 = register(registry, MODEL, seed=1)
+    holder = ChampionHolder(registry, model_ids=[MODEL])
+    holder.load()
+    registry.client.delete_registered_model_alias(MODEL, "champion")
+    assert holder.refresh() == []
+    assert holder.snapshot().versions == {MODEL: v1}
+
+
+def test_concurrent_refreshes_load_a_moved_champion_once(registry) -> None:
+    register(registry, MODEL, seed=1)
+    holder = ChampionHolder(registry, model_ids=[MODEL])
+    holder.load()
+    v2 = register(registry, MODEL, seed=2)
+    results: list[list[str]] = []
+    threads = [threading.Thread(target=lambda: results.append(holder.refresh())) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == [[], [], [MODEL]]
+    assert holder.snapshot().versions == {MODEL: v2}
+
+
+def test_every_champion_moving_to_new_features_at_once_is_swapped_in(registry, publish) -> None:
+    for seed, model_id in enumerate(SPECIALISTS):
+        publish(model_id, seed, features=("a", "b"))
+    holder = ChampionHolder(registry)
+    holder.load()
+    assert holder.snapshot().feature_names == ("a", "b")
+    new = {model_id: publish(model_id, 10 + seed) for seed, model_id in enumerate(SPECIALISTS)}
+    assert holder.refresh() == sorted(SPECIALISTS)
+    assert holder.snapshot().versions == new
+    assert holder.snapshot().feature_names == FEATURE_COLUMNS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from datetime import date, timedelta
 
 import numpy as np
@@ -31,7 +32,7 @@ KEYS = {"prediction_id", "symbol", "p_up", "direction", "confidence", "position"
 
 
 def record_performance(store: MetricsStore, model_id: str, mean: float, *, days: int = 30) -> None:
-    rng = np.random.default_rng(abs(hash(model_id)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(model_id.encode()))
     rows = [
         PerformanceRow(model_id, "SYN00", date(2025, 1, 1) + timedelta(days=d), 1.0, r, r)
         for d, r in enumerate(rng.normal(mean, 0.01, size=days))
@@ -209,10 +210,29 @@ def test_ensemble_weights_follow_realised_performance(
     assert (online > 0.5) == (session_mean > 0)
 
 
+def test_a_few_lucky_outcomes_do_not_outweigh_a_months_record(holder, store, feature_rows):
+    for model_id in SPECIALISTS:
+        record_performance(store, model_id, 0.004)  # 30 days, Sharpe > 3 before clipping
+    owner = FeedbackService(store=store)
+    service = ModelServingService(holder=holder, sessions=owner, store=store, session_ttl_s=0)
+
+    def online_weight() -> float:
+        components = service.predict("AAA", feature_rows[0]).components
+        return sum(c.weight for c in components if c.kind == "online")
+
+    owner.submit(outcome_stream(3, symbol="AAA", seed=8, mean_before=0.03, vol=0.002))
+    lucky = online_weight()  # a huge Sharpe on three outcomes
+    owner.submit(outcome_stream(200, symbol="AAA", seed=9, mean_before=0.03, vol=0.002,
+                                first_index=10))  # fmt: skip
+    proven = online_weight()  # the same edge held over 200 outcomes
+    assert lucky < 0.25 < 0.5 < proven
+
+
 @pytest.mark.parametrize(("batch_mean", "session_mean"), [(0.004, -0.004), (-0.004, 0.004)])
 def test_champion_challenger_serves_the_better_and_records_the_shadow(
-    holder, store, feature_rows, batch_mean, session_mean
+    holder, metrics, feature_rows, batch_mean, session_mean
 ):
+    store = metrics  # SQLite and PostgreSQL
     for model_id in SPECIALISTS:
         record_performance(store, model_id, batch_mean)
     owner = FeedbackService(store=store)

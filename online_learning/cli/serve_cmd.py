@@ -1,0 +1,121 @@
+"""``online-learning serve``: the HTTP API alone, on embedded defaults.
+
+Bootstraps the three specialists when the registry has no champion of them (as ``up``
+does), starts a local Prefect server serving the deployments unless ``PREFECT_API_URL`` is
+set (so update jobs run), and serves :func:`serving.app.create_app` with uvicorn (uvloop and
+httptools). Without ``ONLINE_LEARNING_API_KEYS`` it creates the development key
+(``<home>/api-key``, ``admin`` scope) and prints it. The access log never shows a query
+string: a WebSocket client may carry its key in ``?token=``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Annotated
+
+import typer
+
+from online_learning.cli._common import DEFAULT_MODELS, DataOpt, SeedOpt, app, console, fail
+from online_learning.errors import OnlineLearningError
+
+__all__ = ["QueryStringFilter", "log_config", "serve"]
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops the query string of every path a log record carries (uvicorn's access lines and
+    its ``WebSocket /path?token=...`` lines), so that a key passed as ``token`` never
+    reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_strip(arg) for arg in record.args)
+        if isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _strip(record.msg)
+        return True
+
+
+def _strip(value):
+    if isinstance(value, str) and "?" in value:
+        head, _, _ = value.partition("?")
+        return head
+    return value
+
+
+def log_config() -> dict:
+    """uvicorn's logging configuration with :class:`QueryStringFilter` on every handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["no_query_string"] = {"()": QueryStringFilter}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("no_query_string")
+    return config
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    data: DataOpt = "synthetic",
+    seed: SeedOpt = 0,
+    bootstrap: Annotated[
+        bool, typer.Option(help="Train the specialists first when the registry has none.")
+    ] = True,
+    orchestrate: Annotated[
+        bool,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Without PREFECT_API_URL, start a local Prefect server serving the "
+            "deployments (update jobs need one).",
+        ),
+    ] = True,
+) -> None:
+    """Serve the API (predictions, models, update jobs, sessions, outcomes, drift, streams)."""
+    import contextlib
+
+    import uvicorn
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from pydantic import SecretStr
+
+    from flows.serve import orchestration
+    from online_learning.registry import MlflowRegistry
+    from serving.app import create_app
+    from serving.auth import development_key
+    from serving.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        if settings.api_keys is None:
+            key, created = development_key(settings.home)
+            settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}:admin")})
+            console.print(
+                f"development API key ({'created' if created else 'from'} "
+                f"{settings.home / 'api-key'}, admin scope): {key}",
+                soft_wrap=True,
+            )
+        settings.keys()  # a malformed ONLINE_LEARNING_API_KEYS fails here, with its message
+        registry = MlflowRegistry.from_settings(settings)
+        missing = [m for m in DEFAULT_MODELS if registry.champion_version(m) is None]
+        if missing and bootstrap:
+            from online_learning.cli.models_cmd import train_models
+
+            console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
+            train_models(missing, data, seed, None, None, 60, 40, 1e-3, True)
+        with contextlib.ExitStack() as stack:
+            if orchestrate or PREFECT_API_URL.value():
+                prefect = stack.enter_context(orchestration(settings.home.expanduser()))
+                stack.enter_context(temporary_settings({PREFECT_API_URL: prefect.api_url}))
+                console.print(f"Prefect: {prefect.api_url}")
+            console.print(f"API: http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+            uvicorn.run(
+                create_app(settings),
+                host=host,
+                port=port,
+                loop="uvloop",
+                http="httptools",
+                log_config=log_config(),
+            )
+    except OnlineLearningError as exc:
+        raise fail(str(exc)) from exc

@@ -1,0 +1,195 @@
+"""The serving API: ``create_app(settings)`` builds the FastAPI app, ``lifespan`` wires it.
+
+What the lifespan puts on ``app.state`` (routers read it through :mod:`serving.deps`):
+
+========================  =====================================================================
+``settings``              :class:`~serving.settings.ServingSettings`
+``api_keys``              :class:`~serving.auth.ApiKeys` (set by ``create_app``)
+``metrics``               :class:`~serving.metrics.ServingMetrics` (set by ``create_app``)
+``store``                 the migrated :class:`~online_learning.metrics_store.MetricsStore`
+``registry``              :class:`~online_learning.registry.MlflowRegistry`
+``known_models``          :class:`~serving.hotswap.KnownModels` (the registry's model list)
+``feedback``              :class:`~online_learning.feedback.service.FeedbackService`: learns
+                          in-process without ``KAFKA_BOOTSTRAP_SERVERS``, else hands outcomes
+                          to the feedback workers through ``trade-outcomes``
+``holder``, ``service``   the champions and the ``ModelServingService`` over them
+``predictor``             what ``POST /predictions`` calls (the micro-batcher or the service)
+``hub``                   the ``StreamHub`` of the WebSocket streams
+``hotswap``               :class:`~serving.hotswap.HotSwap` (events and the registry poll)
+``ready``                 True once the champions are loaded (``GET /ready``)
+========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from serving import errors, streaming
+from serving.metrics import RequestMetricsMiddleware, ServingMetrics
+from serving.settings import API_PREFIX, ServingSettings, get_settings
+
+__all__ = ["API_PREFIX", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def _dashboard_router():
+    try:
+        from serving import dashboard
+    except ImportError:
+        return None
+    return getattr(dashboard, "router", None)  # until issue-12 is on main
+
+
+def _replica_name(settings: ServingSettings) -> str:
+    return settings.replica or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the stores, load the champions, start the hub and the hot swap; undo on exit."""
+    from online_learning.feedback.regime import RegimeClassifier
+    from online_learning.feedback.service import FeedbackService
+    from online_learning.metrics_store import MetricsStore
+    from online_learning.prediction import ChampionHolder, ModelServingService
+    from online_learning.registry import MlflowRegistry
+    from serving.batcher import MicroBatcher
+    from serving.hotswap import HotSwap, KnownModels
+    from serving.streaming import StreamHub
+
+    state = app.state
+    settings: ServingSettings = state.settings
+    if settings.replica is None:  # one name for the hub's frames and the consumer group
+        settings = state.settings = settings.model_copy(update={"replica": _replica_name(settings)})
+    state.ready = False
+    state.replica = settings.replica
+    store = MetricsStore.from_settings(settings)
+    await run_in_threadpool(store.migrate)
+    registry = MlflowRegistry.from_settings(settings)
+    known = KnownModels(registry)
+    hub = StreamHub.from_settings(settings)
+    producer = None
+    if settings.kafka_bootstrap_servers:
+        from online_learning.events.producers import KafkaOutcomeProducer
+
+        producer = KafkaOutcomeProducer(
+            settings.kafka_bootstrap_servers, settings.trade_outcomes_topic
+        )
+
+    def on_drift(event) -> None:  # from the thread that recorded the drift
+        hub.drift_detected_threadsafe(dataclasses.asdict(event))
+
+    feedback = FeedbackService(
+        store=store,
+        producer=producer,
+        known_model_ids=known.ids,
+        on_drift=on_drift if producer is None else None,
+        drift_cooldown=timedelta(seconds=settings.drift_cooldown_s),
+        drift_topic=settings.model_drift_topic,
+    )
+    state.store, state.registry, state.known_models = store, registry, known
+    state.feedback, state.hub = feedback, hub
+
+    holder = ChampionHolder(registry, model_ids=tuple(settings.serving_models))
+    service = ModelServingService(
+        holder=holder,
+        sessions=feedback,
+        store=store,
+        strategy=settings.strategy,
+        regime=RegimeClassifier(),
+    )
+    state.holder, state.service = holder, service
+    batcher = None
+    if settings.micro_batch_ms >= 0:
+        batcher = MicroBatcher(service, window_ms=settings.micro_batch_ms, metrics=state.metrics)
+    state.predictor = batcher or service
+    hotswap = None
+    try:
+        loaded = await run_in_threadpool(_load, holder)
+        state.ready = loaded
+        loop = asyncio.get_running_loop()
+
+        def loaded_now() -> None:  # from the hot swap's thread
+            loop.call_soon_threadsafe(setattr, state, "ready", True)
+
+        hotswap = HotSwap(
+            holder,
+            interval_s=settings.registry_poll_s,
+            on_loaded=loaded_now,
+            on_swap=lambda model_id: state.metrics.swaps.labels(model_id).inc(),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topic=settings.model_updates_topic,
+            group=f"online-learning-serving-{state.replica}",
+            is_loaded=loaded,
+        ).start()
+        state.hotswap = hotswap
+        await hub.start()
+        yield
+    finally:
+        state.ready = False
+        if hotswap is not None:
+            await run_in_threadpool(hotswap.stop)
+        if batcher is not None:
+            await batcher.close()
+        await run_in_threadpool(service.close)
+        await hub.stop()
+        if producer is not None:
+            await run_in_threadpool(producer.close)
+        store.dispose()
+
+
+def _load(holder) -> bool:
+    from online_learning.errors import OnlineLearningError
+
+    try:
+        holder.load()
+    except OnlineLearningError as exc:  # none registered, or one failed to load
+        logger.warning("%s (the registry poll keeps trying)", exc)
+    return bool(holder.loaded)
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """The API app; ``settings`` default to :func:`serving.settings.get_settings`.
+
+    Raises :class:`~online_learning.errors.ConfigError` for malformed API keys.
+    """
+    from serving.routers import ALL
+
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="online-learning serving API",
+        version="1",
+        summary="Predictions of the regime specialists and online sessions, update jobs, "
+        "sessions, trade outcomes, drift.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.api_keys = settings.keys()
+    app.state.metrics = ServingMetrics()
+    errors.install(app)
+    for router in ALL:
+        app.include_router(router)
+    app.include_router(streaming.router)
+    dashboard_router = _dashboard_router()
+    if dashboard_router is not None:
+        app.include_router(dashboard_router)
+    app.add_middleware(
+        RequestMetricsMiddleware,
+        metrics=app.state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    return app

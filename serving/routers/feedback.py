@@ -1,0 +1,103 @@
+"""``POST /feedback/outcomes``: realised trade outcomes (schema v1), idempotent on ``trade_id``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from serving.deps import Feedback, FeedbackScope, Hub, Settings
+from serving.schemas import OutcomeResults, errors
+from serving.settings import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/feedback", tags=["feedback"])
+
+#: Outcomes are validated one by one (each gets its own verdict, an invalid one never fails
+#: the others), so the body's schema is any object or array; the fields are described here.
+_OUTCOME_SCHEMA = {
+    "type": "object",
+    "description": "A trade outcome, schema version 1 (see the README): trade_id, symbol, "
+    "timestamp (ISO 8601 with a zone), features (the session's feature names exactly) and "
+    "realized_return are required; model_id, prediction_id, prediction, position and pnl are "
+    "optional. One that is invalid is answered `rejected` with its reason, not 422.",
+    "example": {
+        "schema_version": 1,
+        "trade_id": "t-000123",
+        "symbol": "AAA",
+        "timestamp": "2026-01-05T21:00:00Z",
+        "model_id": "bull_specialist",
+        "features": {"ret_1": 0.0123},
+        "position": 0.22,
+        "realized_return": -0.004,
+    },
+}
+
+
+def _outcome_frame(item: dict[str, Any]) -> dict[str, Any]:
+    position = item.get("position")
+    pnl = item.get("pnl")
+    if pnl is None:
+        pnl = (position or 0.0) * item["realized_return"]
+    return {
+        "trade_id": item["trade_id"],
+        "symbol": item["symbol"],
+        "model_id": item.get("model_id"),
+        "prediction_id": item.get("prediction_id"),
+        "realized_return": item["realized_return"],
+        "pnl": pnl,
+        "position": position,
+        "timestamp": item["timestamp"],
+    }
+
+
+@router.post(
+    "/outcomes",
+    response_model=OutcomeResults,
+    responses=errors(413),
+    summary="Post one trade outcome or a list of them",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            _OUTCOME_SCHEMA,
+                            {
+                                "type": "array",
+                                "items": {
+                                    "description": "A trade outcome object as above; an item "
+                                    "that is no object is answered rejected (not_an_object)."
+                                },
+                                "description": "At most 1,000 outcomes (more: 413).",
+                            },
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_outcomes(
+    body: Annotated[dict[str, Any] | list[Any], Body()],
+    _: FeedbackScope,
+    feedback: Feedback,
+    hub: Hub,
+    settings: Settings,
+) -> dict:
+    """Each outcome is ``accepted`` (learned and recorded before the answer, or handed to the
+    symbol's feedback worker when a broker is configured), a ``duplicate`` (its ``trade_id``
+    was learned before: nothing changes) or ``rejected`` with the reason and detail. Invalid
+    outcomes do not fail the others. More than 1,000 in one request answer 413."""
+    items = [body] if isinstance(body, dict) else body
+    if len(items) > settings.max_batch:
+        raise HTTPException(
+            413, f"{len(items)} outcomes in one request; at most {settings.max_batch}"
+        )
+    results = await run_in_threadpool(feedback.submit, items)
+    if feedback.in_process:
+        for item, result in zip(items, results, strict=True):
+            if result.status == "accepted":
+                hub.outcome_recorded(_outcome_frame(item))
+    return {"results": [result.to_dict() for result in results]}

@@ -1,0 +1,123 @@
+"""``/models``: the registered models, their champions, update history and performance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+
+from online_learning.metrics_store import performance
+from serving.deps import Known, PredictScope, Store
+from serving.schemas import (
+    ModelId,
+    ModelPublic,
+    PerformancePublic,
+    UpdateHistoryPublic,
+    errors,
+    finite,
+)
+from serving.settings import API_PREFIX
+
+router = APIRouter(prefix=f"{API_PREFIX}/models", tags=["models"])
+
+#: Trailing window of ``rolling_sharpe_30d`` and the fewest days it is reported for.
+ROLLING_DAYS = 30
+ROLLING_MIN_DAYS = 10
+
+
+def _feature_names(request: Request) -> list[str]:
+    holder = getattr(request.app.state, "holder", None)
+    if holder is None or not getattr(request.app.state, "ready", False):
+        return []
+    return list(holder.snapshot().feature_names)
+
+
+def _require_model(known, model_id: str) -> None:
+    if not known.exists(model_id):
+        raise HTTPException(404, f"no model {model_id!r} in the registry")
+
+
+@router.get("", response_model=list[ModelPublic], responses=errors())
+def list_models(request: Request, _: PredictScope, known: Known, store: Store) -> list[dict]:
+    """Every registered model: its champion version, regime tag, the features a prediction
+    needs and its last update (decision, the version serving after it, when it finished)."""
+    names = _feature_names(request)
+    rows = []
+    for row in known.rows(fresh=True):
+        history = store.update_history(model_id=row["model_id"], limit=1)
+        last = history[0] if history else None
+        rows.append(
+            {
+                "model_id": row["model_id"],
+                "champion_version": None if row["champion"] is None else str(row["champion"]),
+                "regime": row["regime"],
+                "feature_names": names,
+                "last_update": None
+                if last is None
+                else {
+                    "decision": last.decision,
+                    "version": last.version,
+                    "at": last.finished_at.isoformat(),
+                },
+            }
+        )
+    return rows
+
+
+@router.get("/{model_id}/history", response_model=list[UpdateHistoryPublic], responses=errors(404))
+def history(
+    _: PredictScope,
+    known: Known,
+    store: Store,
+    model_id: Annotated[ModelId, Path()],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[dict]:
+    """The model's update attempts, newest first (promoted, rolled back, deferred, failed)."""
+    _require_model(known, model_id)
+    return [
+        {
+            "job_id": r.job_id,
+            "decision": r.decision,
+            "reason": r.reason,
+            "version": r.version,
+            "previous_version": r.previous_version,
+            "sharpe_pre": r.sharpe_pre,
+            "sharpe_post": r.sharpe_post,
+            "degradation_pct": r.degradation_pct,
+            "duration_s": r.duration_s,
+            "recorded_at": r.finished_at.isoformat(),
+        }
+        for r in store.update_history(model_id=model_id, limit=limit)
+    ]
+
+
+@router.get("/{model_id}/performance", response_model=PerformancePublic, responses=errors(404))
+def model_performance(
+    _: PredictScope,
+    known: Known,
+    store: Store,
+    model_id: Annotated[ModelId, Path()],
+    days: Annotated[int, Query(ge=1, le=2000)] = 90,
+) -> dict:
+    """Realised daily strategy return of the champions (the mean over the symbols traded that
+    day) for the last ``days`` trading days, the annualised Sharpe ratio over the trailing 30
+    trading days (null until 10 are known), and the summary of the period (Sharpe, hit rate,
+    max drawdown; null when there are too few days)."""
+    _require_model(known, model_id)
+    frame = store.recent_performance(model_id, days=days + ROLLING_DAYS - 1)
+    daily = performance.daily_returns(frame)
+    values = daily.to_numpy()
+    rows = []
+    first = max(len(daily) - days, 0)
+    for i in range(first, len(daily)):
+        window = values[max(0, i - ROLLING_DAYS + 1) : i + 1]
+        sharpe = performance.annualised_sharpe(window) if len(window) >= ROLLING_MIN_DAYS else None
+        rows.append(
+            {
+                "date": daily.index[i].isoformat(),
+                "strategy_return": float(values[i]),
+                "rolling_sharpe_30d": sharpe,
+            }
+        )
+    period = frame[frame["date"].isin(daily.index[first:])] if len(frame) else frame
+    return finite({"model_id": model_id, "days": rows, "summary": performance.summarise(period)})

@@ -1,0 +1,371 @@
+"""Request and response schemas of the HTTP API (what the OpenAPI document shows).
+
+Requests are validated here (types, ranges, finite numbers, no unknown fields); responses are
+built from library objects' ``to_dict()`` and never echo an internal object.
+"""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+
+from online_learning.features import FEATURE_COLUMNS
+
+Symbol = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}$"),
+    Field(description="Any ticker: 1-64 letters, digits or ._^=/:- (no spaces).", examples=["AAA"]),
+]
+ModelId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"),
+    Field(description="A registered model, e.g. bull_specialist."),
+]
+Strategy = Literal["ensemble", "champion_challenger"]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# -- predictions --------------------------------------------------------------------------
+class FeaturesRequest(_Strict):
+    """One row of the platform's features (``GET /models`` names them; exactly those)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"symbol": "AAA", "features": dict.fromkeys(FEATURE_COLUMNS, 0.01)}]
+        }
+    )
+
+    symbol: Symbol
+    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+    strategy: Strategy | None = Field(default=None, description="Default: the server's.")
+
+
+class Bar(_Strict):
+    date: Date
+    open: FiniteFloat | None = None
+    high: FiniteFloat | None = None
+    low: FiniteFloat | None = None
+    close: FiniteFloat
+    volume: FiniteFloat | None = None
+
+
+class BarsRequest(_Strict):
+    """The symbol's recent daily bars, oldest first: the server computes the features with
+    the code the models were trained with (422 says how many bars are needed)."""
+
+    symbol: Symbol
+    bars: list[Bar] = Field(min_length=1, max_length=5000)
+    strategy: Strategy | None = None
+
+
+def _single_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "BarsRequest" if "bars" in value else "FeaturesRequest"
+    return type(value).__name__
+
+
+#: Which request a body is: by its ``bars`` key (the tags are stripped from 422 locations).
+SingleRequest = Annotated[
+    Annotated[FeaturesRequest, Tag("FeaturesRequest")] | Annotated[BarsRequest, Tag("BarsRequest")],
+    Discriminator(_single_kind),
+]
+UNION_TAGS = frozenset({"FeaturesRequest", "BarsRequest", "BatchRequest"})
+
+
+class BatchRequest(_Strict):
+    """Several predictions in one call (at most ``ONLINE_LEARNING_MAX_BATCH``, else 413)."""
+
+    requests: list[SingleRequest] = Field(min_length=1)
+
+
+def _request_kind(value: Any) -> str:
+    if (isinstance(value, dict) and "requests" in value) or isinstance(value, BatchRequest):
+        return "BatchRequest"
+    return _single_kind(value)
+
+
+PredictionRequest = Annotated[
+    Annotated[FeaturesRequest, Tag("FeaturesRequest")]
+    | Annotated[BarsRequest, Tag("BarsRequest")]
+    | Annotated[BatchRequest, Tag("BatchRequest")],
+    Discriminator(_request_kind),
+]
+
+
+class ComponentPublic(BaseModel):
+    name: str
+    kind: Literal["batch", "online"]
+    version: str | None
+    weight: float
+    p_up: float
+
+
+class SessionProvenance(BaseModel):
+    session_id: str
+    samples_seen: int
+    checkpoint_age_s: float
+
+
+class PredictionPublic(BaseModel):
+    """One served prediction and where it came from."""
+
+    prediction_id: str
+    symbol: str
+    p_up: float
+    direction: Literal["up", "down"]
+    confidence: float
+    position: float
+    strategy: Strategy
+    regime: str | None = None
+    components: list[ComponentPublic]
+    session: SessionProvenance | None = None
+    served_at: str
+    features: dict[str, float] = Field(
+        description="The features the prediction was computed from (for a bars request: the "
+        "server's); a trade outcome of this prediction carries them."
+    )
+
+
+class PredictionBatchPublic(BaseModel):
+    predictions: list[PredictionPublic]
+
+
+# -- models and jobs ------------------------------------------------------------------------
+class LastUpdate(BaseModel):
+    decision: str
+    version: str | None
+    at: str
+
+
+class ModelPublic(BaseModel):
+    model_id: str
+    champion_version: str | None
+    regime: str | None
+    feature_names: list[str]
+    last_update: LastUpdate | None
+
+
+class UpdateHistoryPublic(BaseModel):
+    job_id: str
+    decision: str
+    reason: str
+    version: str | None
+    previous_version: str | None
+    sharpe_pre: float | None
+    sharpe_post: float | None
+    degradation_pct: float | None
+    duration_s: float
+    recorded_at: str
+
+
+class PerformanceDay(BaseModel):
+    date: str
+    strategy_return: float
+    rolling_sharpe_30d: float | None
+
+
+class PerformanceSummary(BaseModel):
+    sharpe: float | None
+    hit_rate: float | None
+    max_drawdown: float | None
+    n_days: int
+
+
+class PerformancePublic(BaseModel):
+    model_id: str
+    days: list[PerformanceDay]
+    summary: PerformanceSummary
+
+
+class DataWindow(_Strict):
+    """The window's trading days (weekdays) from ``start`` to ``end``, both included: 30 to 90
+    of them; ``end`` is the last day the update may use."""
+
+    start: Date
+    end: Date
+
+
+class OnlineUpdateRequest(_Strict):
+    model_id: ModelId
+    data_window: DataWindow | None = Field(
+        default=None, description="Default: the 60 trading days up to the latest data."
+    )
+    data_window_days: int | None = Field(default=None, ge=30, le=90)
+    learning_rate: FiniteFloat | None = Field(default=None, gt=0, le=1e6)
+    ewc_lambda: FiniteFloat | None = Field(default=None, ge=0)
+    stability_check: bool | None = None
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: Literal["queued"]
+    estimated_duration_minutes: float
+    status_url: str
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    model_id: str
+    status: Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
+    state: str
+    message: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    reason: str | None
+    version: str | None
+    sharpe_pre: float | None
+    sharpe_post: float | None
+    degradation_pct: float | None
+    duration_s: float | None
+    error: str | None
+
+
+# -- sessions -----------------------------------------------------------------------------
+class SessionStartRequest(_Strict):
+    symbol: Symbol
+    model_type: Literal["logistic_regression", "hoeffding_tree", "adaptive_random_forest"] = (
+        "logistic_regression"
+    )
+    hyperparameters: dict[str, Any] | None = Field(
+        default=None, description="Of the model type (see SessionConfig); others answer 422."
+    )
+    feature_names: list[FeatureName] | None = Field(default=None, min_length=1, max_length=1000)
+    metrics_window: int | None = Field(default=None, ge=10, le=100_000)
+
+
+class SessionMetricsPublic(BaseModel):
+    session_id: str
+    symbol: str
+    model_type: str
+    samples_seen: int
+    rolling_accuracy: float | None
+    rolling_log_loss: float | None
+    realized_pnl: float
+    rolling_sharpe: float | None
+    last_drift_at: str | None
+    model_age_s: float
+    created_at: str
+    updated_at: str
+    checkpoint_age_s: float | None = None
+
+
+class SessionPredictRequest(_Strict):
+    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+
+
+class SessionPredictionPublic(BaseModel):
+    p_up: float
+    direction: Literal["up", "down"]
+    position: float
+    session_id: str
+    symbol: str
+    model_type: str
+    samples_seen: int
+    checkpoint_age_s: float
+    served_at: str
+
+
+# -- feedback and drift -----------------------------------------------------------------------
+class OutcomeResult(BaseModel):
+    trade_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None
+    detail: str | None
+
+
+class OutcomeResults(BaseModel):
+    results: list[OutcomeResult]
+
+
+class DriftStatusPublic(BaseModel):
+    model_id: str
+    symbol: str
+    detectors: dict[str, dict[str, Any]]
+    n_outcomes: int
+    last_detection_at: str | None
+    last_reason: str | None
+    outcomes_since_detection: int
+    adaptation_running: bool
+    adaptation_status: str | None
+
+
+class DriftRecordPublic(BaseModel):
+    drift_id: str
+    model_id: str
+    symbol: str
+    reason: str
+    detectors: list[str]
+    statistics: dict[str, Any]
+    n_outcomes: int
+    detected_at: str
+    adaptation_requested: bool | None
+    prefect_status: str | None
+
+
+# -- the rest -----------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    champions: dict[str, str]
+
+
+class Me(BaseModel):
+    fingerprint: str
+    scopes: list[str]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(BaseModel):
+    detail: list[ValidationIssue]
+
+
+#: ``responses=`` of the routes: the error bodies the OpenAPI document declares.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that cannot be parsed (not UTF-8 JSON)"},
+    401: {"model": ErrorBody, "description": "No API key, or a wrong one"},
+    403: {"model": ErrorBody, "description": "The key lacks the scope"},
+    422: {"model": ValidationErrorBody | ErrorBody, "description": "Invalid input"},
+    503: {"model": ErrorBody, "description": "A part the request needs is unavailable"},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The declared error responses ``codes`` plus 401/403/422/503."""
+    described = {
+        404: {"model": ErrorBody, "description": "Not found"},
+        409: {"model": ErrorBody, "description": "Conflict"},
+        413: {"model": ErrorBody, "description": "Too many items"},
+    }
+    return {**ERRORS, **{code: described[code] for code in codes}}
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, recursively (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value

@@ -1,0 +1,76 @@
+"""Every protected endpoint refuses a request without a key (401), with a wrong key (401)
+and with a key that lacks its scope (403), each with a message; /health, /ready and
+/metrics are open."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.serving.conftest import AGENT, FEEDER, OPS, bearer
+
+SID = "s-0000"
+JOB = "00000000-0000-0000-0000-000000000000"
+#: (method, path, body, the scope it needs)
+PROTECTED = [
+    ("GET", "/api/v1/auth/me", None, None),
+    ("POST", "/api/v1/predictions", {"symbol": "AAA", "features": {"f1": 0.1}}, "predict"),
+    ("GET", "/api/v1/models", None, "predict"),
+    ("GET", "/api/v1/models/bull_specialist/history", None, "predict"),
+    ("GET", "/api/v1/models/bull_specialist/performance", None, "predict"),
+    ("POST", "/api/v1/models/online-update", {"model_id": "bull_specialist"}, "admin"),
+    ("GET", f"/api/v1/jobs/{JOB}", None, "admin"),
+    ("POST", "/api/v1/sessions/start", {"symbol": "AAA"}, "admin"),
+    ("GET", "/api/v1/sessions", None, "predict"),
+    ("GET", f"/api/v1/sessions/{SID}/metrics", None, "predict"),
+    ("POST", f"/api/v1/sessions/{SID}/predict", {"features": {"f1": 0.1}}, "predict"),
+    ("POST", "/api/v1/feedback/outcomes", [], "feedback"),
+    ("GET", "/api/v1/drift/status", None, "predict"),
+    ("GET", "/api/v1/drift/history", None, "predict"),
+]
+#: A key of each scope; admin has every scope.
+WITHOUT = {"predict": FEEDER, "feedback": AGENT, "admin": AGENT}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), PROTECTED)
+def test_protected_endpoints_need_a_valid_key_with_the_scope(client, method, path, body, scope):
+    missing = client.request(method, path, json=body)
+    assert missing.status_code == 401, missing.text
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert "missing API key" in missing.json()["detail"]
+
+    wrong = client.request(method, path, json=body, headers=bearer("x" * 20))
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "invalid API key"
+    basic = client.request(method, path, json=body, headers={"Authorization": f"Basic {OPS}"})
+    assert basic.status_code == 401
+
+    if scope is not None:
+        denied = client.request(method, path, json=body, headers=bearer(WITHOUT[scope]))
+        assert denied.status_code == 403
+        assert denied.json()["detail"] == f"this API key lacks the {scope!r} scope"
+    # The admin key passes the gate (whatever the endpoint then answers, never 401/403).
+    allowed = client.request(method, path, json=body, headers=bearer(OPS))
+    assert allowed.status_code not in (401, 403), allowed.text
+
+
+def test_me_names_the_key_by_fingerprint_and_scopes_never_by_itself(client):
+    me = client.get("/api/v1/auth/me", headers=bearer(FEEDER))
+    assert me.status_code == 200
+    assert me.json()["scopes"] == ["feedback"]
+    assert len(me.json()["fingerprint"]) == 8
+    assert FEEDER not in me.text
+    assert client.get("/api/v1/auth/me", headers=bearer(OPS)).json()["scopes"] == ["admin"]
+
+
+def test_health_ready_and_metrics_are_open(client):
+    assert client.get("/api/v1/health").json() == {"status": "ok"}
+    assert client.get("/api/v1/ready").status_code in (200, 503)
+    assert client.get("/api/v1/metrics").status_code == 200
+
+
+def test_a_key_never_reaches_the_metrics(client):
+    client.get("/api/v1/auth/me", headers=bearer(AGENT))
+    client.get(f"/api/v1/sessions/{AGENT}/metrics", headers=bearer(AGENT))
+    text = client.get("/api/v1/metrics").text
+    assert AGENT not in text
+    assert 'route="/api/v1/sessions/{session_id}/metrics"' in text
