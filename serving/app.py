@@ -132,6 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             topic=settings.model_updates_topic,
             group=f"online-learning-serving-{state.replica}",
             is_loaded=loaded,
+            upkeep=service.refresh_caches,
         ).start()
         state.hotswap = hotswap
         await hub.start()

@@ -74,6 +74,9 @@ class HotSwap:
         The ``model-updates`` consumer; None: poll only.
     is_loaded : bool
         Whether the holder already holds champions (else the poll loads them first).
+    upkeep : callable, optional
+        Called every ``upkeep_interval_s`` seconds in a thread of its own once the champions
+        are loaded (``ModelServingService.refresh_caches``).
     """
 
     def __init__(
@@ -87,6 +90,8 @@ class HotSwap:
         topic: str = "model-updates",
         group: str | None = None,
         is_loaded: bool = False,
+        upkeep: Callable[[], None] | None = None,
+        upkeep_interval_s: float = 1.0,
     ) -> None:
         self.holder = holder
         self.interval_s = interval_s
@@ -96,6 +101,8 @@ class HotSwap:
         self.topic = topic
         self.group = group
         self.loaded = is_loaded
+        self.upkeep = upkeep
+        self.upkeep_interval_s = upkeep_interval_s
         self.events_seen = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -132,6 +139,10 @@ class HotSwap:
     # -- threads -------------------------------------------------------------------------------
     def start(self) -> HotSwap:
         self._threads.append(threading.Thread(target=self._poll, name="hotswap-poll", daemon=True))
+        if self.upkeep is not None:
+            self._threads.append(
+                threading.Thread(target=self._upkeep, name="serving-upkeep", daemon=True)
+            )
         if self.bootstrap_servers:
             self._threads.append(
                 threading.Thread(target=self._consume, name="hotswap-events", daemon=True)
@@ -152,6 +163,17 @@ class HotSwap:
     def _poll(self) -> None:
         while not self._stop.wait(self.interval_s if self.loaded else min(self.interval_s, 2.0)):
             self._safely()
+
+    def _upkeep(self) -> None:
+        # The service's caches (realised performance, sessions) are refreshed here, off the
+        # request path, so that a prediction never waits for the database.
+        while not self._stop.wait(self.upkeep_interval_s):
+            if not self.loaded:
+                continue
+            try:
+                self.upkeep()
+            except Exception:
+                logger.exception("refreshing the serving caches failed")
 
     def _consume(self) -> None:
         from confluent_kafka import Consumer, KafkaException

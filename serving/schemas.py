@@ -61,7 +61,7 @@ class BarsRequest(_Strict):
     the code the models were trained with (422 says how many bars are needed)."""
 
     symbol: Symbol
-    bars: list[Bar] = Field(min_length=1, max_length=5000)
+    bars: list[Bar] = Field(min_length=1, max_length=2000)
     strategy: Strategy | None = None
 
 

@@ -15,8 +15,8 @@ the API alike. Its own variables (prefix ``ONLINE_LEARNING_``):
   alias moved without an event, such as ``online-learning rollback``);
 - ``ONLINE_LEARNING_SERVING_MODELS``: the models served (the three regime specialists);
 - ``ONLINE_LEARNING_MICRO_BATCH_MS`` (see :mod:`serving.batcher`);
-- ``ONLINE_LEARNING_PREDICTIONS_TOPIC`` (``predictions``) and ``ONLINE_LEARNING_STREAM_*`` (the
-  WebSocket streams' queue, replay, send timeout, lag limit and symbol bound);
+- ``ONLINE_LEARNING_STREAM_*``: the WebSocket streams' queue, replay, send timeout, lag limit and
+  symbol bound (the ``predictions`` topic is the library's ``ONLINE_LEARNING_PREDICTIONS_TOPIC``);
 - ``ONLINE_LEARNING_HOST`` / ``ONLINE_LEARNING_PORT`` (127.0.0.1:8000): ``online-learning serve``.
 """
 
@@ -54,9 +54,6 @@ class ServingSettings(Settings):
     #: Name of this replica in stream frames and in its ``model-updates`` consumer group
     #: (default: host, process id and a random suffix).
     replica: str | None = None
-    #: Served predictions are published here (keyed by symbol) when a broker is configured,
-    #: and every replica fans out what it reads there.
-    predictions_topic: str = "predictions"
     #: WebSocket streams (see :mod:`serving.streaming`): frames queued per subscriber, frames
     #: kept per symbol for a reconnecting ``since``, seconds a send may take, seconds a
     #: subscriber may stay behind before it is closed (4008), symbols with a replay buffer.

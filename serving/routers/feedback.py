@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
 from serving.deps import Feedback, FeedbackScope, Hub, Settings
@@ -51,6 +51,21 @@ def _outcome_frame(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _submit(feedback, shadow, items: list) -> list:
+    """Learn (or hand over) the outcomes; those of a served prediction also settle its
+    champion/challenger shadow row (the realised return of the side that was not served)."""
+    results = feedback.submit(items)
+    if shadow is not None:
+        accepted = [
+            item
+            for item, result in zip(items, results, strict=True)
+            if result.status == "accepted" and item.get("prediction_id")
+        ]
+        if accepted:
+            shadow.attach_outcomes(accepted)
+    return results
+
+
 @router.post(
     "/outcomes",
     response_model=OutcomeResults,
@@ -85,17 +100,20 @@ async def post_outcomes(
     feedback: Feedback,
     hub: Hub,
     settings: Settings,
+    request: Request,
 ) -> dict:
     """Each outcome is ``accepted`` (learned and recorded before the answer, or handed to the
     symbol's feedback worker when a broker is configured), a ``duplicate`` (its ``trade_id``
     was learned before: nothing changes) or ``rejected`` with the reason and detail. Invalid
     outcomes do not fail the others. More than 1,000 in one request answer 413."""
     items = [body] if isinstance(body, dict) else body
+    service = getattr(request.app.state, "service", None)
+    shadow = getattr(service, "shadow", None)
     if len(items) > settings.max_batch:
         raise HTTPException(
             413, f"{len(items)} outcomes in one request; at most {settings.max_batch}"
         )
-    results = await run_in_threadpool(feedback.submit, items)
+    results = await run_in_threadpool(_submit, feedback, shadow, items)
     if feedback.in_process:
         for item, result in zip(items, results, strict=True):
             if result.status == "accepted":

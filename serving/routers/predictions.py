@@ -15,8 +15,10 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from online_learning.errors import OnlineLearningError
+from online_learning.prediction import features_from_bars
 from serving.deps import Hub, Metrics, Predictor, PredictScope, Settings
 from serving.errors import status_of
 from serving.schemas import (
@@ -33,12 +35,19 @@ from serving.settings import API_PREFIX
 router = APIRouter(prefix=API_PREFIX, tags=["predictions"])
 
 
-def _features(item: FeaturesRequest | BarsRequest) -> dict[str, float]:
-    if isinstance(item, FeaturesRequest):
-        return item.features
-    from online_learning.prediction import features_from_bars
-
+def _from_bars(item: BarsRequest) -> dict[str, float]:
     return features_from_bars([bar.model_dump() for bar in item.bars])
+
+
+def _features_of(items: list[FeaturesRequest | BarsRequest]) -> list[dict[str, float]]:
+    """Features of each item; raises HTTPException naming the first item that fails."""
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(item.features if isinstance(item, FeaturesRequest) else _from_bars(item))
+        except OnlineLearningError as exc:
+            raise HTTPException(status_of(exc) or 422, f"requests[{i}]: {exc}") from exc
+    return out
 
 
 def _json(data: Any) -> Response:
@@ -74,8 +83,12 @@ async def predict(
     (for bars: the server's, what a trade outcome must carry) and names its components (batch
     champions and the online session), their versions and weights, and the checkpoint's age."""
     if isinstance(body, BatchRequest):
-        return _json({"predictions": _batch(body, predictor, hub, metrics, settings)})
-    features = _features(body)
+        return _json({"predictions": await _batch(body, predictor, hub, metrics, settings)})
+    if isinstance(body, BarsRequest):
+        # 10-20 ms of pandas for a new history: off the event loop (features stay inline).
+        features = await run_in_threadpool(_from_bars, body)
+    else:
+        features = body.features
     prediction = predictor.predict(body.symbol, features, strategy=body.strategy)
     if inspect.isawaitable(prediction):  # the micro-batcher
         prediction = await prediction
@@ -86,18 +99,18 @@ async def predict(
     return _json(served)
 
 
-def _batch(body: BatchRequest, predictor, hub, metrics, settings) -> list[dict]:
+async def _batch(body: BatchRequest, predictor, hub, metrics, settings) -> list[dict]:
     if len(body.requests) > settings.max_batch:
         raise HTTPException(
             413, f"{len(body.requests)} requests in one batch; at most {settings.max_batch}"
         )
-    rows, strategies = [], []
-    for i, item in enumerate(body.requests):
-        try:
-            rows.append((item.symbol, _features(item)))
-        except OnlineLearningError as exc:
-            raise HTTPException(status_of(exc) or 422, f"requests[{i}]: {exc}") from exc
-        strategies.append(item.strategy)
+    items = body.requests
+    if any(isinstance(item, BarsRequest) for item in items):
+        features = await run_in_threadpool(_features_of, items)
+    else:
+        features = _features_of(items)
+    rows = [(item.symbol, f) for item, f in zip(items, features, strict=True)]
+    strategies = [item.strategy for item in items]
     results: list[Any] = [None] * len(rows)
     for strategy in dict.fromkeys(strategies):
         index = [i for i, s in enumerate(strategies) if s == strategy]

@@ -216,3 +216,38 @@ def test_concurrent_single_requests_share_one_forward(served):
 
     asyncio.run(run_clean())
     assert (clean.batches, clean.rows) == (1, 20)
+
+
+def test_an_outcome_of_a_champion_challenger_prediction_settles_its_shadow_row(served):
+    served.post(
+        "/api/v1/sessions/start",
+        headers=bearer(OPS),
+        json={"symbol": "CCH", "feature_names": ["f1", "f2", "f3"]},
+    )
+    learned = outcome_stream(30, symbol="CCH", feature_names=("f1", "f2", "f3"))
+    served.post("/api/v1/feedback/outcomes", json=learned, headers=bearer(FEEDER))
+    deadline = time.monotonic() + 10
+    while True:  # the online side exists once the session cache saw the learning
+        body = _predict(
+            served, {"symbol": "CCH", "features": F, "strategy": "champion_challenger"}
+        ).json()
+        if body["session"] is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert body["session"] is not None, body
+    shadow = served.app.state.service.shadow
+    shadow.flush()
+    assert shadow.summary(symbol="CCH").n_outcomes == 0
+    outcome = {
+        **outcome_stream(1, symbol="CCH", feature_names=("f1", "f2", "f3"), first_index=99)[0],
+        "prediction_id": body["prediction_id"],
+        "features": body["features"],
+    }
+    posted = served.post("/api/v1/feedback/outcomes", json=outcome, headers=bearer(FEEDER))
+    assert posted.json()["results"][0]["status"] == "accepted"
+    summary = shadow.summary(symbol="CCH")
+    assert summary.n_outcomes == 1
+    served_side = [c for c in body["components"] if c["weight"] > 0]
+    assert served_side and summary.served_pnl == pytest.approx(
+        body["position"] * outcome["realized_return"]
+    )

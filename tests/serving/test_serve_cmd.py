@@ -1,0 +1,119 @@
+"""``online-learning serve`` as a user starts it: a child process on a loopback port with
+the development key, serving the registry's champions; no key ever reaches its log, even one
+sent as a query parameter (HTTP or WebSocket)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets.sync.client
+
+from online_learning.cli.serve_cmd import QueryStringFilter, log_config
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_filter_drops_query_strings_from_access_and_websocket_lines():
+    access = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/api/v1/x?token=secret", "1.1", 200),
+        None,
+    )
+    QueryStringFilter().filter(access)
+    assert "secret" not in access.getMessage() and "/api/v1/x" in access.getMessage()
+    ws = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", "/api/v1/streaming/AAA?since=3&token=secret"),
+        None,
+    )
+    QueryStringFilter().filter(ws)
+    assert ws.getMessage() == '127.0.0.1:5 - "WebSocket /api/v1/streaming/AAA" [accepted]'
+    config = log_config()
+    assert all("no_query_string" in h["filters"] for h in config["handlers"].values())
+
+
+@pytest.fixture
+def server(champions, home):
+    port = _free_port()
+    env = {**os.environ, "ONLINE_LEARNING_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env.pop("ONLINE_LEARNING_API_KEYS", None)
+    env.pop("PREFECT_API_URL", None)
+    log = home / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("online-learning")),
+                "serve",
+                "--port",
+                str(port),
+                "--no-prefect",
+                "--no-bootstrap",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        yield base, port, log
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_serve_prints_the_development_key_and_keeps_every_key_out_of_its_log(server, home):
+    base, port, log = server
+    key = (home / "api-key").read_text().strip()
+    assert f"admin scope): {key}" in log.read_text()  # printed once, at start
+    headers = {"Authorization": f"Bearer {key}"}
+    ready = httpx.get(f"{base}/api/v1/ready").json()
+    assert set(ready["champions"]) == {"bull_specialist", "bear_specialist", "sideways_specialist"}
+    me = httpx.get(f"{base}/api/v1/auth/me", headers=headers)
+    assert me.json()["scopes"] == ["admin"]
+    prediction = httpx.post(
+        f"{base}/api/v1/predictions",
+        headers=headers,
+        json={"symbol": "AAA", "features": {"f1": 1, "f2": 0, "f3": 0}},
+    )
+    assert prediction.status_code == 200, prediction.text
+    secret = "query-secret-0123456789"
+    httpx.get(f"{base}/api/v1/health?token={secret}")
+    url = f"ws://127.0.0.1:{port}/api/v1/streaming/AAA?token={key}"
+    with websockets.sync.client.connect(url, open_timeout=10) as ws:
+        assert '"hello"' in ws.recv(timeout=10)
+    time.sleep(0.5)
+    text = log.read_text()
+    assert '"GET /api/v1/health HTTP/1.1" 200' in text
+    assert "WebSocket /api/v1/streaming/AAA" in text
+    assert secret not in text
+    assert text.count(key) == 1  # only the start-up line that hands it to the user
