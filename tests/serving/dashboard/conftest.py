@@ -68,6 +68,7 @@ class LiveApp:
 
     def start(self, timeout_s: float = 120) -> LiveApp:
         import uvicorn
+
         from serving.app import create_app
 
         self.app = create_app(self.settings)
@@ -227,7 +228,14 @@ class Dashboard:
 
     def screenshot(self, name: str) -> Path:
         path = artifacts_dir() / f"{self.test_name}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        # The page draws only the cards in view: show it whole, let it draw, then take it.
+        page = self.page
+        size = page.viewport_size
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size(size)
         _SCREENSHOTS.append(path)
         print(f"screenshot: {path}")
         return path
