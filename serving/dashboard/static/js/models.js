@@ -111,7 +111,7 @@ class ModelCard {
         scales: { x: { time: false, range: (_u, min, max) => [(min ?? 0) - 0.5, (max ?? 0) + 0.5] }, s: {} },
         series: [
           { label: "update" },
-          { label: "champion before", scale: "s", stroke: "#6b7280", width: 1.5 },
+          { label: "champion before", scale: "s", stroke: "#6b7280", width: 1.5, points: { show: true, size: 5 } },
           pointsOnly("promoted", "#16a34a", "s"),
           pointsOnly("rolled back", "#dc2626", "s"),
           pointsOnly("deferred", "#a3a3a3", "s"),
