@@ -119,11 +119,21 @@ def test_features_must_be_exactly_the_models_and_finite(served):
     assert symbol.status_code == 422
 
 
-def test_before_any_champion_predictions_are_503_and_not_ready(client):
+def test_before_any_champion_predictions_are_503_then_the_poll_loads_them(client, registry):
+    from tests.utils.registries import register
+
     response = _predict(client, {"symbol": "AAA", "features": F})
     assert response.status_code == 503
     assert "no champions" in response.json()["detail"]
     assert client.get("/api/v1/ready").status_code == 503
+    versions = {m: register(registry, m, seed) for seed, m in enumerate(SPECIALISTS, start=1)}
+    deadline = time.monotonic() + 15
+    # Ready once a champion is loaded (the poll may catch the registrations half done); the
+    # next polls add the others.
+    while client.get("/api/v1/ready").json().get("champions") != versions:
+        assert time.monotonic() < deadline, "the registry poll did not load the champions"
+        time.sleep(0.2)
+    assert _predict(client, {"symbol": "AAA", "features": F}).status_code == 200
 
 
 def test_predictions_are_counted_per_component_and_route(served, champions):
