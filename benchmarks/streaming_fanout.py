@@ -57,6 +57,9 @@ class Plan:
     warmup_s: float = 1.0
     clients: int = 4
     deflate: tuple[bool, ...] = (True, False)
+    #: Server on CPU 0, client processes on the others (when there are two CPUs or more).
+    #: Off by default: on a machine shared with other work, a pinned server waits for CPU 0.
+    pin: bool = False
 
 
 QUICK = Plan(duration_s=4.0, deflate=(True,))
@@ -113,15 +116,19 @@ def build_app():
         interval = 1.0 / (float(body["rate_per_symbol"]) * len(symbols))
         loop = asyncio.get_running_loop()
         start, n, counts = loop.time(), 0, dict.fromkeys(symbols, 0)
-        while loop.time() - start < float(body["duration_s"]):
-            delay = start + n * interval - loop.time()
-            await asyncio.sleep(max(0.0, delay))
-            symbol = symbols[n % len(symbols)]
-            prediction = _prediction(symbol)
-            prediction["published_ns"] = time.monotonic_ns()
-            hub.prediction_served(prediction)
-            counts[symbol] += 1
-            n += 1
+        duration = float(body["duration_s"])
+        while (elapsed := loop.time() - start) < duration:
+            # Everything due by now at once: a late wake-up (a busy machine) makes a burst,
+            # never a lower rate.
+            due = min(int(elapsed / interval) + 1, int(duration / interval))
+            for _ in range(due - n):
+                symbol = symbols[n % len(symbols)]
+                prediction = _prediction(symbol)
+                prediction["published_ns"] = time.monotonic_ns()
+                hub.prediction_served(prediction)
+                counts[symbol] += 1
+                n += 1
+            await asyncio.sleep(max(0.0, start + n * interval - loop.time()))
         return {"published": counts, "seconds": loop.time() - start}
 
     @app.get("/bench/stats")
@@ -156,7 +163,14 @@ def serve(port: int, deflate: bool) -> None:
 # -- the subscribers (client processes) ----------------------------------------------------
 
 
-def _client(url: str, symbols: list[str], deflate: bool, ready, stop, results) -> None:
+def _client_cpus() -> set[int] | None:
+    cpus = sorted(os.sched_getaffinity(0))
+    return set(cpus[1:]) if len(cpus) >= 2 else None
+
+
+def _client(url: str, symbols: list[str], deflate: bool, pin, ready, stop, results) -> None:
+    if pin:
+        os.sched_setaffinity(0, pin)
     asyncio.run(_client_main(url, symbols, deflate, ready, stop, results))
 
 
@@ -187,7 +201,8 @@ async def _client_main(url, symbols, deflate, ready, stop, results) -> None:
 
     async def read(ws, last_seq: int) -> None:
         try:
-            async for message in ws:
+            while True:
+                message = await ws.recv(decode=False)  # bytes: orjson parses them as they are
                 now = time.monotonic_ns()
                 frame = orjson.loads(message)
                 if frame.get("type") != "prediction":
@@ -200,13 +215,15 @@ async def _client_main(url, symbols, deflate, ready, stop, results) -> None:
             closes.append(code or 1006)
 
     readers = [asyncio.create_task(read(ws, seq)) for ws, seq in sockets]
+    cpu_start = sum(os.times()[:2])
     while not stop.is_set():
         await asyncio.sleep(0.05)
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
     await asyncio.gather(*(ws.close() for ws, _ in sockets), return_exceptions=True)
-    results.put({"latencies": latencies, "gaps": gaps[0], "closes": closes})
+    cpu_s = sum(os.times()[:2]) - cpu_start
+    results.put({"latencies": latencies, "gaps": gaps[0], "closes": closes, "cpu_s": cpu_s})
 
 
 # -- one run -------------------------------------------------------------------------------
@@ -222,14 +239,16 @@ def _http(port: int, path: str, body: dict | None = None, timeout: float = 300.0
         return response.json()
 
 
-def _start_server(deflate: bool) -> tuple[subprocess.Popen, int]:
+def _start_server(deflate: bool, pin: bool) -> tuple[subprocess.Popen, int]:
     from online_learning.embedded.kafka import free_port
 
     port = free_port()
+    cpus = sorted(os.sched_getaffinity(0))
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.streaming_fanout", "--serve", str(port),
          "--deflate", "on" if deflate else "off"],
         cwd=Path(__file__).resolve().parent.parent,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {cpus[0]})) if pin else None,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -254,11 +273,12 @@ def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str
     symbols = [f"S{i % plan.symbols:03d}" for i in range(subscribers)]
     procs = max(1, min(plan.clients, subscribers))
     context = mp.get_context("spawn")
+    pin = _client_cpus() if plan.pin else None
     ready, results, stop = context.Queue(), context.Queue(), context.Event()
     url = f"ws://127.0.0.1:{port}/api/v1/streaming"
     children = [
         context.Process(
-            target=_client, args=(url, symbols[i::procs], deflate, ready, stop, results)
+            target=_client, args=(url, symbols[i::procs], deflate, pin, ready, stop, results)
         )
         for i in range(procs)
     ]
@@ -308,6 +328,9 @@ def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str
             "mean": statistics.fmean(latencies_ms) if latencies_ms else float("nan"),
         },
         "server_cpu_pct": 100.0 * server_cpu / (published["seconds"] + 1.0),
+        "server_cpu_us_per_frame": 1e6 * server_cpu / max(1.0, after["sent"] - before["sent"]),
+        "clients_cpu_pct": 100.0 * sum(p["cpu_s"] for p in parts) / (published["seconds"] + 1.0),
+        "pinned": pin is not None,
     }
 
 
@@ -317,7 +340,7 @@ def measure(quick: bool = False, plan: Plan | None = None) -> dict[str, Any]:
     plan = plan or (QUICK if quick else Plan())
     runs = []
     for deflate in plan.deflate:
-        server, port = _start_server(deflate)
+        server, port = _start_server(deflate, plan.pin and _client_cpus() is not None)
         try:
             baseline = run_once(port, plan.symbols, plan, deflate)
             runs.append({**baseline, "baseline": True})
@@ -347,19 +370,24 @@ def markdown(result: dict[str, Any]) -> str:
         f"processes; baseline: one subscriber per symbol under the same load; aim p99 < "
         f"{result['target_p99_ms']:g} ms at 1,000",
         "",
-        "| deflate | subscribers | p50 ms | p99 ms | max ms | p50 / baseline | p99 / baseline "
-        "| frames received / expected | coalesced | dropped | slow closes | server CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| deflate | subscribers | predictions/s | p50 ms | p99 ms | max ms | p50 / baseline "
+        "| p99 / baseline | frames received / expected | coalesced | dropped | slow closes "
+        "| server CPU (per frame) | clients CPU |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for run in result["runs"]:
         lat = run["latency_ms"]
         ratio50 = "1 (baseline)" if run["baseline"] else f"{run['ratio_p50']:.2f}"
         ratio99 = "1 (baseline)" if run["baseline"] else f"{run['ratio_p99']:.2f}"
         lines.append(
-            f"| {'on' if run['deflate'] else 'off'} | {run['subscribers']:,} | {lat['p50']:.1f} "
+            f"| {'on' if run['deflate'] else 'off'} | {run['subscribers']:,} "
+            f"| {run['predictions_per_s']:.0f} | {lat['p50']:.1f} "
             f"| {lat['p99']:.1f} | {lat['max']:.1f} | {ratio50} | {ratio99} "
             f"| {run['frames_received']:,} / {run['frames_expected']:,} | {run['coalesced']:.0f} "
-            f"| {run['dropped']:.0f} | {run['slow_closed']:.0f} | {run['server_cpu_pct']:.0f} % |"
+            f"| {run['dropped']:.0f} | {run['slow_closed']:.0f} | {run['server_cpu_pct']:.0f} % "
+            f"({run['server_cpu_us_per_frame']:.0f} us) "
+            f"| {run['clients_cpu_pct']:.0f} % |"
         )
     return "\n".join(lines)
 
@@ -371,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--deflate", choices=["both", "on", "off"])
     parser.add_argument("--duration", type=float)
     parser.add_argument("--clients", type=int)
+    parser.add_argument("--pin", action="store_true", help="server on CPU 0, clients on the rest")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -388,6 +417,8 @@ def main(argv: list[str] | None = None) -> None:
         plan = replace(plan, duration_s=args.duration)
     if args.clients:
         plan = replace(plan, clients=args.clients)
+    if args.pin:
+        plan = replace(plan, pin=True)
     result = measure(plan=plan)
     print(markdown(result))
     args.output.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -21,7 +21,13 @@ import orjson
 from feedback.process import FeedbackProcess
 from online_learning.events.producers import KafkaSender
 from online_learning.events.schema import ModelDriftEvent
-from online_learning.feedback.simulator import Desk, MomentumDesk, SimulatedMarket, trade_outcomes
+from online_learning.feedback.simulator import (
+    Desk,
+    MarketTick,
+    MomentumDesk,
+    SimulatedMarket,
+    trade_outcomes,
+)
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.sessions import SessionStore
 
@@ -42,10 +48,17 @@ def run_market(
     desk: Desk,
     days_per_s: float = 5.0,
     on_day: Callable[[int, int], None] | None = None,
+    api: MarketApi | None = None,
 ) -> int:
     """Produce one simulated trading day of outcomes every ``1 / days_per_s`` seconds until
-    the market ends or ``stop`` is set; returns the number of outcomes produced."""
-    sender = KafkaSender(bootstrap, topic)
+    the market ends or ``stop`` is set; returns the number of outcomes produced.
+
+    With ``api``, the desk first asks the serving API for the day's predictions of every
+    symbol (so they stream to dashboards) and posts the outcomes to ``POST
+    /api/v1/feedback/outcomes``, which hands them to ``trade-outcomes``; without it, the
+    outcomes go to the topic directly.
+    """
+    sender = None if api is not None else KafkaSender(bootstrap, topic)
     run_id = uuid.uuid4().hex[:8]
     produced = 0
     try:
@@ -54,16 +67,49 @@ def run_market(
                 break
             outcomes = trade_outcomes(day, desk, run_id=run_id)
             try:
-                sender.send_messages([(o["symbol"], orjson.dumps(o), None) for o in outcomes])
-            except Exception as exc:  # the broker restarting: the desk keeps trading
+                if api is not None:
+                    api.predict(day)
+                    api.post_outcomes(outcomes)
+                else:
+                    sender.send_messages([(o["symbol"], orjson.dumps(o), None) for o in outcomes])
+            except Exception as exc:  # the broker or the API restarting: the desk keeps trading
                 logger.warning("simulated market could not post day %d: %s", day[0].step, exc)
                 continue
             produced += len(outcomes)
             if on_day is not None:
                 on_day(day[0].step, produced)
     finally:
-        sender.close()
+        if sender is not None:
+            sender.close()
+        if api is not None:
+            api.close()
     return produced
+
+
+class MarketApi:
+    """The simulated desk's client of the serving API (predictions in, outcomes out)."""
+
+    def __init__(self, api_url: str, key: str, *, timeout_s: float = 10.0) -> None:
+        import httpx
+
+        self.api_url = api_url.rstrip("/")
+        self._http = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s)
+
+    def _post(self, path: str, body) -> dict:
+        response = self._http.post(f"{self.api_url}{path}", json=body)
+        if response.status_code >= 400:
+            raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+    def predict(self, day: Sequence[MarketTick]) -> dict:
+        requests = [{"symbol": t.symbol, "features": t.features} for t in day]
+        return self._post("/predictions", {"requests": requests})
+
+    def post_outcomes(self, outcomes: Sequence[dict]) -> dict:
+        return self._post("/feedback/outcomes", list(outcomes))
+
+    def close(self) -> None:
+        self._http.close()
 
 
 def prefect_emit_to(api_url: str):
@@ -110,10 +156,13 @@ def feedback_demo(
     days_per_s: float = 5.0,
     report_every_s: float = 15.0,
     any_model: bool = False,
+    api: tuple[str, str] | None = None,
 ) -> Iterator[FeedbackProcess]:
     """A feedback worker (and, with ``market``, the simulated market) until the block ends.
 
     ``any_model`` accepts outcomes naming models the registry does not have (tests).
+    ``api`` is ``(api_url, key)`` of a serving API the market asks for predictions and posts
+    its outcomes to (see :func:`run_market`).
     """
     simulated = SimulatedMarket(3, seed=DEMO_SEED)
 
@@ -143,6 +192,7 @@ def feedback_demo(
             produced = run_market(
                 bootstrap, config.trade_outcomes_topic, stop, market=simulated,
                 desk=MomentumDesk(), days_per_s=days_per_s, on_day=on_day,
+                api=MarketApi(*api) if api is not None else None,
             )  # fmt: skip
             if not stop.is_set():
                 say(f"simulated market: finished after {produced} outcomes")
@@ -152,6 +202,12 @@ def feedback_demo(
             f"simulated market: {', '.join(simulated.symbols)} traded by a momentum desk as "
             f"bull_specialist, {days_per_s:g} trading days a second; the regime turns after "
             f"{change} days (~{timedelta(seconds=round(change / days_per_s))})"
+            + (
+                "; each day it asks the API for the symbols' predictions (they stream to the "
+                "dashboard) and posts its outcomes to the API"
+                if api is not None
+                else ""
+            )
         )
 
     def report() -> None:

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     ``ONLINE_LEARNING_DATABASE_URL`` the metrics store at a database server
     (``postgresql://user@host/db``). ``KAFKA_BOOTSTRAP_SERVERS`` names a Kafka cluster; without
     it, ``online-learning up`` starts an embedded broker. Topics default to ``model-updates``,
-    ``trade-outcomes``, ``trade-outcomes-dlq`` and ``model-drift``
+    ``trade-outcomes``, ``trade-outcomes-dlq``, ``model-drift`` and ``predictions``
     (``ONLINE_LEARNING_MODEL_UPDATES_TOPIC``, ...). Feedback workers join the consumer group
     ``ONLINE_LEARNING_FEEDBACK_GROUP`` and record every
     ``ONLINE_LEARNING_FEEDBACK_COMMIT_INTERVAL_S`` seconds; ``ONLINE_LEARNING_DRIFT_COOLDOWN_S``
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     model_drift_topic: str = "model-drift"
     # The feedback path (issue 10): invalid outcomes go to the DLQ with their original bytes.
     trade_outcomes_dlq_topic: str = "trade-outcomes-dlq"
+    #: Served predictions, keyed by symbol: every API replica fans out what it reads there.
+    predictions_topic: str = "predictions"
     feedback_group: str = "online-learning-feedback"
     #: Seconds between two recordings (checkpoints, offset commits) of a feedback worker.
     feedback_commit_interval_s: float = Field(default=1.0, gt=0, le=300)

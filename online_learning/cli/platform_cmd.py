@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -61,7 +62,8 @@ def platform_services(*, embedded_broker: bool) -> Iterator[Services]:
         relay = None
         if bootstrap:
             topics = [config.model_updates_topic, config.trade_outcomes_topic]
-            ensure_topics(bootstrap, [*topics, config.model_drift_topic])
+            extra = [config.model_drift_topic, config.trade_outcomes_dlq_topic]
+            ensure_topics(bootstrap, [*topics, *extra, config.predictions_topic])
             publisher = KafkaPublisher(bootstrap)
             relay = OutboxRelay(metrics_store, publisher)
         yield Services(metrics_store, bootstrap, relay, broker)
@@ -161,6 +163,10 @@ def up(
     market_speed: Annotated[
         float, typer.Option(min=0.1, max=1000, help="Simulated trading days per second.")
     ] = 5.0,
+    api_port: Annotated[
+        int,
+        typer.Option(min=0, max=65535, help="With --serve: port of the serving API (0: any free)."),
+    ] = 8000,
 ) -> None:
     """Start the platform on embedded defaults: bootstrap, one update round, events on Kafka.
 
@@ -168,9 +174,12 @@ def up(
     the three specialists if the registry has none, runs one daily update round through the
     recorded path, relays its events and reads them back from the broker. With ``--serve``
     (the default) it then starts a local Prefect server (unless PREFECT_API_URL is set), serves
-    the ``daily-update`` and ``drift-adaptation`` deployments, runs a feedback worker on the
-    broker and a simulated market whose regime turns after 200 trading days (40 s at the
-    default speed), and relays events until Ctrl-C.
+    the ``daily-update`` and ``drift-adaptation`` deployments, starts the serving API
+    (``online-learning serve`` in a child process, with the development key unless
+    ``ONLINE_LEARNING_API_KEYS`` is set) and prints its URL, the dashboard's URL and the key,
+    runs a feedback worker on the broker and a simulated market whose regime turns after 200
+    trading days (40 s at the default speed) and which asks the API for predictions and posts
+    its outcomes there, and relays events until Ctrl-C.
     """
     config = settings()
     console.print(
@@ -197,21 +206,25 @@ def up(
             print_events(events, title=f"Events on {config.model_updates_topic}")
             record_recent_performance(services.store, data, seed, days=30)
             if serve:
-                serve_until_interrupted(services, market=market, days_per_s=market_speed)
+                serve_until_interrupted(
+                    services, market=market, days_per_s=market_speed, api_port=api_port
+                )
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
 
 
 def serve_until_interrupted(
-    services: Services, *, market: bool = True, days_per_s: float = 5.0
+    services: Services, *, market: bool = True, days_per_s: float = 5.0, api_port: int = 8000
 ) -> None:
-    """Serve the Prefect deployments, run a feedback worker (and the simulated market) and
-    relay outbox events until Ctrl-C."""
+    """Serve the Prefect deployments and the API, run a feedback worker (and the simulated
+    market) and relay outbox events until Ctrl-C."""
     from feedback.demo import feedback_demo
     from flows.serve import orchestration
+    from online_learning.cli.api_process import api_process
 
     config = settings()
-    with orchestration(config.home.expanduser()) as prefect:
+    with contextlib.ExitStack() as stack:
+        prefect = stack.enter_context(orchestration(config.home.expanduser()))
         if prefect.served:
             console.print(
                 f"Prefect UI: {prefect.ui_url}; daily-update (weekdays 17:30 America/New_York) "
@@ -222,6 +235,25 @@ def serve_until_interrupted(
                 f"Prefect: {prefect.api_url}; the 'online-learning' work pool's workers run "
                 "the deployments (`prefect deploy --all`)"
             )
+        api = stack.enter_context(
+            api_process(
+                home=config.home.expanduser(),
+                bootstrap_servers=services.bootstrap_servers,
+                prefect_api_url=prefect.api_url,
+                port=api_port,
+            )
+        )
+        console.print(
+            f"API: {api.api_url} (OpenAPI docs at {api.api_url}/docs; log {api.log_path})\n"
+            f"dashboard: {api.dashboard_url}",
+            soft_wrap=True,
+        )
+        if api.key is not None:
+            where = "created in" if api.created_key else "from"
+            console.print(
+                f"development API key ({where} {config.home / 'api-key'}, admin scope): {api.key}",
+                soft_wrap=True,
+            )
         stop = threading.Event()
         # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C: children are stopped.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -231,6 +263,7 @@ def serve_until_interrupted(
         with feedback_demo(
             config, services.store, services.bootstrap_servers, say=console.print,
             prefect_api_url=prefect.api_url, market=market, days_per_s=days_per_s,
+            api=(api.api_url, api.key) if api.key is not None else None,
         ):  # fmt: skip
             console.print(
                 f"feedback worker on {config.trade_outcomes_topic} "

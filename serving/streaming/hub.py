@@ -131,9 +131,10 @@ class StreamHub:
         bridge_start_timeout_s: float = 20.0,
         delivery_timeout_s: float = 5.0,
     ) -> None:
+        if not isinstance(replay_size, int) or replay_size < 0:
+            raise ValueError(f"replay_size must be an integer >= 0, got {replay_size!r}")
         for name, value in (
             ("queue_size", queue_size),
-            ("replay_size", replay_size),
             ("max_buffered_symbols", max_buffered_symbols),
             ("dedupe_size", dedupe_size),
         ):
@@ -176,6 +177,9 @@ class StreamHub:
         }
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge: KafkaBridge | None = None
+        self._watchdog: asyncio.Task | None = None
+        #: The watchdog's period: a send timeout or a key check is late by at most this.
+        self.tick_s = min(1.0, max(0.02, min(send_timeout_s, auth_recheck_s) / 4))
 
     @classmethod
     def from_settings(cls, settings: Any) -> StreamHub:
@@ -214,6 +218,8 @@ class StreamHub:
         uvicorn's logs from here on."""
         install_token_redaction()
         self._loop = asyncio.get_running_loop()
+        if self._watchdog is None:
+            self._watchdog = self._loop.create_task(self._watch(), name="stream-hub-watchdog")
         if self.bootstrap_servers is None or self._bridge is not None:
             return
         self._bridge = KafkaBridge(
@@ -241,6 +247,9 @@ class StreamHub:
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             await asyncio.to_thread(bridge.stop)
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.cancel()
         for stream in self._streams.values():
             for sub in list(stream.subscribers):
                 sub.request_close(1001, "server shutting down")
@@ -351,6 +360,17 @@ class StreamHub:
             return stream.last_seq
         return self._evicted_seq.get(symbol, 0)
 
+    async def _watch(self) -> None:
+        """Every ``tick_s``: cancel the sends that exceed ``send_timeout_s`` and wake the
+        writers due for a key check (see :meth:`Subscriber.watch`)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            for stream in self._streams.values():
+                for sub in stream.subscribers:
+                    sub.watch(now, self.send_timeout_s)
+
     # -- fan-out -----------------------------------------------------------------------------
 
     def _stream(self, symbol: str) -> SymbolStream:
@@ -375,6 +395,10 @@ class StreamHub:
             del self._streams[symbol]
             self._evicted_seq[symbol] = stream.last_seq
             excess -= 1
+        # The numbering of long-idle symbols is forgotten too, oldest first, beyond a bound
+        # (any symbol may be predicted): a client of one then sees the stream restart at 0.
+        while len(self._evicted_seq) > 100 * self.max_buffered_symbols:
+            del self._evicted_seq[next(iter(self._evicted_seq))]
 
     def _fanout(self, kind: str, symbol: str, event_id: str, payload: dict) -> Frame | None:
         if self._recent[kind].seen(event_id):

@@ -12,6 +12,10 @@ The bridge is *live* once its partitions are assigned and positioned. Until then
 its own predictions out locally as well as producing them; a prediction the broker did not
 take (queue full, or not delivered within ``delivery_timeout_s``) is handed back to the hub to
 fan out locally. The hub deduplicates by id, so none of these paths shows a frame twice.
+
+A message of ``predictions``: key the symbol, value the JSON of ``Prediction.to_dict()`` plus
+``served_by`` (the replica that served it), header ``replica`` (the same). Other consumers
+(analytics, an audit trail) may read the topic too.
 """
 
 from __future__ import annotations

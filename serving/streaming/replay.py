@@ -38,15 +38,16 @@ class SymbolStream:
     ----------
     symbol : str
     replay_size : int
-        Frames kept for replay (the ring buffer's length).
+        Frames kept for replay (the ring buffer's length; 0: none, every ``since`` behind the
+        last seq gets a gap frame).
     last_seq : int
         Sequence number to continue from (a stream rebuilt after its buffer was evicted keeps
         its numbering, so that clients never see a number twice).
     """
 
     def __init__(self, symbol: str, replay_size: int, last_seq: int = 0) -> None:
-        if replay_size < 1:
-            raise ValueError(f"replay_size must be at least 1, got {replay_size}")
+        if replay_size < 0:
+            raise ValueError(f"replay_size must be 0 (no replay) or more, got {replay_size}")
         self.symbol = symbol
         self.replay_size = replay_size
         self.last_seq = last_seq

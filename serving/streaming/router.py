@@ -139,7 +139,6 @@ async def stream_symbol(websocket: WebSocket, symbol: str) -> None:
     try:
         close = await sub.pump(
             websocket.send_text,
-            send_timeout_s=hub.send_timeout_s,
             check_every_s=hub.auth_recheck_s,
             check=still_authorised,
         )

@@ -31,3 +31,35 @@ def register(registry, model_id: str, seed: int, *, promote: bool = True) -> str
     if promote:
         registry.promote(model_id=model_id, version=record.version)
     return record.version
+
+
+SPECIALISTS = (
+    ("bull_specialist", "bull"),
+    ("bear_specialist", "bear"),
+    ("sideways_specialist", "sideways"),
+)
+
+
+def register_specialists(registry, *, hidden: tuple[int, ...] = (8,)) -> dict[str, str]:
+    """The three specialists as small seeded networks on the platform's ten features, each
+    promoted to ``champion`` (so that serving, and predictions from bars, work);
+    ``{model_id: version}``."""
+    from online_learning.features import FEATURE_COLUMNS
+
+    versions = {}
+    for seed, (model_id, regime) in enumerate(SPECIALISTS, start=1):
+        torch.manual_seed(seed)
+        model = RegimeSpecialist(list(FEATURE_COLUMNS), hidden=hidden, regime=regime)
+        fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
+        record = registry.log_candidate(
+            model_id=model_id,
+            model=model,
+            ewc_state=EWCState.from_model(model, fisher),
+            params={"seed": seed},
+            metrics={"sharpe_post": 1.0},
+            tags={"regime": regime},
+            register=True,
+        )
+        registry.promote(model_id=model_id, version=record.version)
+        versions[model_id] = record.version
+    return versions

@@ -180,3 +180,28 @@ def test_drift_from_any_thread_and_outcomes_are_frames_of_their_symbol(server):
         await other.close()
 
     asyncio.run(scenario())
+
+
+def test_an_evicted_symbol_keeps_its_numbering_and_says_what_it_lost():
+    hub = StreamHub(replica_id="replica-1", max_buffered_symbols=2)
+    for symbol in ("AAA", "BBB", "CCC"):  # AAA's buffer is the least recently active: evicted
+        hub.prediction_served(prediction(symbol))
+    assert hub.last_seq("AAA") == 1
+    hub.prediction_served(prediction("AAA"))
+    assert hub.last_seq("AAA") == 2  # never 1 again
+    sub = hub.subscribe("AAA", since=0)
+    kinds = [kind for kind, _ in sub.backlog]
+    assert kinds == ["hello", "gap", "prediction"]
+    assert '"from":1,"to":1' in sub.backlog[1][1] and '"seq":2' in sub.backlog[2][1]
+    hub.unsubscribe(sub, None)
+    assert hub.subscriber_count() == 0
+
+
+def test_without_a_replay_buffer_every_since_behind_gets_a_gap():
+    hub = StreamHub(replica_id="replica-1", replay_size=0)
+    for _ in range(3):
+        hub.prediction_served(prediction("AAA"))
+    sub = hub.subscribe("AAA", since=1)
+    assert [kind for kind, _ in sub.backlog] == ["hello", "gap"]
+    assert '"from":2,"to":3' in sub.backlog[1][1]
+    hub.unsubscribe(sub, None)

@@ -1,0 +1,141 @@
+"""The serving API as a child process of ``online-learning up``.
+
+``up`` runs the API as ``online-learning serve`` in its own process (its own interpreter, so
+predictions never wait on the feedback worker's or the market's Python threads), against the
+same home, broker and Prefect server, and waits until ``GET /api/v1/ready`` says the champions
+are loaded. Without ``ONLINE_LEARNING_API_KEYS`` it serves the development key
+(``<home>/api-key``, created on first start, ``admin`` scope).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from online_learning.errors import ConfigError
+
+__all__ = ["ApiProcess", "api_process", "free_port"]
+
+READY_TIMEOUT_S = 180.0
+_SERVE = "from online_learning.cli import main; main()"
+
+
+@dataclass(frozen=True)
+class ApiProcess:
+    """A running API: its base URL (``http://host:port``), the key it was given to print
+    (None when the keys came from ``ONLINE_LEARNING_API_KEYS``) and its log file."""
+
+    url: str
+    key: str | None
+    created_key: bool
+    log_path: Path
+    process: subprocess.Popen
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v1"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"{self.url}/dashboard"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def _port_taken(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+@contextmanager
+def api_process(
+    *,
+    home: Path,
+    bootstrap_servers: str | None,
+    prefect_api_url: str | None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    timeout_s: float = READY_TIMEOUT_S,
+) -> Iterator[ApiProcess]:
+    """Start ``online-learning serve`` and yield once it is ready; stop it on exit.
+
+    ``port`` 0 picks a free one. Raises :class:`ConfigError` when the port is taken, or when
+    the API exits or is not ready within ``timeout_s`` (the message names its log).
+    """
+    from serving.auth import development_key
+
+    if port == 0:
+        port = free_port(host)
+    elif _port_taken(host, port):
+        raise ConfigError(
+            f"port {port} on {host} is taken: stop what listens there or pass --api-port "
+            "(0 picks a free port)"
+        )
+    env = dict(os.environ)
+    key, created = None, False
+    if not env.get("ONLINE_LEARNING_API_KEYS"):
+        key, created = development_key(home)
+        env["ONLINE_LEARNING_API_KEYS"] = f"{key}:admin"
+    if bootstrap_servers:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap_servers
+    if prefect_api_url:
+        env["PREFECT_API_URL"] = prefect_api_url
+    env["ONLINE_LEARNING_HOME"] = str(home)
+    log_path = home.expanduser() / "logs" / "api.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-c", _SERVE, "serve", "--host", host, "--port", str(port),
+               "--no-bootstrap", "--no-prefect"]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    running = ApiProcess(f"http://{host}:{port}", key, created, log_path, process)
+    try:
+        _wait_ready(running, timeout_s)
+        yield running
+    finally:
+        _stop(process)
+
+
+def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if api.process.poll() is not None:
+            raise ConfigError(
+                f"the API exited with code {api.process.returncode}; see {api.log_path}"
+            )
+        try:
+            if httpx.get(f"{api.api_url}/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ConfigError(f"the API was not ready after {timeout_s:.0f} s; see {api.log_path}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -1,0 +1,56 @@
+// The online sessions and their prequential metrics, read from GET /sessions every few seconds.
+import { clear, duration, el, num, pct, setText, when } from "./dom.js";
+
+const POLL_MS = 5000;
+
+export class SessionsPanel {
+  constructor(api, { onSymbols }) {
+    this.api = api;
+    this.onSymbols = onSymbols;
+    this.tbody = document.getElementById("session-rows");
+    this.empty = document.getElementById("sessions-empty");
+    this.updated = document.getElementById("sessions-updated");
+    this.timer = null;
+  }
+
+  start() {
+    this.refresh();
+    this.timer = setInterval(() => this.refresh(), POLL_MS);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+  }
+
+  async refresh() {
+    let sessions;
+    try {
+      sessions = await this.api.get("/sessions");
+    } catch (err) {
+      setText(this.updated, `could not read /sessions: ${err.message}`);
+      return;
+    }
+    if (!Array.isArray(sessions)) return;
+    clear(this.tbody);
+    const sorted = sessions.slice().sort((a, b) => String(a.symbol).localeCompare(String(b.symbol)));
+    for (const s of sorted) {
+      this.tbody.append(
+        el("tr", { dataset: { session: s.session_id, symbol: s.symbol } },
+          el("td", { title: s.session_id }, String(s.session_id ?? "").slice(0, 12)),
+          el("td", {}, s.symbol),
+          el("td", {}, s.model_type ?? "–"),
+          el("td", { dataset: { field: "samples_seen" } }, s.samples_seen ?? "–"),
+          el("td", {}, pct(s.rolling_accuracy)),
+          el("td", {}, num(s.rolling_log_loss)),
+          el("td", {}, num(s.realized_pnl, 5)),
+          el("td", {}, num(s.rolling_sharpe, 2)),
+          el("td", {}, duration(s.checkpoint_age_s)),
+          el("td", {}, when(s.last_drift_at)),
+          el("td", {}, when(s.updated_at))),
+      );
+    }
+    this.empty.hidden = sessions.length > 0;
+    setText(this.updated, `read ${new Date().toLocaleTimeString()}`);
+    this.onSymbols?.(sessions.map((s) => s.symbol).filter(Boolean));
+  }
+}

@@ -1,0 +1,102 @@
+"""The whole of ``make run``'s live part: the simulated market asks the serving API (a child
+process, as ``up`` starts it) for predictions and posts its outcomes there; the API hands
+them to ``trade-outcomes``, the feedback worker learns them, and a dashboard's WebSocket sees
+the predictions and the outcomes of its symbol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+
+import httpx
+import websockets
+
+from feedback.demo import DEMO_SEED, feedback_demo
+from online_learning.cli.api_process import api_process
+from online_learning.feedback.simulator import SimulatedMarket
+from online_learning.metrics_store import MetricsStore
+from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.sessions import SessionStore
+from online_learning.settings import Settings
+from tests.feedback.helpers import wait_for
+from tests.utils.registries import register_specialists
+
+
+def _frames(url: str, key: str, stop: threading.Event, into: list[dict]) -> None:
+    async def read() -> None:
+        async with websockets.connect(
+            url, additional_headers={"Authorization": f"Bearer {key}"}
+        ) as socket:
+            while not stop.is_set():
+                try:
+                    into.append(json.loads(await asyncio.wait_for(socket.recv(), 0.5)))
+                except TimeoutError:
+                    continue
+
+    asyncio.run(read())
+
+
+def test_the_market_trades_through_the_api_and_the_stream_shows_it(
+    broker, home, registry, monkeypatch
+):
+    register_specialists(registry)
+    suffix = uuid.uuid4().hex[:8]
+    topics = {
+        "ONLINE_LEARNING_TRADE_OUTCOMES_TOPIC": f"trade-outcomes-{suffix}",
+        "ONLINE_LEARNING_TRADE_OUTCOMES_DLQ_TOPIC": f"trade-outcomes-dlq-{suffix}",
+        "ONLINE_LEARNING_MODEL_DRIFT_TOPIC": f"model-drift-{suffix}",
+        "ONLINE_LEARNING_PREDICTIONS_TOPIC": f"predictions-{suffix}",
+        "ONLINE_LEARNING_MODEL_UPDATES_TOPIC": f"model-updates-{suffix}",
+        "ONLINE_LEARNING_FEEDBACK_GROUP": f"g-{suffix}",
+        "ONLINE_LEARNING_FEEDBACK_COMMIT_INTERVAL_S": "0.2",
+    }
+    for name, value in topics.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ONLINE_LEARNING_API_KEYS", raising=False)
+    config = Settings(kafka_bootstrap_servers=broker.bootstrap_servers)
+    store = MetricsStore(config.metrics_database_url)
+    store.migrate()
+    market = SimulatedMarket(3, seed=DEMO_SEED)
+    total = 3 * sum(days for _, days in market.schedule)
+    said: list[str] = []
+    frames: list[dict] = []
+    stop = threading.Event()
+    with api_process(
+        home=home, bootstrap_servers=broker.bootstrap_servers, prefect_api_url=None, port=0
+    ) as api:
+        assert api.created_key and (home / "api-key").read_text().strip() == api.key
+        stream = f"{api.url.replace('http', 'ws', 1)}/api/v1/streaming/SIM0"
+        reader = threading.Thread(target=_frames, args=(stream, api.key, stop, frames))
+        reader.start()
+        wait_for(lambda: any(f["type"] == "hello" for f in frames), timeout_s=30,
+                 what="the stream's hello")  # fmt: skip
+        try:
+            with feedback_demo(config, store, broker.bootstrap_servers, say=said.append,
+                               prefect_api_url=None, days_per_s=100, report_every_s=1.0,
+                               api=(api.api_url, api.key)):  # fmt: skip
+                wait_for(
+                    lambda: sum(c.samples_seen for c in SessionStore(store).list()) >= total,
+                    timeout_s=300, what="every outcome posted to the API learned",
+                )  # fmt: skip
+                metrics = httpx.get(f"{api.api_url}/metrics", timeout=10).text
+        finally:
+            stop.set()
+            reader.join(timeout=30)
+
+    checkpoints = SessionStore(store).list()
+    assert {c.symbol for c in checkpoints} == set(market.symbols)
+    assert all(c.samples_seen == total // 3 for c in checkpoints)  # each outcome learned once
+    history = DriftStore(store).history(model_id="bull_specialist")
+    assert history and all(r.n_outcomes > market.change_steps[0] for r in history)
+    served = [f for f in frames if f["type"] == "prediction"]
+    outcomes = [f for f in frames if f["type"] == "outcome"]
+    assert served and outcomes, [f["type"] for f in frames][:20]
+    assert {f["symbol"] for f in served + outcomes} == {"SIM0"}  # only the chosen symbol
+    assert all(c["kind"] == "batch" for c in served[0]["components"])
+    assert any(c["kind"] == "online" for f in served[-5:] for c in f["components"])
+    seqs = [f["seq"] for f in frames if "seq" in f and f["type"] != "hello"]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert "online_learning" in metrics and "/api/v1/predictions" in metrics
+    store.dispose()

@@ -1,0 +1,157 @@
+"""Two replicas of the real API (``online-learning serve``, two processes on loopback ports)
+on the embedded broker: a subscriber on one sees the predictions served by the other."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import InvalidStatus
+
+from online_learning.embedded.kafka import free_port
+from tests.serving.streaming.helpers import AGENT, KEYS, frames, no_frame, open_stream
+from tests.utils.registries import register
+
+SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
+CLI = Path(sys.executable).parent / "online-learning"
+
+
+class Replica:
+    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log = log
+        self._output = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [str(CLI), "serve", "--no-prefect", "--no-bootstrap", "--host", "127.0.0.1",
+             "--port", str(self.port)],
+            env={**env, "ONLINE_LEARNING_REPLICA": name},
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/streaming"
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.http}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self._output.close()
+
+
+@pytest.fixture
+def replicas(registry, broker, home, tmp_path):
+    for seed, model_id in enumerate(SPECIALISTS, start=1):
+        register(registry, model_id, seed)
+    env = {
+        **os.environ,
+        "ONLINE_LEARNING_HOME": str(home),
+        "ONLINE_LEARNING_API_KEYS": KEYS,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    started = [Replica(name, env, tmp_path / f"{name}.log") for name in ("replica-1", "replica-2")]
+    try:
+        for replica in started:
+            replica.wait_ready()
+        yield started
+    finally:
+        for replica in started:
+            replica.stop()
+
+
+def test_a_subscriber_on_replica_1_sees_the_predictions_served_by_replica_2(replicas):
+    one, two = replicas
+    auth = {"Authorization": f"Bearer {AGENT}"}
+    models = httpx.get(f"{two.http}/models", headers=auth, timeout=10).json()
+    names = models[0]["feature_names"]
+
+    def features(i: int) -> dict[str, float]:
+        return {name: 0.01 * (i + k) for k, name in enumerate(names)}
+
+    async def scenario():
+        with pytest.raises(InvalidStatus) as refused:
+            await open_stream(f"{one.ws}/AAA", key=None)
+        assert refused.value.response.status_code == 403
+        on_one = await open_stream(f"{one.ws}/AAA?since=0", how="query")  # as a browser may
+        on_two = await open_stream(f"{two.ws}/AAA", how="subprotocol")
+        (hello_one,) = await frames(on_one, 1)
+        (hello_two,) = await frames(on_two, 1)
+        assert hello_one["replica"] == "replica-1" and hello_two["replica"] == "replica-2"
+
+        async with httpx.AsyncClient(headers=auth, timeout=30) as http:
+            response = await http.post(
+                f"{two.http}/predictions", json={"symbol": "AAA", "features": features(0)}
+            )
+            assert response.status_code == 200, response.text
+            served = response.json()
+            (got,) = await frames(on_one, 1)
+            assert got["type"] == "prediction" and got["seq"] == hello_one["seq"] + 1
+            assert got["prediction_id"] == served["prediction_id"]
+            assert got["served_by"] == "replica-2"
+            assert got["components"] == served["components"] and got["p_up"] == served["p_up"]
+            (own,) = await frames(on_two, 1)  # replica 2 streams it too, once, from the topic
+            assert own["prediction_id"] == served["prediction_id"]
+
+            # a batch served by replica 1: replica 2 streams it in order, numbered its own way
+            response = await http.post(
+                f"{one.http}/predictions",
+                json={"requests": [{"symbol": "AAA", "features": features(i)} for i in (1, 2)]
+                      + [{"symbol": "BBB", "features": features(3)}]},
+            )  # fmt: skip
+            assert response.status_code == 200, response.text
+            batch = response.json()["predictions"]
+            got = await frames(on_two, 2)
+            assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in batch[:2]]
+            assert [f["seq"] for f in got] == [own["seq"] + 1, own["seq"] + 2]
+            got = await frames(on_one, 2)
+            assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in batch[:2]]
+        assert await no_frame(on_one, 1.0) and await no_frame(on_two, 0.2)
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(
+                httpx.get(f"{one.http}/metrics", timeout=10).text
+            )
+            for sample in family.samples
+        }
+        assert samples[("online_learning_stream_subscribers", ())] == 1
+        assert samples[("online_learning_stream_frames_sent_total", (("type", "prediction"),))] == 3
+        consumed = (("outcome", "consumed"), ("topic", "predictions"))
+        assert samples[("online_learning_stream_bridge_messages_total", consumed)] == 4  # +BBB
+        await on_one.close()
+        await on_two.close()
+
+    asyncio.run(scenario())
+    one.stop()
+    log = one.log.read_text()
+    assert "WebSocket /api/v1/streaming/AAA" in log and AGENT not in log
