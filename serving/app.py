@@ -35,21 +35,13 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import errors, streaming
+from serving import dashboard, errors, streaming
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
 from serving.settings import API_PREFIX, ServingSettings, get_settings
 
 __all__ = ["API_PREFIX", "create_app"]
 
 logger = logging.getLogger(__name__)
-
-
-def _dashboard_router():
-    try:
-        from serving import dashboard
-    except ImportError:
-        return None
-    return getattr(dashboard, "router", None)  # until issue-12 is on main
 
 
 def _replica_name(settings: ServingSettings) -> str:
@@ -185,9 +177,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     for router in ALL:
         app.include_router(router)
     app.include_router(streaming.router)
-    dashboard_router = _dashboard_router()
-    if dashboard_router is not None:
-        app.include_router(dashboard_router)
+    app.include_router(dashboard.router)
     app.add_middleware(
         RequestMetricsMiddleware,
         metrics=app.state.metrics,
