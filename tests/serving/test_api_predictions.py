@@ -261,3 +261,17 @@ def test_an_outcome_of_a_champion_challenger_prediction_settles_its_shadow_row(s
     assert served_side and summary.served_pnl == pytest.approx(
         body["position"] * outcome["realized_return"]
     )
+
+
+def test_a_batch_may_mix_strategies_and_keeps_its_order(served):
+    requests = [
+        {"symbol": "M0", "features": F, "strategy": "champion_challenger"},
+        {"symbol": "M1", "features": F},
+        {"symbol": "M2", "features": F, "strategy": "champion_challenger"},
+    ]
+    predictions = _predict(served, {"requests": requests}).json()["predictions"]
+    assert [(p["symbol"], p["strategy"]) for p in predictions] == [
+        ("M0", "champion_challenger"),
+        ("M1", "ensemble"),
+        ("M2", "champion_challenger"),
+    ]
