@@ -134,11 +134,10 @@ def dashboard_settings(home):
 
 @pytest.fixture
 def small_champions(registry) -> dict[str, str]:
-    """The three specialists as small seeded models on features f1-f3 (fast to register)."""
-    from tests.utils.registries import register
+    """The three specialists as small seeded networks on the platform's ten features."""
+    from tests.utils.registries import register_specialists
 
-    models = ("bull_specialist", "bear_specialist", "sideways_specialist")
-    return {m: register(registry, m, seed) for seed, m in enumerate(models, start=1)}
+    return register_specialists(registry)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import time
 
+from online_learning.features import FEATURE_COLUMNS
 from tests.serving.dashboard.conftest import ADMIN, AGENT, FEEDER
 from tests.utils.trade_outcomes import outcome_stream
 
-FEATURES = ("f1", "f2", "f3")  # of the small champions (tests/utils/registries.py)
+FEATURES = FEATURE_COLUMNS  # of the champions (tests/utils/registries.py register_specialists)
 
 
 def serve(app, symbol: str, n: int, *, seed: int = 0) -> list[dict]:
@@ -380,3 +381,20 @@ def test_a_key_revoked_while_the_page_is_open_sends_it_back_to_the_key_prompt(li
     opened = len(dashboard.websockets)
     page.wait_for_timeout(3000)
     assert len(dashboard.websockets) == opened
+
+
+def test_the_page_fits_a_phone_screen(live_app, dashboard):
+    """Narrow screens: cards stack, wide tables scroll inside their card, nothing widens the
+    page itself (no sideways scrolling of the whole dashboard)."""
+    page = dashboard.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    dashboard.open(ADMIN)
+    dashboard.wait_open()
+    dashboard.watch("AAA")
+    dashboard.wait_live("AAA")
+    serve(live_app, "AAA", 10)
+    dashboard.wait_card("AAA", "drawnPoints", 10)
+    page.wait_for_selector("[data-model=bull_specialist] [data-testid=champion]")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+    dashboard.screenshot("phone")
