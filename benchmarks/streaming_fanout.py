@@ -89,26 +89,14 @@ def _prediction(symbol: str) -> dict:
 
 
 def build_app():
-    from contextlib import asynccontextmanager
-
-    from fastapi import FastAPI
+    """The stream app of the tests (router, hub, keys, lifespan) plus the publisher."""
     from prometheus_client import REGISTRY
 
-    from serving.auth import ApiKeys
-    from serving.streaming import StreamHub, router
+    from serving.streaming import StreamHub
+    from tests.serving.streaming.helpers import build_app as stream_app
 
     hub = StreamHub(replica_id="bench")
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        app.state.hub = hub
-        app.state.api_keys = ApiKeys.parse(f"{KEY}:predict")
-        await hub.start()
-        yield
-        await hub.stop()
-
-    app = FastAPI(lifespan=lifespan)
-    app.include_router(router)
+    app = stream_app(hub, keys=f"{KEY}:predict")
 
     @app.post("/bench/publish")
     async def publish(body: dict) -> dict:

@@ -10,10 +10,8 @@ import json
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -52,6 +50,13 @@ def build_app(hub: StreamHub, keys: str = KEYS) -> FastAPI:
     return app
 
 
+def serving(**hub_options: Any) -> ServerThread:
+    """A :class:`ServerThread` (``with serving(...) as server:``) of :func:`build_app` around a
+    ``StreamHub(**hub_options)``, named ``replica-1`` unless told otherwise."""
+    hub_options.setdefault("replica_id", "replica-1")
+    return ServerThread(build_app(StreamHub(**hub_options)))
+
+
 class ServerThread:
     """uvicorn serving ``app`` on ``127.0.0.1:<port>`` from its own thread and event loop."""
 
@@ -85,8 +90,8 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(30)
 
-    def call(self, fn: Callable, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the server's loop and return its result."""
+    def submit(self, fn: Callable, *args: Any) -> concurrent.futures.Future:
+        """Run ``fn(*args)`` on the server's loop; its result or exception in a future."""
         future: concurrent.futures.Future = concurrent.futures.Future()
 
         def run() -> None:
@@ -96,85 +101,21 @@ class ServerThread:
                 future.set_exception(exc)
 
         self.loop.call_soon_threadsafe(run)
-        return future.result(10)
+        return future
+
+    def call(self, fn: Callable, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the server's loop and return its result."""
+        return self.submit(fn, *args).result(10)
 
     async def acall(self, fn: Callable, *args: Any) -> Any:
         """As :meth:`call`, awaited: the caller's own loop keeps running meanwhile."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self.submit(fn, *args))
 
     def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def prediction(symbol: str, p_up: float = 0.6, padding: int = 0) -> dict:
-    """A prediction as ``Prediction.to_dict()`` shapes it."""
-    body = {
-        "prediction_id": str(uuid.uuid4()),
-        "symbol": symbol,
-        "p_up": p_up,
-        "direction": "up" if p_up >= 0.5 else "down",
-        "confidence": abs(2 * p_up - 1),
-        "position": 2 * p_up - 1,
-        "strategy": "ensemble",
-        "regime": "bull",
-        "components": [
-            {
-                "name": "bull_specialist",
-                "kind": "batch",
-                "version": "3",
-                "weight": 1.0,
-                "p_up": p_up,
-            }
-        ],
-        "session": None,
-        "served_at": datetime.now(UTC).isoformat(),
-    }
-    if padding:
-        body["note"] = "x" * padding
-    return body
-
-
-def drift_event(symbol: str, model_id: str = "bull_specialist") -> dict:
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": "model_drift",
-        "schema_version": 1,
-        "model_id": model_id,
-        "symbol": symbol,
-        "reason": "drift",
-        "detectors": ["page_hinkley"],
-        "detected_at": datetime.now(UTC).isoformat(),
-        "n_outcomes": 120,
-        "statistics": {"hit_rate": 0.41},
-        "adaptation_requested": True,
-    }
-
-
-def trade_outcome(symbol: str, *, position: float = 0.5, realized: float = 0.01) -> dict:
-    return {
-        "schema_version": 1,
-        "trade_id": f"t-{uuid.uuid4().hex[:10]}",
-        "symbol": symbol,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "model_id": "bull_specialist",
-        "prediction_id": str(uuid.uuid4()),
-        "features": {"ret_1": 0.01},
-        "prediction": {"p_up": 0.6},
-        "position": position,
-        "realized_return": realized,
-    }
 
 
 async def open_stream(url: str, *, key: str | None = AGENT, how: str = "header", **kwargs):

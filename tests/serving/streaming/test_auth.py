@@ -11,22 +11,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from serving.auth import ApiKeys
-from serving.streaming import StreamHub
-from tests.serving.streaming.helpers import (
-    AGENT,
-    FEEDBACK_ONLY,
-    OPS,
-    ServerThread,
-    build_app,
-    frames,
-    open_stream,
-)
+from tests.serving.streaming.helpers import AGENT, FEEDBACK_ONLY, OPS, frames, open_stream, serving
 
 
 @pytest.fixture
 def server():
-    hub = StreamHub(replica_id="replica-1", auth_recheck_s=0.2)
-    with ServerThread(build_app(hub)) as server:
+    with serving(auth_recheck_s=0.2) as server:
         yield server
 
 

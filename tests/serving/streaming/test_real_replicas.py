@@ -4,90 +4,53 @@ on the embedded broker: a subscriber on one sees the predictions served by the o
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
+from contextlib import ExitStack
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
-from online_learning.embedded.kafka import free_port
+from online_learning.cli.api_process import ApiProcess, api_process
 from tests.serving.streaming.helpers import AGENT, KEYS, frames, no_frame, open_stream
 from tests.utils.registries import register
 
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
-CLI = Path(sys.executable).parent / "online-learning"
 
 
+@dataclass(frozen=True)
 class Replica:
-    def __init__(self, name: str, env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.port = free_port()
-        self.log = log
-        self._output = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [str(CLI), "serve", "--no-prefect", "--no-bootstrap", "--host", "127.0.0.1",
-             "--port", str(self.port)],
-            env={**env, "ONLINE_LEARNING_REPLICA": name},
-            stdout=self._output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    api: ApiProcess
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
+        return self.api.api_url
 
     @property
     def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/streaming"
-
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.http}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-        self._output.close()
+        return self.api.url.replace("http://", "ws://", 1) + "/api/v1/streaming"
 
 
 @pytest.fixture
-def replicas(registry, broker, home, tmp_path):
+def replicas(registry, broker, home, monkeypatch):
+    """``online-learning serve`` twice on the test's home, as ``up`` starts it."""
     for seed, model_id in enumerate(SPECIALISTS, start=1):
         register(registry, model_id, seed)
-    env = {
-        **os.environ,
-        "ONLINE_LEARNING_HOME": str(home),
-        "ONLINE_LEARNING_API_KEYS": KEYS,
-        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    started = [Replica(name, env, tmp_path / f"{name}.log") for name in ("replica-1", "replica-2")]
-    try:
-        for replica in started:
-            replica.wait_ready()
+    monkeypatch.setenv("ONLINE_LEARNING_API_KEYS", KEYS)
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with ExitStack() as stack:
+        started = []
+        for name in ("replica-1", "replica-2"):
+            monkeypatch.setenv("ONLINE_LEARNING_REPLICA", name)  # read when it starts
+            api = stack.enter_context(
+                api_process(
+                    home=home, bootstrap_servers=broker.bootstrap_servers, prefect_api_url=None,
+                    port=0,
+                )
+            )  # fmt: skip
+            started.append(Replica(api))
         yield started
-    finally:
-        for replica in started:
-            replica.stop()
 
 
 def test_a_subscriber_on_replica_1_sees_the_predictions_served_by_replica_2(replicas):
@@ -152,6 +115,5 @@ def test_a_subscriber_on_replica_1_sees_the_predictions_served_by_replica_2(repl
         await on_two.close()
 
     asyncio.run(scenario())
-    one.stop()
-    log = one.log.read_text()
+    log = one.api.log_path.read_text()  # both replicas write there
     assert "WebSocket /api/v1/streaming/AAA" in log and AGENT not in log

@@ -10,25 +10,15 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from serving.streaming import StreamHub
-from tests.serving.streaming.helpers import (
-    ServerThread,
-    build_app,
-    drift_event,
-    frames,
-    no_frame,
-    open_stream,
-    prediction,
-    trade_outcome,
-)
+from tests.serving.streaming.events import drift_event, prediction, trade_outcome
+from tests.serving.streaming.helpers import frames, no_frame, open_stream, serving
 
 
 @pytest.fixture
 def replicas(broker):
     servers = []
     for name in ("replica-1", "replica-2"):
-        hub = StreamHub(replica_id=name, bootstrap_servers=broker.bootstrap_servers)
-        servers.append(ServerThread(build_app(hub)).start())
+        servers.append(serving(replica_id=name, bootstrap_servers=broker.bootstrap_servers).start())
     assert all(s.app.state.hub.bridged for s in servers), "bridges not live after start"
     yield servers
     for server in servers:
@@ -105,13 +95,13 @@ def test_drift_and_outcomes_on_the_topics_reach_every_replica_once(replicas, bro
 
 def test_without_a_live_bridge_predictions_fan_out_locally(broker):
     """A broker that cannot be reached: the replica still streams what it serves."""
-    hub = StreamHub(
+    with serving(
         replica_id="lonely",
         bootstrap_servers="127.0.0.1:1",  # nothing listens there
         bridge_start_timeout_s=0.5,
         delivery_timeout_s=1.0,
-    )
-    with ServerThread(build_app(hub)) as server:
+    ) as server:
+        hub = server.app.state.hub
         assert not hub.bridged
 
         async def scenario():
@@ -131,35 +121,35 @@ def test_without_a_live_bridge_predictions_fan_out_locally(broker):
 def test_a_broker_outage_delays_own_predictions_by_the_delivery_timeout_and_loses_none():
     from online_learning.embedded.kafka import EmbeddedKafka
 
-    with EmbeddedKafka() as outage_broker:
-        hub = StreamHub(
-            replica_id="replica-1",
-            bootstrap_servers=outage_broker.bootstrap_servers,
-            delivery_timeout_s=1.0,
-        )
-        with ServerThread(build_app(hub)) as server:
-            assert hub.bridged
+    with (
+        EmbeddedKafka() as outage_broker,
+        serving(
+            bootstrap_servers=outage_broker.bootstrap_servers, delivery_timeout_s=1.0
+        ) as server,
+    ):
+        hub = server.app.state.hub
+        assert hub.bridged
 
-            async def scenario():
-                ws = await open_stream(f"{server.url}/AAA")
-                await frames(ws, 1)
-                before = prediction("AAA")
-                await server.acall(hub.prediction_served, before)
-                (got,) = await frames(ws, 1)  # through the topic
-                assert (got["seq"], got["prediction_id"]) == (1, before["prediction_id"])
+        async def scenario():
+            ws = await open_stream(f"{server.url}/AAA")
+            await frames(ws, 1)
+            before = prediction("AAA")
+            await server.acall(hub.prediction_served, before)
+            (got,) = await frames(ws, 1)  # through the topic
+            assert (got["seq"], got["prediction_id"]) == (1, before["prediction_id"])
 
-                outage_broker.stop()
-                during = [prediction("AAA") for _ in range(3)]
-                started = time.monotonic()
-                for p in during:
-                    await server.acall(hub.prediction_served, p)
-                got = await frames(ws, 3, timeout=15)  # handed back undelivered, then local
-                waited = time.monotonic() - started
-                assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in during]
-                assert [f["seq"] for f in got] == [2, 3, 4]
-                assert await no_frame(ws, 1.5)  # none twice
-                await ws.close()
-                return waited
+            outage_broker.stop()
+            during = [prediction("AAA") for _ in range(3)]
+            started = time.monotonic()
+            for p in during:
+                await server.acall(hub.prediction_served, p)
+            got = await frames(ws, 3, timeout=15)  # handed back undelivered, then local
+            waited = time.monotonic() - started
+            assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in during]
+            assert [f["seq"] for f in got] == [2, 3, 4]
+            assert await no_frame(ws, 1.5)  # none twice
+            await ws.close()
+            return waited
 
-            waited = asyncio.run(scenario())
-            print(f"own predictions during the outage streamed after {waited:.1f} s")
+        waited = asyncio.run(scenario())
+        print(f"own predictions during the outage streamed after {waited:.1f} s")

@@ -11,20 +11,11 @@ import pytest
 from prometheus_client import REGISTRY
 from websockets.exceptions import ConnectionClosed
 
-from serving.streaming import CLOSE_SLOW, StreamHub
+from serving.streaming import CLOSE_SLOW
 from serving.streaming.frames import Frame
 from serving.streaming.subscriber import Subscriber
-from tests.serving.streaming.helpers import (
-    AGENT,
-    ServerThread,
-    build_app,
-    drift_event,
-    frames,
-    open_stream,
-    prediction,
-    small_buffer_socket,
-    trade_outcome,
-)
+from tests.serving.streaming.events import drift_event, prediction, trade_outcome
+from tests.serving.streaming.helpers import AGENT, frames, open_stream, serving, small_buffer_socket
 
 
 def metric(name: str, **labels: str) -> float:
@@ -85,14 +76,9 @@ def test_a_subscriber_behind_for_too_long_or_full_of_news_must_be_closed():
 
 @pytest.fixture
 def server():
-    hub = StreamHub(
-        replica_id="replica-1",
-        queue_size=16,
-        send_timeout_s=1.0,
-        max_behind_s=0.5,
-        close_timeout_s=30.0,
-    )
-    with ServerThread(build_app(hub)) as server:
+    with serving(
+        queue_size=16, send_timeout_s=1.0, max_behind_s=0.5, close_timeout_s=30.0
+    ) as server:
         yield server
 
 
@@ -188,9 +174,9 @@ def test_a_client_that_reads_again_in_time_stays_connected(server):
 def test_a_client_behind_loses_older_predictions_but_no_drift_or_outcome():
     """Stalled for a while, then reading again before the limits: every drift and outcome
     frame arrives, predictions are coalesced and the newest one is there."""
-    hub = StreamHub(replica_id="replica-1", queue_size=16, send_timeout_s=30.0, max_behind_s=30.0)
     coalesced_before = metric("online_learning_stream_frames_coalesced_total")
-    with ServerThread(build_app(hub)) as server:
+    with serving(queue_size=16, send_timeout_s=30.0, max_behind_s=30.0) as server:
+        hub = server.app.state.hub
 
         async def scenario():
             stalled = await open_stream(

@@ -9,22 +9,13 @@ import pytest
 
 from online_learning.events.schema import ModelDriftEvent
 from serving.streaming import StreamHub
-from tests.serving.streaming.helpers import (
-    ServerThread,
-    build_app,
-    drift_event,
-    frames,
-    no_frame,
-    open_stream,
-    prediction,
-    trade_outcome,
-)
+from tests.serving.streaming.events import drift_event, prediction, trade_outcome
+from tests.serving.streaming.helpers import ServerThread, frames, no_frame, open_stream, serving
 
 
 @pytest.fixture
 def server():
-    hub = StreamHub(replica_id="replica-1", replay_size=4, auth_recheck_s=0.2)
-    with ServerThread(build_app(hub)) as server:
+    with serving(replay_size=4, auth_recheck_s=0.2) as server:
         yield server
 
 

@@ -1,0 +1,68 @@
+"""What the API hands the hub, shaped as the real payloads: a served prediction
+(``Prediction.to_dict()``), a ``model_drift`` event and a trade outcome (schema v1)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+__all__ = ["drift_event", "prediction", "trade_outcome"]
+
+
+def prediction(symbol: str, p_up: float = 0.6, padding: int = 0) -> dict:
+    """A prediction as ``Prediction.to_dict()`` shapes it."""
+    body = {
+        "prediction_id": str(uuid.uuid4()),
+        "symbol": symbol,
+        "p_up": p_up,
+        "direction": "up" if p_up >= 0.5 else "down",
+        "confidence": abs(2 * p_up - 1),
+        "position": 2 * p_up - 1,
+        "strategy": "ensemble",
+        "regime": "bull",
+        "components": [
+            {
+                "name": "bull_specialist",
+                "kind": "batch",
+                "version": "3",
+                "weight": 1.0,
+                "p_up": p_up,
+            }
+        ],
+        "session": None,
+        "served_at": datetime.now(UTC).isoformat(),
+    }
+    if padding:
+        body["note"] = "x" * padding
+    return body
+
+
+def drift_event(symbol: str, model_id: str = "bull_specialist") -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "model_drift",
+        "schema_version": 1,
+        "model_id": model_id,
+        "symbol": symbol,
+        "reason": "drift",
+        "detectors": ["page_hinkley"],
+        "detected_at": datetime.now(UTC).isoformat(),
+        "n_outcomes": 120,
+        "statistics": {"hit_rate": 0.41},
+        "adaptation_requested": True,
+    }
+
+
+def trade_outcome(symbol: str, *, position: float = 0.5, realized: float = 0.01) -> dict:
+    return {
+        "schema_version": 1,
+        "trade_id": f"t-{uuid.uuid4().hex[:10]}",
+        "symbol": symbol,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "model_id": "bull_specialist",
+        "prediction_id": str(uuid.uuid4()),
+        "features": {"ret_1": 0.01},
+        "prediction": {"p_up": 0.6},
+        "position": position,
+        "realized_return": realized,
+    }
