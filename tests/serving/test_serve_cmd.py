@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -157,6 +158,11 @@ def test_serve_on_an_empty_home_bootstraps_starts_prefect_and_runs_update_jobs(h
             time.sleep(1.0)
         assert job["status"] in ("promoted", "rolled_back", "deferred"), job
         assert job["version"] == registry.champion_version("bear_specialist")
+        prefect_api = re.search(r"Prefect: (\S+)", log.read_text()).group(1)
     finally:
         process.terminate()
-        process.wait(60)
+        code = process.wait(60)
+    assert code == 0, log.read_text()[-3000:]
+    # SIGTERM stopped what serve started: the local Prefect server is gone.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{prefect_api}/health", timeout=2)
