@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -109,6 +110,10 @@ def serve(
                 stack.enter_context(temporary_settings({PREFECT_API_URL: prefect.api_url}))
                 console.print(f"Prefect: {prefect.api_url}")
             console.print(f"API: http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+            # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
+            # handler it found: make that an exit, so that the Prefect server and the served
+            # deployments are stopped on the way out instead of being orphaned.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             uvicorn.run(
                 create_app(settings),
                 host=host,
@@ -119,3 +124,9 @@ def serve(
             )
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _exit_on_sigterm(_signum, _frame) -> None:
+    raise SystemExit(0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from online_learning.metrics_store import performance
 from serving.deps import Known, PredictScope, Store
@@ -32,9 +32,15 @@ def _feature_names(request: Request) -> list[str]:
     return list(holder.snapshot().feature_names)
 
 
-def _require_model(known, model_id: str) -> None:
+def registered_model(model_id: Annotated[ModelId, Path()], known: Known) -> str:
+    """The path's model id; 404 unless the registry has it (a plain ``def``: the registry
+    call runs in the threadpool)."""
     if not known.exists(model_id):
         raise HTTPException(404, f"no model {model_id!r} in the registry")
+    return model_id
+
+
+RegisteredModel = Annotated[str, Depends(registered_model)]
 
 
 @router.get("", response_model=list[ModelPublic], responses=errors())
@@ -67,13 +73,11 @@ def list_models(request: Request, _: PredictScope, known: Known, store: Store) -
 @router.get("/{model_id}/history", response_model=list[UpdateHistoryPublic], responses=errors(404))
 def history(
     _: PredictScope,
-    known: Known,
     store: Store,
-    model_id: Annotated[ModelId, Path()],
+    model_id: RegisteredModel,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict]:
     """The model's update attempts, newest first (promoted, rolled back, deferred, failed)."""
-    _require_model(known, model_id)
     return [
         {
             "job_id": r.job_id,
@@ -94,16 +98,14 @@ def history(
 @router.get("/{model_id}/performance", response_model=PerformancePublic, responses=errors(404))
 def model_performance(
     _: PredictScope,
-    known: Known,
     store: Store,
-    model_id: Annotated[ModelId, Path()],
+    model_id: RegisteredModel,
     days: Annotated[int, Query(ge=1, le=2000)] = 90,
 ) -> dict:
     """Realised daily strategy return of the champions (the mean over the symbols traded that
     day) for the last ``days`` trading days, the annualised Sharpe ratio over the trailing 30
     trading days (null until 10 are known), and the summary of the period (Sharpe, hit rate,
     max drawdown; null when there are too few days)."""
-    _require_model(known, model_id)
     frame = store.recent_performance(model_id, days=days + ROLLING_DAYS - 1)
     daily = performance.daily_returns(frame)
     values = daily.to_numpy()

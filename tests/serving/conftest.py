@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-import torch
 from pydantic import SecretStr
 
 AGENT = "agent-key-0123456789"  # predict
@@ -75,26 +74,6 @@ def served(champions, client):
 @pytest.fixture
 def platform_champions(registry) -> dict[str, str]:
     """Specialists on the platform's ten features (untrained: enough to compare paths)."""
-    from online_learning.features import FEATURE_COLUMNS
-    from online_learning.models import RegimeSpecialist
-    from online_learning.update.ewc import EWCState
+    from tests.utils.registries import register_specialists
 
-    versions = {}
-    for seed, model_id in enumerate(SPECIALISTS, start=1):
-        torch.manual_seed(seed)
-        model = RegimeSpecialist(
-            list(FEATURE_COLUMNS), hidden=(4,), regime=model_id.removesuffix("_specialist")
-        )
-        fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
-        record = registry.log_candidate(
-            model_id=model_id,
-            model=model,
-            ewc_state=EWCState.from_model(model, fisher),
-            params={"seed": seed},
-            metrics={},
-            tags={},
-            register=True,
-        )
-        registry.promote(model_id=model_id, version=record.version)
-        versions[model_id] = record.version
-    return versions
+    return register_specialists(registry, hidden=(4,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -52,8 +53,8 @@ def test_the_filter_drops_query_strings_from_access_and_websocket_lines():
     assert all("no_query_string" in h["filters"] for h in config["handlers"].values())
 
 
-@pytest.fixture
-def server(champions, home):
+def _start(home, *args: str):
+    """``online-learning serve ARGS`` on a free port; returns (process, base URL, port, log)."""
     port = _free_port()
     env = {**os.environ, "ONLINE_LEARNING_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.pop("ONLINE_LEARNING_API_KEYS", None)
@@ -66,25 +67,33 @@ def server(champions, home):
                 "serve",
                 "--port",
                 str(port),
-                "--no-prefect",
-                "--no-bootstrap",
+                *args,
             ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}", port, log
+
+
+def _wait_ready(process, base: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def server(champions, home):
+    process, base, port, log = _start(home, "--no-prefect", "--no-bootstrap")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.5)
+        _wait_ready(process, base, log, 120)
         yield base, port, log
     finally:
         process.terminate()
@@ -117,3 +126,43 @@ def test_serve_prints_the_development_key_and_keeps_every_key_out_of_its_log(ser
     assert "WebSocket /api/v1/streaming/AAA" in text
     assert secret not in text
     assert text.count(key) == 1  # only the start-up line that hands it to the user
+
+
+def test_serve_on_an_empty_home_bootstraps_starts_prefect_and_runs_update_jobs(home, registry):
+    """What a new user runs: no champion, no Prefect, no key. ``serve`` trains the three
+    specialists, starts a local Prefect server serving the deployments, and an update job
+    submitted over HTTP runs to its final state, which the registry confirms."""
+    process, base, _, log = _start(home)
+    try:
+        _wait_ready(process, base, log, 600)
+        key = (home / "api-key").read_text().strip()
+        headers = {"Authorization": f"Bearer {key}"}
+        assert "bootstrapping bull_specialist, bear_specialist, sideways_specialist" in (
+            log.read_text()
+        )
+        assert "Prefect: http://127.0.0.1:" in log.read_text()
+        submitted = httpx.post(
+            f"{base}/api/v1/models/online-update",
+            headers=headers,
+            json={"model_id": "bear_specialist"},
+            timeout=60,
+        )
+        assert submitted.status_code == 202, submitted.text
+        status_url = base + submitted.json()["status_url"]
+        deadline = time.monotonic() + 300
+        while True:
+            job = httpx.get(status_url, headers=headers, timeout=30).json()
+            if job["status"] in ("promoted", "rolled_back", "deferred", "failed"):
+                break
+            assert time.monotonic() < deadline, job
+            time.sleep(1.0)
+        assert job["status"] in ("promoted", "rolled_back", "deferred"), job
+        assert job["version"] == registry.champion_version("bear_specialist")
+        prefect_api = re.search(r"Prefect: (\S+)", log.read_text()).group(1)
+    finally:
+        process.terminate()
+        code = process.wait(60)
+    assert code == 0, log.read_text()[-3000:]
+    # SIGTERM stopped what serve started: the local Prefect server is gone.
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{prefect_api}/health", timeout=2)
