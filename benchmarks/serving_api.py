@@ -10,17 +10,25 @@ The **baseline** is a bare FastAPI app whose ``POST /api/v1/predictions`` valida
 body into a pydantic model and answers a prediction of the same shape without computing it:
 the framework's floor on this machine.
 
-Measured, each ``repeats`` times, interleaved (baseline, platform, baseline, ...) so that the
-load of a shared machine hits both alike; every figure is the median over repeats:
+The platform runs in three **serving modes** (``ONLINE_LEARNING_MICRO_BATCH_MS``, see
+:mod:`serving.batcher`): ``inline`` (-1: each request's forward on the event loop),
+``micro0`` (0, the default: requests that arrive in the same event-loop turn share one
+forward) and ``micro1`` (1 ms window). A threadpool per request is not among them: measured
+here before, the hop alone cut FastAPI's throughput about 3x.
 
-* single requests (``{"symbol", "features"}``) at 16 and 64 connections: requests/s, p50 and
-  p99 latency, and the ratio of the platform's requests/s to the baseline's;
-* batch requests of 64 rows (``{"requests": [...]}``) at 16 connections: rows/s, the ratio to
-  the baseline's rows/s and the gain over the platform's single requests.
+Measured, each ``repeats`` times, interleaved (baseline, then the platform in each mode) so
+that the load of a shared machine hits all alike; every figure is the median over repeats:
+
+* single requests (``{"symbol", "features"}``) at 16 and 64 connections, in every mode:
+  requests/s, p50 and p99 latency, and the ratio of the platform's requests/s to the
+  baseline's of the same repeat;
+* batch requests of 64 rows (``{"requests": [...]}``) at 16 connections, default mode only:
+  rows/s, the ratio to the baseline's and the gain over the platform's single requests.
 
 Any non-2xx answer or socket error during a run fails the benchmark: a fast 401 is no result.
 
-Run alone: ``python -m benchmarks.serving_api [--quick] [--duration S] [--repeats R]``
+Run alone: ``python -m benchmarks.serving_api [--quick] [--duration S] [--repeats R]
+[--modes inline micro0 micro1]``
 (``python -m benchmarks.serving`` runs it with the WebSocket fan-out).
 """
 
@@ -38,7 +46,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +67,16 @@ class Plan:
     connections: tuple[int, ...] = (16, 64)
     batch_connections: int = 16
     threads: int = 2
+    #: How the platform serves concurrent single predictions (``ONLINE_LEARNING_MICRO_BATCH_MS``);
+    #: the batch load runs in the default mode only.
+    modes: tuple[str, ...] = ("inline", "micro0", "micro1")
 
 
+#: ``inline``: each request's forward on the event loop (-1: no micro-batching); ``micro0``
+#: (the default): requests that arrive in the same event-loop turn share one forward; ``micro1``:
+#: those that arrive within 1 ms.
+MODES: Mapping[str, str] = {"inline": "-1", "micro0": "0", "micro1": "1"}
+DEFAULT_MODE = "micro0"
 QUICK = Plan(duration_s=4, warmup_s=1, repeats=1)
 
 
@@ -286,40 +302,54 @@ def bodies() -> tuple[dict[str, Any], dict[str, Any]]:
 def measure(plan: Plan = Plan(), *, folder: Path | None = None) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is missing: `make test-tools` installs Debian's wrk")
+    unknown = set(plan.modes) - set(MODES)
+    if unknown or not plan.modes:
+        raise ValueError(f"modes must be among {sorted(MODES)}, got {list(plan.modes)}")
     pinned = (os.cpu_count() or 1) >= 2
     server_cpu, load_cpu = (0, 1) if pinned else (None, None)
     single, batch = bodies()
+    singles = [(f"single_c{c}", single, c) for c in plan.connections]
+    batches = [(f"batch{BATCH_ROWS}_c{plan.batch_connections}", batch, plan.batch_connections)]
+    # The bare baseline once per repeat, then one platform server per mode (batch: default mode).
+    servers = [("bare", None, singles + batches)] + [
+        ("platform", mode, singles + (batches if mode == DEFAULT_MODE else []))
+        for mode in plan.modes
+    ]
+    if DEFAULT_MODE not in plan.modes:
+        servers.append(("platform", DEFAULT_MODE, batches))
     runs: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="ol-bench-serving-") as tmp:
         work = Path(folder or tmp)
         work.mkdir(parents=True, exist_ok=True)
         env = prepare_platform(work / "home")
-        loads = [(f"single_c{c}", single, c) for c in plan.connections]
-        loads.append((f"batch{BATCH_ROWS}_c{plan.batch_connections}", batch,
-                      plan.batch_connections))  # fmt: skip
         setup: dict[str, Any] = {}
-        for repeat in range(plan.repeats):
-            for server in ("bare", "platform"):
-                target = "benchmarks.serving_api:bare_app" if server == "bare" else (
-                    "serving.app:create_app")  # fmt: skip
-                server_env = {"PYTHONPATH": str(ROOT)} if server == "bare" else env
+        for _ in range(plan.repeats):
+            for server, mode, loads in servers:
+                if server == "bare":
+                    target, server_env, key = BARE_TARGET, {"PYTHONPATH": str(ROOT)}, None
+                else:
+                    target, key = "serving.app:create_app", API_KEY
+                    server_env = {**env, "ONLINE_LEARNING_MICRO_BATCH_MS": MODES[mode]}
+                name = server if mode is None else f"{server}:{mode}"
                 with uvicorn_server(
-                    target, server_env, cpu=server_cpu, log=work / f"{server}.log"
+                    target, server_env, cpu=server_cpu, log=work / f"{name}.log"
                 ) as url:
-                    key = None if server == "bare" else API_KEY
-                    if server == "platform" and repeat == 0:
+                    if server == "platform" and not setup:
                         setup = warm_platform(url, single["features"])
                     elif server == "platform":
                         warm_platform_session(url)
-                    for name, body, connections in loads:
+                    for load, body, connections in loads:
                         common = dict(
                             key=key, folder=work, cpu=load_cpu, threads=plan.threads,
                             connections=connections,
                         )  # fmt: skip
                         wrk(url, body, duration_s=plan.warmup_s, **common)
                         result = wrk(url, body, duration_s=plan.duration_s, **common)
-                        runs.setdefault(f"{server}/{name}", []).append(result)
+                        runs.setdefault(f"{name}/{load}", []).append(result)
     return summarize(runs, plan, setup, pinned)
+
+
+BARE_TARGET = "benchmarks.serving_api:bare_app"
 
 
 def warm_platform_session(url: str) -> None:
@@ -333,39 +363,49 @@ def warm_platform_session(url: str) -> None:
 def summarize(
     runs: dict[str, list[dict[str, float]]], plan: Plan, setup: dict[str, Any], pinned: bool
 ) -> dict[str, Any]:
+    """One row per (load, mode): medians over repeats, each ratio against the bare server of
+    the same repeat."""
+
     def median(key: str, field: str) -> float:
         return statistics.median(r[field] for r in runs[key])
 
-    loads = list(dict.fromkeys(k.split("/", 1)[1] for k in runs))  # in the order run
-    table = {}
-    for load in loads:
-        bare, plat = f"bare/{load}", f"platform/{load}"
+    rows_out = []
+    for key in runs:
+        name, load = key.split("/", 1)
+        if name == "bare":
+            continue
+        bare, mode = f"bare/{load}", name.split(":", 1)[1]
         rows = BATCH_ROWS if load.startswith("batch") else 1
         ratios = [p["requests_per_s"] / b["requests_per_s"] for b, p in zip(
-            runs[bare], runs[plat], strict=True)]  # fmt: skip
-        table[load] = {
-            "rows_per_request": rows,
+            runs[bare], runs[key], strict=True)]  # fmt: skip
+        rows_out.append({
+            "load": load, "mode": mode, "rows_per_request": rows,
             "bare_requests_per_s": round(median(bare, "requests_per_s"), 1),
-            "platform_requests_per_s": round(median(plat, "requests_per_s"), 1),
+            "platform_requests_per_s": round(median(key, "requests_per_s"), 1),
             "bare_rows_per_s": round(median(bare, "requests_per_s") * rows, 1),
-            "platform_rows_per_s": round(median(plat, "requests_per_s") * rows, 1),
+            "platform_rows_per_s": round(median(key, "requests_per_s") * rows, 1),
             "ratio": round(statistics.median(ratios), 3),
             "ratio_runs": [round(r, 3) for r in ratios],
-            **{f"{who}_{q}": round(median(key, q), 2)
-               for who, key in (("bare", bare), ("platform", plat))
-               for q in ("p50_ms", "p99_ms")},
-        }  # fmt: skip
-    singles = [k for k in table if k.startswith("single")]
-    batches = [k for k in table if k.startswith("batch")]
-    if singles and batches:
-        base = table[f"single_c{plan.batch_connections}"]["platform_rows_per_s"]
-        for k in batches:
-            table[k]["gain_over_single_rows"] = round(table[k]["platform_rows_per_s"] / base, 2)
+            **{f"{who}_{q}": round(median(k, q), 2)
+               for who, k in (("bare", bare), ("platform", key)) for q in ("p50_ms", "p99_ms")},
+        })  # fmt: skip
+    rows_out.sort(key=lambda r: (r["load"].startswith("batch"), r["load"], r["mode"]))
+    base = next(
+        (r for r in rows_out
+         if r["load"] == f"single_c{plan.batch_connections}" and r["mode"] == DEFAULT_MODE),
+        None,
+    )  # fmt: skip
+    for row in rows_out:
+        if row["load"].startswith("batch") and base is not None:
+            row["gain_over_single_rows"] = round(
+                row["platform_rows_per_s"] / base["platform_rows_per_s"], 2
+            )
     return {
         "plan": asdict(plan),
         "pinned": "server on cpu 0, wrk on cpu 1" if pinned else "not pinned",
         "platform_components": setup.get("components"),
-        "loads": table,
+        "modes": {mode: f"ONLINE_LEARNING_MICRO_BATCH_MS={MODES[mode]}" for mode in plan.modes},
+        "rows": rows_out,
         "target_ratio": 0.8,
         "load_average": round(os.getloadavg()[0], 2),
     }
@@ -373,18 +413,18 @@ def summarize(
 
 def markdown(result: Mapping[str, Any]) -> str:
     lines = [
-        "| load | bare req/s | platform req/s | ratio | rows/s (platform) | p50 bare / platform ms "
-        "| p99 bare / platform ms |",
-        "|---|---|---|---|---|---|---|",
+        "| load | mode | bare req/s | platform req/s | ratio | rows/s (platform) "
+        "| p50 bare / platform ms | p99 bare / platform ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for load, row in result["loads"].items():
+    for row in result["rows"]:
         gain = row.get("gain_over_single_rows")
         rows = f"{row['platform_rows_per_s']:,.0f}" + (f" ({gain}x single)" if gain else "")
         lines.append(
-            f"| {load} | {row['bare_requests_per_s']:,.0f} | {row['platform_requests_per_s']:,.0f} "
-            f"| **{row['ratio']:.2f}x** | {rows} | {row['bare_p50_ms']:.1f} / "
-            f"{row['platform_p50_ms']:.1f} | {row['bare_p99_ms']:.1f} / "
-            f"{row['platform_p99_ms']:.1f} |"
+            f"| {row['load']} | {row['mode']} | {row['bare_requests_per_s']:,.0f} "
+            f"| {row['platform_requests_per_s']:,.0f} | **{row['ratio']:.2f}x** | {rows} "
+            f"| {row['bare_p50_ms']:.1f} / {row['platform_p50_ms']:.1f} "
+            f"| {row['bare_p99_ms']:.1f} / {row['platform_p99_ms']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -394,14 +434,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4 s runs, one repeat")
     parser.add_argument("--duration", type=int, default=None, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--modes", nargs="+", choices=sorted(MODES), default=None, help="default: all three"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the JSON here")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
-    if args.duration is not None or args.repeats is not None:
-        plan = Plan(
-            duration_s=args.duration or plan.duration_s, warmup_s=plan.warmup_s,
-            repeats=args.repeats or plan.repeats,
-        )  # fmt: skip
+    plan = replace(
+        plan,
+        duration_s=args.duration or plan.duration_s,
+        repeats=args.repeats or plan.repeats,
+        modes=tuple(args.modes or plan.modes),
+    )
     result = measure(plan)
     print(markdown(result))
     text = json.dumps(result, indent=2)
