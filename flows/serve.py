@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from flows.deployments import DEPLOYMENT_NAMES, load_deployments
+from online_learning.embedded.processes import free_port, stop_process_group, tail
 
 SERVER_START_TIMEOUT_S = 120.0
 SERVE_START_TIMEOUT_S = 120.0
@@ -47,35 +46,6 @@ class LocalServer:
     ui_url: str
     log_path: Path
     process: subprocess.Popen
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def _stop(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
-    """SIGTERM the child's process group (it runs flow runs of its own), then SIGKILL."""
-    if process.poll() is not None:
-        return
-    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _child_env(**updates: str) -> dict[str, str]:
@@ -128,7 +98,7 @@ def local_server(
         _wait_healthy(server, timeout_s)
         yield server
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _wait_healthy(server: LocalServer, timeout_s: float) -> None:
@@ -137,7 +107,7 @@ def _wait_healthy(server: LocalServer, timeout_s: float) -> None:
         if server.process.poll() is not None:
             raise RuntimeError(
                 f"the Prefect server exited with code {server.process.returncode}:\n"
-                f"{_tail(server.log_path)}"
+                f"{tail(server.log_path)}"
             )
         try:
             if httpx.get(f"{server.api_url}/health", timeout=2.0).status_code == 200:
@@ -146,7 +116,7 @@ def _wait_healthy(server: LocalServer, timeout_s: float) -> None:
             pass
         time.sleep(0.5)
     raise RuntimeError(
-        f"the Prefect server was not healthy after {timeout_s:.0f} s:\n{_tail(server.log_path)}"
+        f"the Prefect server was not healthy after {timeout_s:.0f} s:\n{tail(server.log_path)}"
     )
 
 
@@ -218,7 +188,7 @@ def serving(
         _wait_polled(api_url, process, started, timeout_s, log_path)
         yield process
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _wait_polled(
@@ -236,7 +206,7 @@ def _wait_polled(
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                detail = _tail(log_path) if log_path else "(no log)"
+                detail = tail(log_path) if log_path else "(no log)"
                 raise RuntimeError(f"serving the deployments failed:\n{detail}")
             try:
                 polled = [client.read_deployment_by_name(n).last_polled for n in DEPLOYMENT_NAMES]

@@ -10,7 +10,6 @@ are loaded. Without ``ONLINE_LEARNING_API_KEYS`` it serves the development key
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from online_learning.embedded.processes import free_port, port_taken, stop_process_group
 from online_learning.errors import ConfigError
 
-__all__ = ["ApiProcess", "api_process", "free_port"]
+__all__ = ["ApiProcess", "api_process"]
 
 READY_TIMEOUT_S = 180.0
 _SERVE = "from online_learning.cli import main; main()"
@@ -47,21 +47,6 @@ class ApiProcess:
         return f"{self.url}/dashboard"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def _port_taken(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False
-
-
 @contextmanager
 def api_process(
     *,
@@ -81,7 +66,7 @@ def api_process(
 
     if port == 0:
         port = free_port(host)
-    elif _port_taken(host, port):
+    elif port_taken(host, port):
         raise ConfigError(
             f"port {port} on {host} is taken: stop what listens there or pass --api-port "
             "(0 picks a free port)"
@@ -109,7 +94,7 @@ def api_process(
         _wait_ready(running, timeout_s)
         yield running
     finally:
-        _stop(process)
+        stop_process_group(process, timeout_s=20.0)
 
 
 def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
@@ -128,14 +113,3 @@ def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
             pass
         time.sleep(0.5)
     raise ConfigError(f"the API was not ready after {timeout_s:.0f} s; see {api.log_path}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)

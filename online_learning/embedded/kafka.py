@@ -9,15 +9,14 @@ instead.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
+from online_learning.embedded.processes import free_port, stop_process_group
 from online_learning.errors import OnlineLearningError
 
 
@@ -42,12 +41,6 @@ def tansu_binary() -> Path:
             "or set KAFKA_BOOTSTRAP_SERVERS to a running cluster"
         )
     return Path(found)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepts_connections(port: int) -> bool:
@@ -153,12 +146,7 @@ class EmbeddedKafka:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout)
+        stop_process_group(process, timeout, timeout)
         deadline = time.monotonic() + timeout
         while _accepts_connections(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)

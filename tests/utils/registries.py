@@ -19,13 +19,17 @@ def register(registry, model_id: str, seed: int, *, promote: bool = True) -> str
     """Log a seeded model with a Fisher of ``seed`` everywhere; promote it unless told not to."""
     model = small_model(seed)
     fisher = {n: torch.full_like(p, float(seed)) for n, p in model.named_parameters()}
+    return _log(registry, model_id, model, fisher, seed=seed, promote=promote)
+
+
+def _log(registry, model_id: str, model, fisher, *, seed: int, promote: bool) -> str:
     record = registry.log_candidate(
         model_id=model_id,
         model=model,
         ewc_state=EWCState.from_model(model, fisher),
         params={"seed": seed},
         metrics={"sharpe_post": 1.0},
-        tags={"regime": "bull"},
+        tags={"regime": model.regime},
         register=True,
     )
     if promote:
@@ -51,15 +55,5 @@ def register_specialists(registry, *, hidden: tuple[int, ...] = (8,)) -> dict[st
         torch.manual_seed(seed)
         model = RegimeSpecialist(list(FEATURE_COLUMNS), hidden=hidden, regime=regime)
         fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
-        record = registry.log_candidate(
-            model_id=model_id,
-            model=model,
-            ewc_state=EWCState.from_model(model, fisher),
-            params={"seed": seed},
-            metrics={"sharpe_post": 1.0},
-            tags={"regime": regime},
-            register=True,
-        )
-        registry.promote(model_id=model_id, version=record.version)
-        versions[model_id] = record.version
+        versions[model_id] = _log(registry, model_id, model, fisher, seed=seed, promote=True)
     return versions
