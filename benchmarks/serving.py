@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -23,22 +22,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _meta(quick: bool) -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
+    from benchmarks.run import _meta as common  # commit, versions, CPUs, load average
+
+    meta = common(quick)
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    return {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "quick": quick,
-        "commit": commit,
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "wrk": (wrk.stdout or wrk.stderr).splitlines()[0] if wrk.returncode in (0, 1) else None,
-        "load_average_start": os.getloadavg()[0],
-    }
+    meta["wrk"] = (wrk.stdout or wrk.stderr).splitlines()[0] if wrk.returncode in (0, 1) else None
+    return meta
 
 
 def run(quick: bool, only: str | None) -> dict[str, Any]:
@@ -101,6 +90,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if not __package__:  # `python benchmarks/serving.py`: make the repository importable
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.exit(main())

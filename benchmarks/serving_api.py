@@ -85,7 +85,7 @@ def bare_app():
 
     from fastapi import FastAPI
 
-    def stub(symbol: str) -> dict[str, Any]:
+    def stub(symbol: str, features: dict[str, float] | None) -> dict[str, Any]:
         return {
             "prediction_id": uuid.uuid4().hex, "symbol": symbol, "p_up": 0.5,
             "direction": "down", "confidence": 0.5, "position": 0.0, "strategy": "ensemble",
@@ -97,6 +97,7 @@ def bare_app():
                   "p_up": 0.5}],
             "session": None,
             "served_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "features": features,  # the platform echoes them too
         }  # fmt: skip
 
     app = FastAPI()
@@ -108,8 +109,8 @@ def bare_app():
     @app.post("/api/v1/predictions")
     async def predictions(body: BareBody) -> dict[str, Any]:
         if body.requests is not None:
-            return {"predictions": [stub(r.symbol) for r in body.requests]}
-        return stub(body.symbol or "")
+            return {"predictions": [stub(r.symbol, r.features) for r in body.requests]}
+        return stub(body.symbol or "", body.features)
 
     return app
 
@@ -335,7 +336,7 @@ def summarize(
     def median(key: str, field: str) -> float:
         return statistics.median(r[field] for r in runs[key])
 
-    loads = sorted({k.split("/", 1)[1] for k in runs})
+    loads = list(dict.fromkeys(k.split("/", 1)[1] for k in runs))  # in the order run
     table = {}
     for load in loads:
         bare, plat = f"bare/{load}", f"platform/{load}"

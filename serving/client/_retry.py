@@ -45,6 +45,22 @@ class RetryPolicy:
         cap = min(self.max_backoff_s, self.backoff_s * (2**attempt))
         return random.uniform(0.0, cap)
 
+    def after_error(
+        self, error: httpx.TransportError, *, idempotent: bool, attempt: int
+    ) -> float | None:
+        """Seconds to wait before sending again after ``error``, or None: give up."""
+        if not self.retry_error(error, idempotent=idempotent, attempt=attempt):
+            return None
+        return self.delay(attempt)
+
+    def after_response(
+        self, response: httpx.Response, *, idempotent: bool, attempt: int
+    ) -> float | None:
+        """Seconds to wait before sending again after ``response``, or None: it is the answer."""
+        if not self.retry_status(response.status_code, idempotent=idempotent, attempt=attempt):
+            return None
+        return self.delay(attempt, response.headers.get("Retry-After"))
+
     def retry_error(self, error: httpx.TransportError, *, idempotent: bool, attempt: int) -> bool:
         if attempt >= self.retries:
             return False

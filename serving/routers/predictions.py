@@ -13,13 +13,13 @@ import inspect
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from online_learning.errors import OnlineLearningError
 from online_learning.prediction import features_from_bars
-from serving.deps import Hub, Metrics, Predictor, PredictScope, Settings
+from serving.deps import PredictScope, get_predictor
 from serving.errors import status_of
 from serving.schemas import (
     BarsRequest,
@@ -69,12 +69,7 @@ def _json(data: Any) -> Response:
     summary="Predict the next day's direction of a symbol",
 )
 async def predict(
-    body: Annotated[PredictionRequest, Body()],
-    _: PredictScope,
-    predictor: Predictor,
-    hub: Hub,
-    metrics: Metrics,
-    settings: Settings,
+    body: Annotated[PredictionRequest, Body()], _: PredictScope, request: Request
 ) -> Response:
     """``{"symbol", "features"}`` (exactly the features ``GET /models`` names, finite),
     ``{"symbol", "bars"}`` (recent daily bars, oldest first: the server computes the features
@@ -82,6 +77,10 @@ async def predict(
     either (at most 1,000: 413). Each prediction echoes the ``features`` it was computed from
     (for bars: the server's, what a trade outcome must carry) and names its components (batch
     champions and the online session), their versions and weights, and the checkpoint's age."""
+    # The hot path reads app.state itself: each FastAPI dependency costs ~10-20 us a request.
+    state = request.app.state
+    predictor = await get_predictor(request)
+    hub, metrics, settings = state.hub, state.metrics, state.settings
     if isinstance(body, BatchRequest):
         return _json({"predictions": await _batch(body, predictor, hub, metrics, settings)})
     if isinstance(body, BarsRequest):

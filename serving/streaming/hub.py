@@ -32,10 +32,10 @@ import os
 import socket
 import time
 import uuid
-from collections import OrderedDict, deque
 from typing import Any
 
 from serving.streaming import metrics
+from serving.streaming.dedupe import RecentIds
 from serving.streaming.frames import (
     Frame,
     InvalidStreamEvent,
@@ -47,7 +47,7 @@ from serving.streaming.frames import (
 )
 from serving.streaming.kafka_bridge import Incoming, KafkaBridge
 from serving.streaming.logs import install_token_redaction
-from serving.streaming.replay import SymbolStream
+from serving.streaming.replay import StreamSet
 from serving.streaming.subscriber import CLOSE_SLOW, Subscriber
 
 __all__ = ["StreamHub"]
@@ -57,25 +57,6 @@ logger = logging.getLogger(__name__)
 
 def default_replica_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-
-
-class _Recent:
-    """The last ``size`` ids seen, for deduplication in O(1)."""
-
-    def __init__(self, size: int) -> None:
-        self._ids: set[str] = set()
-        self._order: deque[str] = deque()
-        self._size = size
-
-    def seen(self, event_id: str) -> bool:
-        """True if ``event_id`` was seen before; records it otherwise."""
-        if event_id in self._ids:
-            return True
-        self._ids.add(event_id)
-        self._order.append(event_id)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
-        return False
 
 
 class StreamHub:
@@ -167,9 +148,8 @@ class StreamHub:
         self.epoch = str(time.time_ns() // 1_000_000)
         self.bridge_start_timeout_s = bridge_start_timeout_s
         self.delivery_timeout_s = delivery_timeout_s
-        self._streams: OrderedDict[str, SymbolStream] = OrderedDict()
-        self._evicted_seq: dict[str, int] = {}
-        self._recent = {kind: _Recent(dedupe_size) for kind in ("prediction", "drift", "outcome")}
+        self._streams = StreamSet(replay_size, max_buffered_symbols)
+        self._recent = {kind: RecentIds(dedupe_size) for kind in ("prediction", "drift", "outcome")}
         self._topic_of = {
             "prediction": predictions_topic,
             "drift": model_drift_topic,
@@ -250,7 +230,7 @@ class StreamHub:
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
             watchdog.cancel()
-        for stream in self._streams.values():
+        for stream in self._streams:
             for sub in list(stream.subscribers):
                 sub.request_close(1001, "server shutting down")
 
@@ -307,7 +287,7 @@ class StreamHub:
         A ``since`` of another ``epoch`` (a restarted replica) counts as 0."""
         if since is not None and epoch is not None and epoch != self.epoch:
             since = 0
-        stream = self._stream(symbol)
+        stream = self._streams.get(symbol)
         sub = Subscriber(symbol, queue_size=self.queue_size, max_behind_s=self.max_behind_s)
         hello = encode(
             {
@@ -331,7 +311,7 @@ class StreamHub:
 
     def unsubscribe(self, sub: Subscriber, close_code: int | None) -> None:
         """Forget ``sub`` once its connection ended (``close_code`` None: client left)."""
-        stream = self._streams.get(sub.symbol)
+        stream = self._streams.find(sub.symbol)
         if stream is not None:
             stream.subscribers.discard(sub)
         if sub.released:
@@ -350,15 +330,12 @@ class StreamHub:
 
     def subscriber_count(self, symbol: str | None = None) -> int:
         if symbol is not None:
-            stream = self._streams.get(symbol)
+            stream = self._streams.find(symbol)
             return len(stream.subscribers) if stream is not None else 0
-        return sum(len(s.subscribers) for s in self._streams.values())
+        return sum(len(s.subscribers) for s in self._streams)
 
     def last_seq(self, symbol: str) -> int:
-        stream = self._streams.get(symbol)
-        if stream is not None:
-            return stream.last_seq
-        return self._evicted_seq.get(symbol, 0)
+        return self._streams.last_seq(symbol)
 
     async def _watch(self) -> None:
         """Every ``tick_s``: cancel the sends that exceed ``send_timeout_s`` and wake the
@@ -367,43 +344,16 @@ class StreamHub:
         while True:
             await asyncio.sleep(self.tick_s)
             now = loop.time()
-            for stream in self._streams.values():
+            for stream in self._streams:
                 for sub in stream.subscribers:
                     sub.watch(now, self.send_timeout_s)
 
     # -- fan-out -----------------------------------------------------------------------------
 
-    def _stream(self, symbol: str) -> SymbolStream:
-        stream = self._streams.get(symbol)
-        if stream is not None:
-            self._streams.move_to_end(symbol)
-            return stream
-        stream = SymbolStream(symbol, self.replay_size, self._evicted_seq.pop(symbol, 0))
-        self._streams[symbol] = stream
-        if len(self._streams) > self.max_buffered_symbols:
-            self._evict()
-        return stream
-
-    def _evict(self) -> None:
-        excess = len(self._streams) - self.max_buffered_symbols
-        for symbol in list(self._streams):
-            if excess <= 0:
-                break
-            stream = self._streams[symbol]
-            if stream.subscribers:
-                continue
-            del self._streams[symbol]
-            self._evicted_seq[symbol] = stream.last_seq
-            excess -= 1
-        # The numbering of long-idle symbols is forgotten too, oldest first, beyond a bound
-        # (any symbol may be predicted): a client of one then sees the stream restart at 0.
-        while len(self._evicted_seq) > 100 * self.max_buffered_symbols:
-            del self._evicted_seq[next(iter(self._evicted_seq))]
-
     def _fanout(self, kind: str, symbol: str, event_id: str, payload: dict) -> Frame | None:
         if self._recent[kind].seen(event_id):
             return None
-        stream = self._stream(symbol)
+        stream = self._streams.get(symbol)
         frame = stream.append(kind, payload)
         if stream.subscribers:
             slow = [sub for sub in stream.subscribers if not sub.offer(frame)]

@@ -9,12 +9,13 @@ are lost to this client) before the replay of the rest.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from serving.streaming.frames import Frame, encode
 
-__all__ = ["Replay", "SymbolStream"]
+__all__ = ["Replay", "StreamSet", "SymbolStream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +82,55 @@ class SymbolStream:
         # Frames are contiguous: the ones after ``since`` are the ring's tail.
         skip = max(0, since + 1 - first)
         return Replay(gap, list(self._ring)[skip:])
+
+
+class StreamSet:
+    """The symbol streams of a replica, their replay buffers bounded in number.
+
+    Any symbol may be predicted, so the buffers of the least recently active symbols without
+    subscribers are dropped beyond ``max_buffered`` symbols; their numbering is kept (a
+    stream rebuilt later continues it, and the lost frames are a gap), itself bounded at
+    ``100 * max_buffered`` symbols, oldest first.
+    """
+
+    def __init__(self, replay_size: int, max_buffered: int) -> None:
+        self.replay_size = replay_size
+        self.max_buffered = max_buffered
+        self._streams: OrderedDict[str, SymbolStream] = OrderedDict()
+        self._evicted_seq: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[SymbolStream]:
+        return iter(self._streams.values())
+
+    def find(self, symbol: str) -> SymbolStream | None:
+        return self._streams.get(symbol)
+
+    def get(self, symbol: str) -> SymbolStream:
+        """The stream of ``symbol``, created (or rebuilt) if needed; marks it active."""
+        stream = self._streams.get(symbol)
+        if stream is not None:
+            self._streams.move_to_end(symbol)
+            return stream
+        stream = SymbolStream(symbol, self.replay_size, self._evicted_seq.pop(symbol, 0))
+        self._streams[symbol] = stream
+        if len(self._streams) > self.max_buffered:
+            self._evict()
+        return stream
+
+    def last_seq(self, symbol: str) -> int:
+        stream = self._streams.get(symbol)
+        return stream.last_seq if stream is not None else self._evicted_seq.get(symbol, 0)
+
+    def _evict(self) -> None:
+        excess = len(self._streams) - self.max_buffered
+        for symbol in list(self._streams):
+            if excess <= 0:
+                break
+            stream = self._streams[symbol]
+            if stream.subscribers:
+                continue
+            del self._streams[symbol]
+            self._evicted_seq[symbol] = stream.last_seq
+            excess -= 1
+        while len(self._evicted_seq) > 100 * self.max_buffered:
+            del self._evicted_seq[next(iter(self._evicted_seq))]

@@ -74,3 +74,11 @@ def test_a_key_never_reaches_the_metrics(client):
     text = client.get("/api/v1/metrics").text
     assert AGENT not in text
     assert 'route="/api/v1/sessions/{session_id}/metrics"' in text
+
+
+def test_paths_that_match_no_route_share_one_series(client):
+    for i in range(3):
+        assert client.get(f"/api/v1/no-such-thing-{i}").status_code == 404
+    text = client.get("/api/v1/metrics").text
+    assert 'route="unmatched",status="404"} 3.0' in text
+    assert "no-such-thing" not in text

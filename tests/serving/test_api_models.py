@@ -126,3 +126,20 @@ def test_unknown_models_are_404_with_a_message(served, what):
     assert response.json()["detail"] == "no model 'nope_specialist' in the registry"
     bad = served.get(f"/api/v1/models/not a model!/{what}", headers=bearer(AGENT))
     assert bad.status_code == 422
+
+
+def test_the_update_metrics_of_the_store_are_exposed_with_the_apis(client, store):
+    store.record_update(_record("bull_specialist", 0, "promoted"))
+    store.record_update(_record("bull_specialist", 1, "rolled_back"))
+    store.record_update(_record("bear_specialist", 2, "failed"))
+    text = client.get("/api/v1/metrics").text
+    for line in (
+        'online_learning_updates_total{model_id="bull_specialist",outcome="promoted"} 1.0',
+        'online_learning_updates_total{model_id="bull_specialist",outcome="rolled_back"} 1.0',
+        'online_learning_updates_total{model_id="bear_specialist",outcome="failed"} 1.0',
+        'online_learning_consecutive_failed_updates{model_id="bull_specialist"} 1.0',
+        'online_learning_rollback_rate{model_id="bull_specialist"} 0.5',
+    ):
+        assert line in text, line
+    assert "online_learning_http_requests_total" in text
+    assert "online_learning_stream_subscribers" in text  # the streams' metrics, same scrape

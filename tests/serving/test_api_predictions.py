@@ -119,11 +119,21 @@ def test_features_must_be_exactly_the_models_and_finite(served):
     assert symbol.status_code == 422
 
 
-def test_before_any_champion_predictions_are_503_and_not_ready(client):
+def test_before_any_champion_predictions_are_503_then_the_poll_loads_them(client, registry):
+    from tests.utils.registries import register
+
     response = _predict(client, {"symbol": "AAA", "features": F})
     assert response.status_code == 503
     assert "no champions" in response.json()["detail"]
     assert client.get("/api/v1/ready").status_code == 503
+    versions = {m: register(registry, m, seed) for seed, m in enumerate(SPECIALISTS, start=1)}
+    deadline = time.monotonic() + 15
+    # Ready once a champion is loaded (the poll may catch the registrations half done); the
+    # next polls add the others.
+    while client.get("/api/v1/ready").json().get("champions") != versions:
+        assert time.monotonic() < deadline, "the registry poll did not load the champions"
+        time.sleep(0.2)
+    assert _predict(client, {"symbol": "AAA", "features": F}).status_code == 200
 
 
 def test_predictions_are_counted_per_component_and_route(served, champions):
@@ -251,3 +261,17 @@ def test_an_outcome_of_a_champion_challenger_prediction_settles_its_shadow_row(s
     assert served_side and summary.served_pnl == pytest.approx(
         body["position"] * outcome["realized_return"]
     )
+
+
+def test_a_batch_may_mix_strategies_and_keeps_its_order(served):
+    requests = [
+        {"symbol": "M0", "features": F, "strategy": "champion_challenger"},
+        {"symbol": "M1", "features": F},
+        {"symbol": "M2", "features": F, "strategy": "champion_challenger"},
+    ]
+    predictions = _predict(served, {"requests": requests}).json()["predictions"]
+    assert [(p["symbol"], p["strategy"]) for p in predictions] == [
+        ("M0", "champion_challenger"),
+        ("M1", "ensemble"),
+        ("M2", "champion_challenger"),
+    ]

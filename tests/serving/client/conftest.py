@@ -9,7 +9,7 @@ import pytest
 
 from online_learning.feedback.simulator import SimulatedMarket
 from serving.client.types import Prediction
-from tests.serving.client.helpers import KEYS, SPECIALISTS, LiveServer
+from tests.serving.client.helpers import KEYS, LiveServer
 
 
 @pytest.fixture(scope="session")
@@ -63,27 +63,11 @@ def make_prediction(market_day) -> Callable[..., Prediction]:
 # -- a live platform: the real app under uvicorn on a loopback port --------------------------
 @pytest.fixture
 def feature_champions(registry) -> dict[str, str]:
-    """The three specialists on the platform's ten features (small seeded networks), so that
-    predictions from bars work; ``{model_id: champion version}``."""
-    import torch
+    """The three specialists on the platform's ten features, promoted (predictions from bars
+    work); ``{model_id: champion version}``."""
+    from tests.utils.registries import register_specialists
 
-    from online_learning.features import FEATURE_COLUMNS
-    from online_learning.models import RegimeSpecialist
-    from online_learning.update.ewc import EWCState
-
-    versions = {}
-    for seed, (model_id, regime) in enumerate(SPECIALISTS, start=1):
-        torch.manual_seed(seed)
-        model = RegimeSpecialist(list(FEATURE_COLUMNS), hidden=(8,), regime=regime)
-        fisher = {n: torch.ones_like(p) for n, p in model.named_parameters()}
-        record = registry.log_candidate(
-            model_id=model_id, model=model, ewc_state=EWCState.from_model(model, fisher),
-            params={"seed": seed}, metrics={"sharpe_post": 1.0}, tags={"regime": regime},
-            register=True,
-        )  # fmt: skip
-        registry.promote(model_id=model_id, version=record.version)
-        versions[model_id] = record.version
-    return versions
+    return register_specialists(registry)
 
 
 @pytest.fixture

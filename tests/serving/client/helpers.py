@@ -6,8 +6,6 @@ AGENT = "sdk-agent-key-0123456789"  # predict, feedback: what a trading agent ho
 READER = "sdk-reader-key-012345678"  # predict only
 OPS = "sdk-ops-key-0123456789abc"  # admin
 KEYS = f"{AGENT}:predict,feedback;{READER}:predict;{OPS}:admin"
-SPECIALISTS = (("bull_specialist", "bull"), ("bear_specialist", "bear"),
-               ("sideways_specialist", "sideways"))  # fmt: skip
 
 
 def free_port() -> int:

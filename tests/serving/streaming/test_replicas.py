@@ -126,3 +126,40 @@ def test_without_a_live_bridge_predictions_fan_out_locally(broker):
             await ws.close()
 
         asyncio.run(scenario())
+
+
+def test_a_broker_outage_delays_own_predictions_by_the_delivery_timeout_and_loses_none():
+    from online_learning.embedded.kafka import EmbeddedKafka
+
+    with EmbeddedKafka() as outage_broker:
+        hub = StreamHub(
+            replica_id="replica-1",
+            bootstrap_servers=outage_broker.bootstrap_servers,
+            delivery_timeout_s=1.0,
+        )
+        with ServerThread(build_app(hub)) as server:
+            assert hub.bridged
+
+            async def scenario():
+                ws = await open_stream(f"{server.url}/AAA")
+                await frames(ws, 1)
+                before = prediction("AAA")
+                await server.acall(hub.prediction_served, before)
+                (got,) = await frames(ws, 1)  # through the topic
+                assert (got["seq"], got["prediction_id"]) == (1, before["prediction_id"])
+
+                outage_broker.stop()
+                during = [prediction("AAA") for _ in range(3)]
+                started = time.monotonic()
+                for p in during:
+                    await server.acall(hub.prediction_served, p)
+                got = await frames(ws, 3, timeout=15)  # handed back undelivered, then local
+                waited = time.monotonic() - started
+                assert [f["prediction_id"] for f in got] == [p["prediction_id"] for p in during]
+                assert [f["seq"] for f in got] == [2, 3, 4]
+                assert await no_frame(ws, 1.5)  # none twice
+                await ws.close()
+                return waited
+
+            waited = asyncio.run(scenario())
+            print(f"own predictions during the outage streamed after {waited:.1f} s")

@@ -18,10 +18,12 @@ from tests.serving.streaming.helpers import (
     AGENT,
     ServerThread,
     build_app,
+    drift_event,
     frames,
     open_stream,
     prediction,
     small_buffer_socket,
+    trade_outcome,
 )
 
 
@@ -181,3 +183,42 @@ def test_a_client_that_reads_again_in_time_stays_connected(server):
         await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_a_client_behind_loses_older_predictions_but_no_drift_or_outcome():
+    """Stalled for a while, then reading again before the limits: every drift and outcome
+    frame arrives, predictions are coalesced and the newest one is there."""
+    hub = StreamHub(replica_id="replica-1", queue_size=16, send_timeout_s=30.0, max_behind_s=30.0)
+    coalesced_before = metric("online_learning_stream_frames_coalesced_total")
+    with ServerThread(build_app(hub)) as server:
+
+        async def scenario():
+            stalled = await open_stream(
+                f"{server.url}/AAA", sock=small_buffer_socket(server.port), max_queue=1
+            )
+            news: list[str] = []
+            last = None
+            for i in range(400):
+                last = prediction("AAA", padding=16_000)
+                await server.acall(hub.prediction_served, last)
+                if i % 40 == 39:
+                    drift = drift_event("AAA")
+                    outcome = trade_outcome("AAA")
+                    await server.acall(hub.drift_detected_threadsafe, drift)
+                    await server.acall(hub.outcome_recorded, outcome)
+                    news += [drift["event_id"], outcome["trade_id"]]
+            assert metric("online_learning_stream_frames_coalesced_total") > coalesced_before
+            got = []
+            async with asyncio.timeout(30):
+                while not got or got[-1].get("trade_id") != news[-1]:  # the last frame
+                    got.append(json.loads(await stalled.recv()))
+            assert last["prediction_id"] in {f.get("prediction_id") for f in got}
+            seqs = [f["seq"] for f in got[1:]]
+            assert seqs == sorted(set(seqs)) and len(seqs) < 420  # some were coalesced away
+            streamed = [f.get("event_id") or f.get("trade_id") for f in got
+                        if f["type"] in ("drift", "outcome")]  # fmt: skip
+            assert streamed == news
+            assert hub.subscriber_count("AAA") == 1  # behind, not closed
+            await stalled.close()
+
+        asyncio.run(scenario())
