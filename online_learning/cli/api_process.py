@@ -21,7 +21,7 @@ from pathlib import Path
 from online_learning.embedded.processes import free_port, port_taken, stop_process_group
 from online_learning.errors import ConfigError
 
-__all__ = ["ApiProcess", "api_process"]
+__all__ = ["EXAMPLE_AGENT", "ApiProcess", "api_process", "example_agent"]
 
 READY_TIMEOUT_S = 180.0
 _SERVE = "from online_learning.cli import main; main()"
@@ -113,3 +113,31 @@ def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
             pass
         time.sleep(0.5)
     raise ConfigError(f"the API was not ready after {timeout_s:.0f} s; see {api.log_path}")
+
+
+#: The example agent of the repository (``examples/trading_agent.py``); absent from a wheel.
+EXAMPLE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "trading_agent.py"
+
+
+@contextmanager
+def example_agent(api: ApiProcess, *, home: Path, interval_s: float = 1.0) -> Iterator[Path | None]:
+    """Run ``examples/trading_agent.py --forever`` against ``api`` until the block ends.
+
+    Yields its log path, or None (and starts nothing) when the example is not there (an
+    installed package without the repository) or the API has no development key to give it.
+    """
+    if not EXAMPLE_AGENT.exists() or api.key is None:
+        yield None
+        return
+    log_path = home.expanduser() / "logs" / "agent.log"
+    env = dict(os.environ, ONLINE_LEARNING_API_KEY=api.key, PYTHONUNBUFFERED="1")
+    command = [sys.executable, str(EXAMPLE_AGENT), "--url", api.url, "--forever",
+               "--interval", str(interval_s)]  # fmt: skip
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield log_path
+    finally:
+        stop_process_group(process, timeout_s=10.0)

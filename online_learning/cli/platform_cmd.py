@@ -220,7 +220,7 @@ def serve_until_interrupted(
     market) and relay outbox events until Ctrl-C."""
     from feedback.demo import feedback_demo
     from flows.serve import orchestration
-    from online_learning.cli.api_process import api_process
+    from online_learning.cli.api_process import api_process, example_agent
 
     config = settings()
     with contextlib.ExitStack() as stack:
@@ -254,6 +254,14 @@ def serve_until_interrupted(
                 f"development API key ({where} {config.home / 'api-key'}, admin scope): {api.key}",
                 soft_wrap=True,
             )
+        if market:
+            agent_log = stack.enter_context(example_agent(api, home=config.home.expanduser()))
+            if agent_log is not None:
+                console.print(
+                    "example agent (examples/trading_agent.py): trades AGT0, AGT1, AGT2 through "
+                    f"the SDK, bars in, outcomes back, a day a second; log {agent_log}",
+                    soft_wrap=True,
+                )
         stop = threading.Event()
         # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C: children are stopped.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

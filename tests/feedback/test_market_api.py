@@ -1,7 +1,7 @@
 """The whole of ``make run``'s live part: the simulated market asks the serving API (a child
-process, as ``up`` starts it) for predictions and posts its outcomes there; the API hands
-them to ``trade-outcomes``, the feedback worker learns them, and a dashboard's WebSocket sees
-the predictions and the outcomes of its symbol."""
+process, as ``up`` starts it) for predictions and posts its outcomes there, and so does the
+example agent through the SDK; the API hands them to ``trade-outcomes``, the feedback worker
+learns them, and a dashboard's WebSocket sees the predictions and the outcomes of its symbol."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import httpx
 import websockets
 
 from feedback.demo import DEMO_SEED, feedback_demo
-from online_learning.cli.api_process import api_process
+from online_learning.cli.api_process import api_process, example_agent
 from online_learning.feedback.simulator import SimulatedMarket
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
@@ -60,6 +60,7 @@ def test_the_market_trades_through_the_api_and_the_stream_shows_it(
     store.migrate()
     market = SimulatedMarket(3, seed=DEMO_SEED)
     total = 3 * sum(days for _, days in market.schedule)
+    symbols = set(market.symbols)
     said: list[str] = []
     frames: list[dict] = []
     stop = threading.Event()
@@ -75,18 +76,26 @@ def test_the_market_trades_through_the_api_and_the_stream_shows_it(
         try:
             with feedback_demo(config, store, broker.bootstrap_servers, say=said.append,
                                prefect_api_url=None, days_per_s=100, report_every_s=1.0,
-                               api=(api.api_url, api.key)):  # fmt: skip
+                               api=(api.api_url, api.key)), \
+                    example_agent(api, home=home, interval_s=0.05) as agent_log:  # fmt: skip
+                assert agent_log is not None  # the repository's example is there
+                market_learned = lambda: sum(  # noqa: E731
+                    c.samples_seen for c in SessionStore(store).list() if c.symbol in symbols
+                )
+                wait_for(lambda: market_learned() >= total, timeout_s=300,
+                         what="every outcome the market posted to the API learned")  # fmt: skip
                 wait_for(
-                    lambda: sum(c.samples_seen for c in SessionStore(store).list()) >= total,
-                    timeout_s=300, what="every outcome posted to the API learned",
+                    lambda: {"AGT0", "AGT1", "AGT2"}
+                    <= {c.symbol for c in SessionStore(store).list() if c.samples_seen >= 5},
+                    timeout_s=120, what="the example agent's outcomes learned",
                 )  # fmt: skip
                 metrics = httpx.get(f"{api.api_url}/metrics", timeout=10).text
         finally:
             stop.set()
             reader.join(timeout=30)
 
-    checkpoints = SessionStore(store).list()
-    assert {c.symbol for c in checkpoints} == set(market.symbols)
+    checkpoints = [c for c in SessionStore(store).list() if c.symbol in symbols]
+    assert {c.symbol for c in checkpoints} == symbols
     assert all(c.samples_seen == total // 3 for c in checkpoints)  # each outcome learned once
     history = DriftStore(store).history(model_id="bull_specialist")
     assert history and all(r.n_outcomes > market.change_steps[0] for r in history)

@@ -151,10 +151,14 @@ def live_app(small_champions, dashboard_settings) -> Iterator[LiveApp]:
         app.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     """Debian's chromium driven by Playwright (never `playwright install`): a browser that
-    cannot start fails the test with the reason, it never skips."""
+    cannot start fails the test with the reason, it never skips.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is started, and tests of other modules that call ``asyncio.run`` must not see it.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the dashboard tests need Debian's chromium "
