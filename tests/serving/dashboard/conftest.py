@@ -204,6 +204,15 @@ class Dashboard:
     def wait_open(self) -> None:
         self.page.wait_for_selector("#app:not([hidden])", timeout=30_000)
 
+    def open_watching(self, *symbols: str, key: str = ADMIN) -> None:
+        """Open the page with ``key`` and watch ``symbols`` until their streams are live."""
+        self.open(key)
+        self.wait_open()
+        for symbol in symbols:
+            self.watch(symbol)
+        for symbol in symbols:
+            self.wait_live(symbol)
+
     def watch(self, symbol: str) -> None:
         self.page.fill("[data-testid=symbol-input]", symbol)
         self.page.click("[data-testid=symbol-add]")

@@ -40,11 +40,20 @@ export class Banner {
 
   _recovered(message, { weak = false } = {}) {
     // A stream back is the news; the API answering again does not hide it.
-    if (weak && this.recovered && !this.recoveredWeak) return;
+    if (weak && this.recovered && !this.recoveredWeak) {
+      this._armRecovered();
+      return;
+    }
     this.recovered = message;
     this.recoveredWeak = weak;
+    this._armRecovered();
+  }
+
+  /** "Reconnected" stays up for a while from the moment nothing is down any more. */
+  _armRecovered() {
     clearTimeout(this.recoveredTimer);
     this.recoveredTimer = setTimeout(() => {
+      if (this.apiDown || this.down.size) return; // kept, and re-armed once all is back
       this.recovered = null;
       this._render();
     }, RECOVERED_MS);
@@ -53,7 +62,10 @@ export class Banner {
   _render() {
     const node = this.node;
     node.dataset.outages = String(this.outages);
-    if (this.apiDown || this.down.size) {
+    const isDown = Boolean(this.apiDown || this.down.size);
+    if (this.wasDown && !isDown && this.recovered) this._armRecovered();
+    this.wasDown = isDown;
+    if (isDown) {
       const symbols = [...this.down.keys()];
       const next = Math.min(...[...this.down.values()].map((i) => i.retryAt ?? Infinity));
       const wait = Number.isFinite(next) ? Math.max(0, Math.ceil((next - Date.now()) / 1000)) : null;

@@ -1,7 +1,8 @@
 // Drift per model and symbol: /drift/status every few seconds, merged with the drift frames of
 // the watched symbols' streams as they arrive (a live frame shows at once, and is kept until the
 // status catches up with it).
-import { clear, el, setText, when } from "./dom.js";
+import { clear, el, when } from "./dom.js";
+import { PolledPanel } from "./polled.js";
 import { schedule } from "./render.js";
 
 const POLL_MS = 10000;
@@ -9,44 +10,22 @@ const LOG_LENGTH = 20;
 
 const keyOf = (model, symbol) => `${model}\u0000${symbol}`;
 
-export class DriftPanel {
+export class DriftPanel extends PolledPanel {
   constructor(api) {
-    this.api = api;
+    super(api, "/drift/status", POLL_MS, "drift");
     this.rows = new Map(); // key -> status row (DriftStatus.to_dict() shape)
     this.live = new Map(); // key -> newest live drift frame
     this.log = [];
-    this.tbody = document.getElementById("drift-rows");
-    this.empty = document.getElementById("drift-empty");
-    this.updated = document.getElementById("drift-updated");
     this.logList = document.getElementById("drift-log");
-    this.timer = null;
     this.symbols = new Set();
   }
 
-  start() {
-    this.refresh();
-    this.timer = setInterval(() => this.refresh(), POLL_MS);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-
-  async refresh() {
-    let list;
-    try {
-      list = await this.api.get("/drift/status");
-    } catch (err) {
-      setText(this.updated, `could not read /drift/status: ${err.message}`);
-      return;
-    }
-    if (!Array.isArray(list)) return;
+  show(list) {
     this.rows.clear();
     for (const row of list) {
       if (row && row.model_id && row.symbol) this.rows.set(keyOf(row.model_id, row.symbol), row);
       if (row?.symbol) this.symbols.add(row.symbol);
     }
-    setText(this.updated, `status read ${new Date().toLocaleTimeString()}`);
     schedule(this, () => this.draw());
   }
 

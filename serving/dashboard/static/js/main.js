@@ -123,7 +123,7 @@ function stop() {
   sessions.stop();
   models.stop();
   banner.reset();
-  for (const id of ["symbols", "drift-rows", "drift-log", "models", "session-rows"]) {
+  for (const id of ["symbols", "drift-rows", "drift-log", "models", "sessions-rows"]) {
     document.getElementById(id).replaceChildren();
   }
 }

@@ -1,36 +1,16 @@
 // The online sessions and their prequential metrics, read from GET /sessions every few seconds.
-import { clear, duration, el, num, pct, setText, when } from "./dom.js";
+import { clear, duration, el, num, pct, when } from "./dom.js";
+import { PolledPanel } from "./polled.js";
 
 const POLL_MS = 5000;
 
-export class SessionsPanel {
+export class SessionsPanel extends PolledPanel {
   constructor(api, { onSymbols }) {
-    this.api = api;
+    super(api, "/sessions", POLL_MS, "sessions");
     this.onSymbols = onSymbols;
-    this.tbody = document.getElementById("session-rows");
-    this.empty = document.getElementById("sessions-empty");
-    this.updated = document.getElementById("sessions-updated");
-    this.timer = null;
   }
 
-  start() {
-    this.refresh();
-    this.timer = setInterval(() => this.refresh(), POLL_MS);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-  }
-
-  async refresh() {
-    let sessions;
-    try {
-      sessions = await this.api.get("/sessions");
-    } catch (err) {
-      setText(this.updated, `could not read /sessions: ${err.message}`);
-      return;
-    }
-    if (!Array.isArray(sessions)) return;
+  show(sessions) {
     clear(this.tbody);
     const sorted = sessions.slice().sort((a, b) => String(a.symbol).localeCompare(String(b.symbol)));
     for (const s of sorted) {
@@ -50,7 +30,6 @@ export class SessionsPanel {
       );
     }
     this.empty.hidden = sessions.length > 0;
-    setText(this.updated, `read ${new Date().toLocaleTimeString()}`);
     this.onSymbols?.(sessions.map((s) => s.symbol).filter(Boolean));
   }
 }
