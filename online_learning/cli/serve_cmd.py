@@ -109,7 +109,11 @@ def serve(
                 prefect = stack.enter_context(orchestration(settings.home.expanduser()))
                 stack.enter_context(temporary_settings({PREFECT_API_URL: prefect.api_url}))
                 console.print(f"Prefect: {prefect.api_url}")
-            console.print(f"API: http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+            console.print(
+                f"API: http://{host}:{port}/api/v1 (docs at /api/v1/docs)\n"
+                f"dashboard: http://{host}:{port}/dashboard",
+                soft_wrap=True,
+            )
             # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the
             # handler it found: make that an exit, so that the Prefect server and the served
             # deployments are stopped on the way out instead of being orphaned.
