@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+
+from online_learning.embedded.processes import free_port
 
 SYMBOL = "AAA"
 BATCH_ROWS = 64
@@ -132,10 +133,6 @@ def bare_app():
 
 
 # -- servers and load -------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pin(cpu: int | None) -> list[str]:

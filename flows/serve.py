@@ -29,10 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from flows.deployments import DEPLOYMENT_NAMES, load_deployments
-from online_learning.embedded.processes import free_port, stop_process_group, tail
+from online_learning.embedded.processes import free_port, stop_process_group, tail, wait_http_ok
 
 SERVER_START_TIMEOUT_S = 120.0
 SERVE_START_TIMEOUT_S = 120.0
@@ -102,22 +100,9 @@ def local_server(
 
 
 def _wait_healthy(server: LocalServer, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"the Prefect server exited with code {server.process.returncode}:\n"
-                f"{tail(server.log_path)}"
-            )
-        try:
-            if httpx.get(f"{server.api_url}/health", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(
-        f"the Prefect server was not healthy after {timeout_s:.0f} s:\n{tail(server.log_path)}"
-    )
+    failure = wait_http_ok(f"{server.api_url}/health", server.process, timeout_s)
+    if failure is not None:
+        raise RuntimeError(f"the Prefect server {failure}:\n{tail(server.log_path)}")
 
 
 @dataclass(frozen=True)

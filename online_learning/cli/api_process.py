@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from online_learning.embedded.processes import free_port, port_taken, stop_process_group
+from online_learning.embedded.processes import (
+    free_port,
+    port_taken,
+    stop_process_group,
+    wait_http_ok,
+)
 from online_learning.errors import ConfigError
 
 __all__ = ["EXAMPLE_AGENT", "ApiProcess", "api_process", "example_agent"]
@@ -98,21 +102,9 @@ def api_process(
 
 
 def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if api.process.poll() is not None:
-            raise ConfigError(
-                f"the API exited with code {api.process.returncode}; see {api.log_path}"
-            )
-        try:
-            if httpx.get(f"{api.api_url}/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise ConfigError(f"the API was not ready after {timeout_s:.0f} s; see {api.log_path}")
+    failure = wait_http_ok(f"{api.api_url}/ready", api.process, timeout_s)
+    if failure is not None:
+        raise ConfigError(f"the API {failure}; see {api.log_path}")
 
 
 #: The example agent of the repository (``examples/trading_agent.py``); absent from a wheel.

@@ -53,3 +53,23 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def wait_http_ok(url: str, process: subprocess.Popen, timeout_s: float) -> str | None:
+    """Poll ``url`` until it answers 200 while ``process`` runs; None when it did, else why
+    not (the child exited, or the time ran out) for the caller to raise with."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return f"exited with code {process.returncode}"
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return None
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return f"did not answer {url} within {timeout_s:.0f} s"

@@ -6,7 +6,6 @@ type, headers, body)."""
 from __future__ import annotations
 
 import contextvars
-import socket
 import threading
 import time
 
@@ -14,17 +13,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
+from online_learning.embedded.processes import free_port
 from tests.serving.conftest import OPS, bearer
 
 MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 45  # x 17 operations x 2 modes
 TIME_BUDGET_S = 420.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def live_server(platform_champions, serving_settings, prefect_api):
     from online_learning.cli.serve_cmd import log_config
     from serving.app import create_app
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(serving_settings),
         host="127.0.0.1",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +17,7 @@ import pytest
 import websockets.sync.client
 
 from online_learning.cli.serve_cmd import QueryStringFilter, log_config
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from online_learning.embedded.processes import free_port
 
 
 def test_the_filter_drops_query_strings_from_access_and_websocket_lines():
@@ -55,7 +49,7 @@ def test_the_filter_drops_query_strings_from_access_and_websocket_lines():
 
 def _start(home, *args: str):
     """``online-learning serve ARGS`` on a free port; returns (process, base URL, port, log)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ONLINE_LEARNING_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     env.pop("ONLINE_LEARNING_API_KEYS", None)
     env.pop("PREFECT_API_URL", None)

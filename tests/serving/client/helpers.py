@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+from online_learning.embedded.processes import free_port
+
 AGENT = "sdk-agent-key-0123456789"  # predict, feedback: what a trading agent holds
 READER = "sdk-reader-key-012345678"  # predict only
 OPS = "sdk-ops-key-0123456789abc"  # admin
 KEYS = f"{AGENT}:predict,feedback;{READER}:predict;{OPS}:admin"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from pydantic import SecretStr
+
+from online_learning.embedded.processes import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN = "dash-admin-key-0123456789"
@@ -46,12 +47,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("dashboard screenshots")
         for path in _SCREENSHOTS:
             terminalreporter.write_line(str(path))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveApp:
