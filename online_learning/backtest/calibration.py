@@ -1,35 +1,216 @@
 """Calibrating the simulator's drift speed against the seed's observation.
 
 The seed observed that a static model loses 15-25 % of its Sharpe over three months. The
-drift speed of :class:`~online_learning.data.SyntheticMarket` is chosen so that the ``static``
-policy's degradation at the longest horizon, relative to its Sharpe at deployment and averaged
-over the regime environments, falls in that range (closest to its middle, 20 %).
+drift speed of :class:`~online_learning.data.SyntheticMarket` is chosen so that a model
+trained once and never updated (``static``) loses that much, **net of costs at executable
+timing**: its Sharpe over the 30 days that end ``horizon_days`` (90) after deployment against
+its Sharpe on the holdout days before deployment, as the backtest defines them.
+
+A single price path cannot measure this: with an information coefficient of a few hundredths
+two 30-day Sharpe ratios differ by about ``sqrt(2 * 252 / 30) = 4`` from noise alone, so a
+20 % loss of a Sharpe near 5 would need on the order of a thousand seeds. The calibration
+therefore scores each bootstrapped model on ``noise_paths`` **twins** of its market
+(:meth:`SyntheticMarket.twin`: the same regimes and the same coefficient drift, other return
+noise) and pools their daily net returns: that is the model's expected Sharpe under that
+drift, with the path noise averaged out. What varies over seeds is then only what the
+calibration is about: the drift path and the training. Seeds share their noise across drift
+speeds (the simulator draws noise and drift from separate streams), so the curve of loss
+against speed is smooth.
+
+The loss of an environment is ``1 - mean S_h / mean S_dep`` over seeds, reported only where
+the mean deployment Sharpe is at least ``sharpe_floor`` (a model that earns nothing has
+nothing to lose); the calibration's figure is the mean over those environments.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
+import itertools
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from online_learning.backtest.config import BacktestConfig
-from online_learning.backtest.environments import SYNTHETIC_ENVIRONMENTS
-from online_learning.backtest.runner import Progress, run_suite, synthetic_specs
+import numpy as np
+import pandas as pd
+import torch
 
-__all__ = ["TARGET_LOSS_PCT", "calibrate_drift_speed", "static_loss"]
+from online_learning.backtest.config import BacktestConfig
+from online_learning.backtest.environments import (
+    SYNTHETIC_ENVIRONMENTS,
+    Environment,
+    labelled_rows,
+    synthetic_environment,
+)
+from online_learning.backtest.harness import (
+    bootstrap_registry,
+    daily_returns,
+    single_thread,
+)
+from online_learning.backtest.metrics import relative, t_interval
+from online_learning.backtest.policies import derive_seed
+from online_learning.errors import ConfigError
+from online_learning.update.stability_checker import sharpe_ratio
+
+__all__ = [
+    "DEFAULT_NOISE_PATHS",
+    "DEFAULT_SPEEDS",
+    "TARGET_LOSS_PCT",
+    "ExpectedSharpe",
+    "calibrate_drift_speed",
+    "expected_static_sharpe",
+    "summarise_speed",
+]
 
 #: The seed's observation: a static model loses this much Sharpe over three months.
 TARGET_LOSS_PCT: tuple[float, float] = (15.0, 25.0)
+#: Twins of each market whose returns are pooled (path noise falls as ``1/sqrt(n)``).
+DEFAULT_NOISE_PATHS = 32
+#: The sweep of ``online-learning backtest --calibrate``.
+DEFAULT_SPEEDS: tuple[float, ...] = (0.0, 0.002, 0.004, 0.008, 0.016)
+
+#: ``progress(done_jobs, total_jobs, job)``.
+CalibrationProgress = Callable[[int, int, str], None]
 
 
-def static_loss(results: dict[str, Any], horizon: int) -> dict[str, dict[str, Any] | None]:
-    """The ``static`` policy's relative degradation vs deployment at ``horizon``, per env."""
-    out = {}
-    for name, env in results["environments"].items():
-        static = env["policies"].get("static")
-        entry = None if static is None else static["degradation"].get(str(horizon))
-        out[name] = None if entry is None else entry["vs_deployment"]["relative_pct"]
-    return out
+@dataclass(frozen=True)
+class ExpectedSharpe:
+    """A static model's expected Sharpe at deployment and ``horizon`` days later, one seed."""
+
+    environment: str
+    seed: int
+    drift_speed: float
+    noise_paths: int
+    deployment_sharpe: float
+    horizon_sharpe: float
+    deployment_gross_sharpe: float
+    horizon_gross_sharpe: float
+    wall_s: float
+
+    @property
+    def loss(self) -> float:
+        """``S_dep - S_h``: positive when the model trades worse ``horizon`` days on."""
+        return self.deployment_sharpe - self.horizon_sharpe
+
+
+def _between(rows: pd.DataFrame, first: Any, last: Any) -> pd.DataFrame:
+    dates = rows["date"]
+    return rows.loc[(dates >= pd.Timestamp(first)) & (dates <= pd.Timestamp(last))]
+
+
+def _window_returns(
+    env: Environment,
+    models: dict[str, Any],
+    rows: pd.DataFrame,
+    config: BacktestConfig,
+    cost_bps: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Daily returns on the holdout days and on the horizon's Sharpe window."""
+    pricing = {"execution": config.execution, "cost_bps": cost_bps}
+    holdout = daily_returns(models, _between(rows, env.holdout_start, env.holdout_end), **pricing)
+    days = env.evaluation_days
+    h, w = config.horizon_days, config.sharpe_window
+    # From the deployment day on, as the replay does: the window's first day pays for the
+    # position it inherits, not for a fresh one.
+    run = daily_returns(models, _between(rows, days[0], days[h - 1]), **pricing).net.to_numpy()
+    return holdout.net.to_numpy(), run[h - w : h]
+
+
+def expected_static_sharpe(
+    environment: str,
+    seed: int,
+    config: BacktestConfig,
+    *,
+    drift_speed: float,
+    noise_paths: int = DEFAULT_NOISE_PATHS,
+    **options: Any,
+) -> ExpectedSharpe:
+    """Bootstrap the models of one (environment, seed) and score them, frozen, on twins.
+
+    The first path is the environment's own market; the others are its twins with noise
+    seeds derived from ``seed``. ``options`` go to
+    :func:`~online_learning.backtest.environments.synthetic_environment`.
+    """
+    if noise_paths < 1:
+        raise ConfigError(f"noise_paths must be at least 1, got {noise_paths}")
+    began = time.perf_counter()
+    env = synthetic_environment(environment, seed, config, drift_speed=drift_speed, **options)
+    if config.horizon_days > len(env.evaluation_days):
+        raise ConfigError(
+            f"horizon_days {config.horizon_days} is longer than the evaluation period "
+            f"({len(env.evaluation_days)} days)"
+        )
+    with single_thread():
+        torch.manual_seed(derive_seed(seed, "torch"))
+        bootstrap = bootstrap_registry(env, config, seed)
+        models = {m: bootstrap.load_champion(m).model for m in config.model_ids}
+        pooled: dict[str, list[np.ndarray]] = {k: [] for k in ("dep", "hor", "gdep", "ghor")}
+        for path in range(noise_paths):
+            rows = env.rows
+            if path:
+                rows = labelled_rows(env.source.twin(derive_seed(seed, "noise", path)))
+            for prefix, cost in (("", config.cost_bps), ("g", 0.0)):
+                dep, hor = _window_returns(env, models, rows, config, cost)
+                pooled[prefix + "dep"].append(dep)
+                pooled[prefix + "hor"].append(hor)
+    sharpe = {k: sharpe_ratio(np.concatenate(v)) for k, v in pooled.items()}
+    return ExpectedSharpe(
+        environment=environment,
+        seed=seed,
+        drift_speed=drift_speed,
+        noise_paths=noise_paths,
+        deployment_sharpe=sharpe["dep"],
+        horizon_sharpe=sharpe["hor"],
+        deployment_gross_sharpe=sharpe["gdep"],
+        horizon_gross_sharpe=sharpe["ghor"],
+        wall_s=time.perf_counter() - began,
+    )
+
+
+def summarise_speed(results: Sequence[ExpectedSharpe], floor: float) -> dict[str, Any]:
+    """Per environment: expected Sharpe at deployment and at the horizon, and the loss."""
+    environments: dict[str, Any] = {}
+    for name in dict.fromkeys(r.environment for r in results):
+        own = [r for r in results if r.environment == name]
+        dep = t_interval(r.deployment_sharpe for r in own)
+        difference = t_interval(r.loss for r in own)
+        rel = relative(difference, dep.mean, floor)
+        gross_dep = t_interval(r.deployment_gross_sharpe for r in own)
+        gross_difference = t_interval(
+            r.deployment_gross_sharpe - r.horizon_gross_sharpe for r in own
+        )
+        gross_rel = relative(gross_difference, gross_dep.mean, floor)
+        environments[name] = {
+            "seeds": len(own),
+            "deployment_sharpe": dep.to_dict(),
+            "horizon_sharpe": t_interval(r.horizon_sharpe for r in own).to_dict(),
+            "sharpe_difference": difference.to_dict(),
+            "loss_pct": None if rel is None else rel.to_dict(),
+            "gross": {
+                "deployment_sharpe": gross_dep.to_dict(),
+                "horizon_sharpe": t_interval(r.horizon_gross_sharpe for r in own).to_dict(),
+                "sharpe_difference": gross_difference.to_dict(),
+                "loss_pct": None if gross_rel is None else gross_rel.to_dict(),
+            },
+        }
+    usable = [e["loss_pct"]["mean"] for e in environments.values() if e["loss_pct"] is not None]
+    return {
+        "environments": environments,
+        "mean_loss_pct": float(np.mean(usable)) if usable else None,
+        "counted": [n for n, e in environments.items() if e["loss_pct"] is not None],
+    }
+
+
+def _crossing(rows: Sequence[dict[str, Any]], level: float) -> float | None:
+    """The first speed where the mean loss reaches ``level``, linear between grid points."""
+    points = [
+        (r["drift_speed"], r["mean_loss_pct"]) for r in rows if r["mean_loss_pct"] is not None
+    ]
+    for (s0, l0), (s1, l1) in itertools.pairwise(points):
+        if l0 < level <= l1:
+            return s0 + (level - l0) * (s1 - s0) / (l1 - l0)
+    return None
 
 
 def calibrate_drift_speed(
@@ -38,37 +219,89 @@ def calibrate_drift_speed(
     config: BacktestConfig,
     *,
     environments: Sequence[str] = SYNTHETIC_ENVIRONMENTS,
+    noise_paths: int = DEFAULT_NOISE_PATHS,
     workers: int = 1,
-    progress: Progress | None = None,
+    progress: CalibrationProgress | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Replay ``static`` alone at each drift speed; pick the one closest to a 20 % loss.
+    """The static model's expected loss at each drift speed; the speed closest to 20 %.
 
-    Returns ``{"target_pct": [15, 25], "horizon": h, "chosen": speed, "speeds": [{"drift_speed":
-    ..., "static_loss_pct": {env: estimate}, "mean_pct": ...}, ...]}``.
+    Returns ``{"target_pct": [15, 25], "horizon": h, "seeds": [...], "noise_paths": n,
+    "chosen": speed, "crossing": speed or None, "speeds": [{"drift_speed": s,
+    "environments": {...}, "mean_loss_pct": ...}, ...], "runs": [...]}``: ``chosen`` is the
+    grid speed closest to the target's middle, ``crossing`` the speed where the mean loss
+    reaches it (interpolated).
     """
-    static_only = dataclasses.replace(config, policies=("static",))
-    horizon = config.horizon_days
+    speeds = sorted(float(s) for s in speeds)
+    if not speeds or any(s < 0 for s in speeds):
+        raise ConfigError(f"drift speeds must be >= 0, got {speeds}")
+    if not seeds:
+        raise ConfigError("calibration needs at least one seed")
+    jobs = [(env, seed, speed) for speed in speeds for env in environments for seed in seeds]
+    runs = _run(jobs, config, noise_paths, workers, progress, options)
     rows = []
     for speed in speeds:
-        specs = synthetic_specs(environments, drift_speed=speed, **options)
-        suite = run_suite(specs, seeds, static_only, workers=workers, progress=progress)
-        losses = static_loss(suite.results, horizon)
-        means = [v["mean"] for v in losses.values() if v is not None and v["mean"] is not None]
-        rows.append(
-            {
-                "drift_speed": speed,
-                "static_loss_pct": losses,
-                "mean_pct": sum(means) / len(means) if means else None,
-            }
-        )
+        summary = summarise_speed([r for r in runs if r.drift_speed == speed], config.sharpe_floor)
+        rows.append({"drift_speed": speed, **summary})
     middle = sum(TARGET_LOSS_PCT) / 2
-    usable = [r for r in rows if r["mean_pct"] is not None]
-    best = min(usable, key=lambda r: abs(r["mean_pct"] - middle)) if usable else None
+    usable = [r for r in rows if r["mean_loss_pct"] is not None]
+    best = min(usable, key=lambda r: abs(r["mean_loss_pct"] - middle)) if usable else None
     return {
         "target_pct": list(TARGET_LOSS_PCT),
-        "horizon": horizon,
+        "horizon": config.horizon_days,
+        "sharpe_window": config.sharpe_window,
+        "execution": config.execution,
+        "cost_bps": config.cost_bps,
         "seeds": list(seeds),
+        "noise_paths": noise_paths,
         "chosen": None if best is None else best["drift_speed"],
+        "crossing": _crossing(rows, middle),
         "speeds": rows,
+        "runs": [asdict(r) for r in runs],
     }
+
+
+def _run(
+    jobs: list[tuple[str, int, float]],
+    config: BacktestConfig,
+    noise_paths: int,
+    workers: int,
+    progress: CalibrationProgress | None,
+    options: dict[str, Any],
+) -> list[ExpectedSharpe]:
+    def label(job: tuple[str, int, float]) -> str:
+        return f"{job[0]}/{job[1]} @ {job[2]}"
+
+    if workers <= 1 or len(jobs) <= 1:
+        out = []
+        for i, (env, seed, speed) in enumerate(jobs):
+            out.append(
+                expected_static_sharpe(
+                    env, seed, config, drift_speed=speed, noise_paths=noise_paths, **options
+                )
+            )
+            if progress:
+                progress(i + 1, len(jobs), label((env, seed, speed)))
+        return out
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {
+            pool.submit(
+                expected_static_sharpe,
+                env,
+                seed,
+                config,
+                drift_speed=speed,
+                noise_paths=noise_paths,
+                **options,
+            ): label((env, seed, speed))
+            for env, seed, speed in jobs
+        }
+        pending, done = set(futures), 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done += 1
+                if progress:
+                    progress(done, len(jobs), futures[future])
+        return [f.result() for f in futures]

@@ -30,6 +30,7 @@ import pandas as pd
 
 from online_learning.backtest.config import BacktestConfig
 from online_learning.data import REGIMES, DataSource, SyntheticMarket, resolve_source
+from online_learning.data.synthetic import DEFAULT_SIGNAL_STRENGTH
 from online_learning.errors import ConfigError, DataError
 from online_learning.execution import RETURN_COLUMNS, resolve_execution
 from online_learning.features import WARMUP_ROWS, build_features, labelled
@@ -40,6 +41,7 @@ __all__ = [
     "SYNTHETIC_ENVIRONMENTS",
     "Environment",
     "data_environment",
+    "labelled_rows",
     "market_seed",
     "synthetic_environment",
 ]
@@ -124,7 +126,8 @@ def market_seed(seed: int, environment: str) -> int:
     return int(np.random.SeedSequence([int(seed), key]).generate_state(1)[0])
 
 
-def _labelled_rows(source: DataSource) -> pd.DataFrame:
+def labelled_rows(source: DataSource) -> pd.DataFrame:
+    """The labelled causal features of every day of ``source`` (the rows the replay scores)."""
     return labelled(build_features(source.fetch()))
 
 
@@ -138,7 +141,7 @@ def synthetic_environment(
     bootstrap_days: int = 120,
     switch_days: int = 42,
     return_days: int = 42,
-    signal_strength: float = 1.0,
+    signal_strength: float = DEFAULT_SIGNAL_STRENGTH,
 ) -> Environment:
     """The A -> B -> A environment of regime ``regime`` for one seed (see the module doc).
 
@@ -178,12 +181,12 @@ def synthetic_environment(
         return_start=days[b_end_index + 1],
         return_end=days[b_end_index + return_days],
     )
-    companion_rows = _labelled_rows(companion)
+    companion_rows = labelled_rows(companion)
     return Environment(
         name=regime,
         kind="synthetic",
         source=market,
-        rows=_labelled_rows(market),
+        rows=labelled_rows(market),
         trading_days=tuple(days),
         start=days[start_index],
         end=days[b_end_index],
@@ -225,7 +228,7 @@ def data_environment(
     Without ``start`` the last ``default_days`` priced days are evaluated.
     """
     source = resolve_source(spec) if isinstance(spec, str) else spec
-    rows = _labelled_rows(source)
+    rows = labelled_rows(source)
     days = [pd.Timestamp(d).date() for d in sorted(rows["date"].unique())]
     # Only days whose positions' executed return is known can be evaluated.
     timing = resolve_execution(config.execution, rows)

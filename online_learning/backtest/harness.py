@@ -49,7 +49,7 @@ from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.stability_checker import sharpe_ratio
 
-__all__ = ["RunResult", "daily_returns", "run_backtest"]
+__all__ = ["RunResult", "bootstrap_registry", "daily_returns", "run_backtest", "single_thread"]
 
 DayProgress = Callable[[int, int], None]
 
@@ -190,7 +190,7 @@ def _digest_frame(frame: pd.DataFrame, previous: str = "") -> str:
 
 
 @contextmanager
-def _single_thread():
+def single_thread():
     """One intra-op thread: reproducible sums, and no oversubscription in a process pool."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -230,7 +230,7 @@ def run_backtest(
     after each day.
     """
     began = time.perf_counter()
-    with _single_thread():
+    with single_thread():
         torch.manual_seed(derive_seed(seed, "torch"))
         bootstrap = bootstrap_registry(env, config, seed)
         bootstrap_s = time.perf_counter() - began

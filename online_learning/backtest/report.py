@@ -22,6 +22,7 @@ __all__ = [
     "format_degradation",
     "format_estimate",
     "markdown_summary",
+    "plot_calibration",
     "write_outputs",
     "write_plots",
 ]
@@ -203,6 +204,39 @@ def write_plots(folder: Path, timelines: pd.DataFrame, runs: Sequence[RunResult]
         paths.append(_save(fig, folder / filename))
     paths.append(_events_plot(plt, folder / "events.png", runs, environments))
     return paths
+
+
+def plot_calibration(result: Mapping[str, Any], path: Path) -> Path:
+    """Per environment: the static model's expected Sharpe at deployment and at the horizon
+    against the drift speed, net of costs (solid) and gross (faint), with 95 % intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["speeds"]
+    names = list(rows[0]["environments"])
+    fig, axes = _grid(plt, len(names))
+    speeds = [r["drift_speed"] for r in rows]
+    for ax, name in zip(axes, names, strict=False):
+        for key, label, color in (("deployment_sharpe", "at deployment", "#1f77b4"),
+                                  ("horizon_sharpe", f"{result['horizon']} days later",
+                                   "#d62728")):  # fmt: skip
+            for block, alpha, style in ((lambda e: e, 1.0, "-"), (lambda e: e["gross"], 0.35, ":")):
+                est = [block(r["environments"][name])[key] for r in rows]
+                mean = np.array([e["mean"] for e in est], dtype=float)
+                low = np.array([e["low"] if e["low"] is not None else np.nan for e in est])
+                high = np.array([e["high"] if e["high"] is not None else np.nan for e in est])
+                ax.plot(speeds, mean, style, color=color, alpha=alpha, marker="o", ms=3,
+                        label=label if style == "-" else None)  # fmt: skip
+                if style == "-":
+                    ax.fill_between(speeds, low, high, color=color, alpha=0.12, lw=0)
+        ax.axhline(0.0, color="black", lw=0.6)
+        ax.set_title(f"{name}: static, expected Sharpe (net solid, gross dotted)", fontsize=9)
+        ax.set_xlabel("drift speed", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    return _save(fig, path)
 
 
 def _grid(plt, n: int):

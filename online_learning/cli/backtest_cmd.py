@@ -134,6 +134,12 @@ def backtest(
         float | None, typer.Option(min=0.0, help="Simulator drift speed (default: calibrated).")
     ] = None,
     n_symbols: Annotated[int, typer.Option(min=1, help="Symbols of the simulated market.")] = 6,
+    signal_strength: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, help="Simulator signal strength (default 0.15, realistic; 1 = the old market)."
+        ),
+    ] = None,
     inject_faults: Annotated[
         bool, typer.Option(help="Also replay with poisoned updates and count promotions.")
     ] = False,
@@ -149,6 +155,12 @@ def backtest(
     calibrate: Annotated[
         bool, typer.Option(help="Only calibrate the drift speed (static policy) and stop.")
     ] = False,
+    calibration_speeds: Annotated[
+        list[str] | None, typer.Option(help=f"Drift speeds of --calibrate; {_SPLIT}.")
+    ] = None,
+    noise_paths: Annotated[
+        int, typer.Option(min=1, help="Twins of each market --calibrate pools.")
+    ] = 32,
 ) -> None:
     """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain.
 
@@ -189,14 +201,19 @@ def backtest(
             if inject_faults else None
         )  # fmt: skip
         synthetic_seeds = list(range(first_seed, first_seed + seeds))
+        market = {"n_symbols": n_symbols}
+        if signal_strength is not None:
+            market["signal_strength"] = signal_strength
         if calibrate:
-            _calibrate(config, names, synthetic_seeds, workers, output, n_symbols)
+            grid = _speeds(calibration_speeds)
+            _calibrate(config, names, synthetic_seeds, grid, noise_paths, workers, output,
+                       market, plots)  # fmt: skip
             return
         start_day, end_day = parse_date(start, "--start"), parse_date(end, "--end")
         groups = []
         for spec in sources:
             if spec.strip().lower() == "synthetic":
-                specs = synthetic_specs(names, drift_speed=speed, n_symbols=n_symbols)
+                specs = synthetic_specs(names, drift_speed=speed, **market)
                 groups.append((specs, synthetic_seeds))
             else:
                 specs = [EnvironmentSpec(spec, data=spec, start=start_day, end=end_day)]
@@ -274,30 +291,67 @@ def _merge(suites):
     return results, timelines, runs
 
 
-def _calibrate(config, names, seeds, workers, output: Path, n_symbols: int) -> None:
+def _speeds(values: list[str] | None) -> list[float]:
+    from online_learning.backtest.calibration import DEFAULT_SPEEDS
+
+    if not values:
+        return list(DEFAULT_SPEEDS)
+    try:
+        return [float(v) for v in _split(values)]
+    except ValueError as exc:
+        raise fail(f"--calibration-speeds takes numbers: {exc}") from exc
+
+
+def _calibrate(config, names, seeds, speeds, noise_paths, workers, output: Path, market: dict,
+               plots: bool) -> None:  # fmt: skip
     import json
 
     from online_learning.backtest.calibration import calibrate_drift_speed
+    from online_learning.backtest.report import format_estimate
 
     with _progress_bar() as bar:
-        task = bar.add_task("calibration", total=None)
+        task = bar.add_task("calibration", total=len(speeds) * len(names) * len(seeds))
         result = calibrate_drift_speed(
-            [0.0, 0.01, 0.02, 0.03, 0.04], seeds, config, environments=names, workers=workers,
-            progress=lambda job, day, days: bar.update(task, description=f"{job} {day}/{days}"),
-            n_symbols=n_symbols,
+            speeds, seeds, config, environments=names, noise_paths=noise_paths, workers=workers,
+            progress=lambda done, total, job: bar.update(task, completed=done,
+                                                         description=f"calibration {job}"),
+            **market,
         )  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     (output / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = Table(title=f"static loss at {result['horizon']} days vs deployment (target 15-25 %)")
-    for column in ("drift speed", *names, "mean"):
+    if plots:
+        from online_learning.backtest.report import plot_calibration
+
+        plot_calibration(result, output / "calibration.png")
+    table = Table(
+        title=f"static, expected Sharpe at deployment -> {result['horizon']} days later, net of "
+        f"{result['cost_bps']:g} bps ({len(seeds)} seeds x {noise_paths} twins; target loss "
+        "15-25 %)"
+    )
+    for column in ("drift speed", *names, "mean loss"):
         table.add_column(column)
     for row in result["speeds"]:
-        cells = [row["static_loss_pct"].get(n) for n in names]
-        table.add_row(
-            str(row["drift_speed"]),
-            *["n/a" if c is None else f"{c['mean']:.0f}% [{c['low']:.0f}, {c['high']:.0f}]"
-              for c in cells],
-            "n/a" if row["mean_pct"] is None else f"{row['mean_pct']:.0f}%",
-        )  # fmt: skip
+        cells = []
+        for name in names:
+            env = row["environments"][name]
+            loss = env["loss_pct"]
+            cells.append(
+                f"{env['deployment_sharpe']['mean']:.2f} -> {env['horizon_sharpe']['mean']:.2f}"
+                + (f" ({format_estimate(loss, '.0f', '%')})" if loss else "")
+            )
+        mean = row["mean_loss_pct"]
+        table.add_row(str(row["drift_speed"]), *cells, "n/a" if mean is None else f"{mean:.0f}%")
     console.print(table)
-    console.print(f"closest to 20 %: drift speed {result['chosen']}")
+    if result["chosen"] is None:
+        console.print(
+            "no environment's static model has a deployment Sharpe of at least "
+            f"{config.sharpe_floor}: nothing to lose, no speed chosen",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"closest to 20 %: drift speed {result['chosen']}"
+            + (f" (20 % reached at {result['crossing']:.4f})" if result["crossing"] else ""),
+            soft_wrap=True,
+        )
+    console.print(f"wrote {output / 'calibration.json'}", soft_wrap=True)

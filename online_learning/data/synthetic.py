@@ -139,6 +139,12 @@ class SyntheticMarket:
         Fixed regime path shared by all symbols, as ``(regime, days)`` segments. A schedule
         shorter than ``n_days`` is repeated cyclically; a longer one is an error. ``None`` lets
         each symbol follow its own Markov chain.
+    noise_seed : int, optional
+        Seed of the return surprises and the bars alone. ``None`` (the default) derives them
+        from ``seed``. Another value gives a **twin** of the market: the same regimes, price
+        levels and coefficient drift, other noise; averaging a frozen model's returns over
+        twins measures its expected performance under that drift (the drift-speed
+        calibration, :mod:`online_learning.backtest.calibration`).
 
     Notes
     -----
@@ -174,8 +180,12 @@ class SyntheticMarket:
         regime_schedule: Sequence[tuple[str, int]] | None = None,
         market_correlation: float = DEFAULT_MARKET_CORRELATION,
         overnight_share: float = DEFAULT_OVERNIGHT_SHARE,
+        noise_seed: int | None = None,
     ) -> None:
         self.seed = _check_int("seed", seed, minimum=0)
+        self.noise_seed = (
+            None if noise_seed is None else _check_int("noise_seed", noise_seed, minimum=0)
+        )
         self.n_symbols = _check_int("n_symbols", n_symbols, minimum=1)
         self.start = start
         self.n_days = _check_int("n_days", n_days, minimum=2)
@@ -195,6 +205,30 @@ class SyntheticMarket:
     def symbols(self) -> list[str]:
         """Names of the simulated instruments."""
         return [f"SYN{i:02d}" for i in range(self.n_symbols)]
+
+    def twin(self, noise_seed: int) -> SyntheticMarket:
+        """The same market (regimes, levels, coefficient drift) with other noise.
+
+        Examples
+        --------
+        >>> market = SyntheticMarket(seed=2, n_symbols=1, n_days=50, drift_speed=0.01)
+        >>> a, b = market.fetch(), market.twin(7).fetch()
+        >>> bool((a["regime"] == b["regime"]).all()), bool((a["close"] == b["close"]).all())
+        (True, False)
+        """
+        return SyntheticMarket(
+            seed=self.seed,
+            n_symbols=self.n_symbols,
+            start=self.start,
+            n_days=self.n_days,
+            drift_speed=self.drift_speed,
+            mean_regime_days=self.mean_regime_days,
+            signal_strength=self.signal_strength,
+            regime_schedule=self.regime_schedule,
+            market_correlation=self.market_correlation,
+            overnight_share=self.overnight_share,
+            noise_seed=noise_seed,
+        )
 
     def fetch(self, start: date | str | None = None, end: date | str | None = None) -> pd.DataFrame:
         """Simulated prices between ``start`` and ``end`` inclusive.
@@ -220,7 +254,8 @@ class SyntheticMarket:
             f"n_days={self.n_days}, drift_speed={self.drift_speed}, "
             f"mean_regime_days={self.mean_regime_days}, signal_strength={self.signal_strength}, "
             f"regime_schedule={self.regime_schedule!r}, "
-            f"market_correlation={self.market_correlation}, overnight_share={self.overnight_share})"
+            f"market_correlation={self.market_correlation}, "
+            f"overnight_share={self.overnight_share}, noise_seed={self.noise_seed})"
         )
 
     def _simulate(self) -> pd.DataFrame:
@@ -229,6 +264,8 @@ class SyntheticMarket:
         regime_rng, level_rng, noise_rng, drift_rng, bar_rng = np.random.default_rng(
             self.seed
         ).spawn(5)
+        if self.noise_seed is not None:
+            noise_rng, bar_rng = np.random.default_rng([self.noise_seed, self.seed]).spawn(2)
         regimes = self._regime_paths(regime_rng)  # (n_days, n_symbols) of regime indices
         levels = level_rng.uniform(50.0, 150.0, size=self.n_symbols)
         returns, gaps = self._returns(regimes, noise_rng, drift_rng)

@@ -172,6 +172,29 @@ def test_drift_makes_the_relationship_move_within_a_regime() -> None:
     assert drifting > 2 * fixed
 
 
+def test_a_twin_has_the_same_regimes_and_drift_and_other_noise() -> None:
+    def market(seed: int, **kwargs) -> SyntheticMarket:
+        return SyntheticMarket(
+            seed=seed, n_symbols=4, n_days=3000, drift_speed=0.05, signal_strength=1.0,
+            regime_schedule=[("bull", 700), ("sideways", 300)], **kwargs,
+        )  # fmt: skip
+
+    original, twin, stranger = market(5).fetch(), market(5).twin(1).fetch(), market(6).fetch()
+    assert (original["regime"].to_numpy() == twin["regime"].to_numpy()).all()
+    assert not np.allclose(original["close"], twin["close"])
+    # Windowed predictability follows the coefficient path: shared by the twin, not by a
+    # market of another seed.
+    mine, theirs = windowed_lag_one(original, 100), windowed_lag_one(twin, 100)
+    other = windowed_lag_one(stranger, 100)
+    shared = np.corrcoef(mine, theirs)[0, 1]
+    assert shared > 0.5, shared
+    assert shared > np.corrcoef(mine, other)[0, 1] + 0.3
+    # A twin is itself reproducible, and the default noise is the seed's own.
+    again = market(5).twin(1).fetch()
+    assert (again["close"].to_numpy() == twin["close"].to_numpy()).all()
+    assert market(5).noise_seed is None
+
+
 def test_strong_signal_and_fast_drift_keep_returns_stationary() -> None:
     market = SyntheticMarket(
         seed=0,
