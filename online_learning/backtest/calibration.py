@@ -203,12 +203,17 @@ def summarise_speed(results: Sequence[ExpectedSharpe], floor: float) -> dict[str
 
 
 def _crossing(rows: Sequence[dict[str, Any]], level: float) -> float | None:
-    """The first speed where the mean loss reaches ``level``, linear between grid points."""
+    """The first speed where the mean loss crosses ``level``, linear between grid points.
+
+    >>> _crossing([{"drift_speed": 0.0, "mean_loss_pct": 40.0},
+    ...            {"drift_speed": 0.01, "mean_loss_pct": 10.0}], 20.0)
+    0.006666666666666667
+    """
     points = [
         (r["drift_speed"], r["mean_loss_pct"]) for r in rows if r["mean_loss_pct"] is not None
     ]
     for (s0, l0), (s1, l1) in itertools.pairwise(points):
-        if l0 < level <= l1:
+        if l0 != l1 and min(l0, l1) <= level <= max(l0, l1):
             return s0 + (level - l0) * (s1 - s0) / (l1 - l0)
     return None
 
