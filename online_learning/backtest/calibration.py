@@ -41,6 +41,7 @@ from online_learning.backtest.environments import (
     SYNTHETIC_ENVIRONMENTS,
     Environment,
     labelled_rows,
+    rows_between,
     synthetic_environment,
 )
 from online_learning.backtest.harness import (
@@ -94,27 +95,25 @@ class ExpectedSharpe:
         return self.deployment_sharpe - self.horizon_sharpe
 
 
-def _between(rows: pd.DataFrame, first: Any, last: Any) -> pd.DataFrame:
-    dates = rows["date"]
-    return rows.loc[(dates >= pd.Timestamp(first)) & (dates <= pd.Timestamp(last))]
-
-
 def _window_returns(
-    env: Environment,
-    models: dict[str, Any],
-    rows: pd.DataFrame,
-    config: BacktestConfig,
-    cost_bps: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Daily returns on the holdout days and on the horizon's Sharpe window."""
-    pricing = {"execution": config.execution, "cost_bps": cost_bps}
-    holdout = daily_returns(models, _between(rows, env.holdout_start, env.holdout_end), **pricing)
+    env: Environment, models: dict[str, Any], rows: pd.DataFrame, config: BacktestConfig
+) -> dict[str, np.ndarray]:
+    """Daily net and gross returns on the holdout days and on the horizon's Sharpe window."""
+    pricing = {"execution": config.execution, "cost_bps": config.cost_bps}
+    holdout = daily_returns(
+        models, rows_between(rows, env.holdout_start, env.holdout_end), **pricing
+    )
     days = env.evaluation_days
     h, w = config.horizon_days, config.sharpe_window
     # From the deployment day on, as the replay does: the window's first day pays for the
     # position it inherits, not for a fresh one.
-    run = daily_returns(models, _between(rows, days[0], days[h - 1]), **pricing).net.to_numpy()
-    return holdout.net.to_numpy(), run[h - w : h]
+    run = daily_returns(models, rows_between(rows, days[0], days[h - 1]), **pricing)
+    return {
+        "deployment": holdout.net.to_numpy(),
+        "horizon": run.net.to_numpy()[h - w : h],
+        "deployment_gross": (holdout.net + holdout.cost).to_numpy(),
+        "horizon_gross": (run.net + run.cost).to_numpy()[h - w : h],
+    }
 
 
 def expected_static_sharpe(
@@ -145,27 +144,37 @@ def expected_static_sharpe(
         torch.manual_seed(derive_seed(seed, "torch"))
         bootstrap = bootstrap_registry(env, config, seed)
         models = {m: bootstrap.load_champion(m).model for m in config.model_ids}
-        pooled: dict[str, list[np.ndarray]] = {k: [] for k in ("dep", "hor", "gdep", "ghor")}
+        pooled: dict[str, list[np.ndarray]] = {}
         for path in range(noise_paths):
             rows = env.rows
             if path:
                 rows = labelled_rows(env.source.twin(derive_seed(seed, "noise", path)))
-            for prefix, cost in (("", config.cost_bps), ("g", 0.0)):
-                dep, hor = _window_returns(env, models, rows, config, cost)
-                pooled[prefix + "dep"].append(dep)
-                pooled[prefix + "hor"].append(hor)
+            for key, returns in _window_returns(env, models, rows, config).items():
+                pooled.setdefault(key, []).append(returns)
     sharpe = {k: sharpe_ratio(np.concatenate(v)) for k, v in pooled.items()}
     return ExpectedSharpe(
         environment=environment,
         seed=seed,
         drift_speed=drift_speed,
         noise_paths=noise_paths,
-        deployment_sharpe=sharpe["dep"],
-        horizon_sharpe=sharpe["hor"],
-        deployment_gross_sharpe=sharpe["gdep"],
-        horizon_gross_sharpe=sharpe["ghor"],
+        deployment_sharpe=sharpe["deployment"],
+        horizon_sharpe=sharpe["horizon"],
+        deployment_gross_sharpe=sharpe["deployment_gross"],
+        horizon_gross_sharpe=sharpe["horizon_gross"],
         wall_s=time.perf_counter() - began,
     )
+
+
+def _loss(deployment: Sequence[float], horizon: Sequence[float], floor: float) -> dict[str, Any]:
+    dep = t_interval(deployment)
+    difference = t_interval(d - h for d, h in zip(deployment, horizon, strict=True))
+    rel = relative(difference, dep.mean, floor)
+    return {
+        "deployment_sharpe": dep.to_dict(),
+        "horizon_sharpe": t_interval(horizon).to_dict(),
+        "sharpe_difference": difference.to_dict(),
+        "loss_pct": None if rel is None else rel.to_dict(),
+    }
 
 
 def summarise_speed(results: Sequence[ExpectedSharpe], floor: float) -> dict[str, Any]:
@@ -173,26 +182,14 @@ def summarise_speed(results: Sequence[ExpectedSharpe], floor: float) -> dict[str
     environments: dict[str, Any] = {}
     for name in dict.fromkeys(r.environment for r in results):
         own = [r for r in results if r.environment == name]
-        dep = t_interval(r.deployment_sharpe for r in own)
-        difference = t_interval(r.loss for r in own)
-        rel = relative(difference, dep.mean, floor)
-        gross_dep = t_interval(r.deployment_gross_sharpe for r in own)
-        gross_difference = t_interval(
-            r.deployment_gross_sharpe - r.horizon_gross_sharpe for r in own
-        )
-        gross_rel = relative(gross_difference, gross_dep.mean, floor)
         environments[name] = {
             "seeds": len(own),
-            "deployment_sharpe": dep.to_dict(),
-            "horizon_sharpe": t_interval(r.horizon_sharpe for r in own).to_dict(),
-            "sharpe_difference": difference.to_dict(),
-            "loss_pct": None if rel is None else rel.to_dict(),
-            "gross": {
-                "deployment_sharpe": gross_dep.to_dict(),
-                "horizon_sharpe": t_interval(r.horizon_gross_sharpe for r in own).to_dict(),
-                "sharpe_difference": gross_difference.to_dict(),
-                "loss_pct": None if gross_rel is None else gross_rel.to_dict(),
-            },
+            **_loss([r.deployment_sharpe for r in own], [r.horizon_sharpe for r in own], floor),
+            "gross": _loss(
+                [r.deployment_gross_sharpe for r in own],
+                [r.horizon_gross_sharpe for r in own],
+                floor,
+            ),
         }
     usable = [e["loss_pct"]["mean"] for e in environments.values() if e["loss_pct"] is not None]
     return {

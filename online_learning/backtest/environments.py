@@ -44,6 +44,7 @@ __all__ = [
     "data_environment",
     "labelled_rows",
     "market_seed",
+    "rows_between",
     "synthetic_environment",
 ]
 
@@ -108,9 +109,7 @@ class Environment:
         return [d for d in self.trading_days if self.start <= d <= self.end]
 
     def rows_between(self, first: date, last: date) -> pd.DataFrame:
-        dates = self.rows["date"]
-        mask = (dates >= pd.Timestamp(first)) & (dates <= pd.Timestamp(last))
-        return self.rows.loc[mask]
+        return rows_between(self.rows, first, last)
 
     def true_regimes(self) -> pd.Series | None:
         """The true regime of each evaluation day (synthetic only), for plots."""
@@ -130,6 +129,12 @@ def market_seed(seed: int, environment: str) -> int:
     """
     key = zlib.crc32(environment.encode())
     return int(np.random.SeedSequence([int(seed), key]).generate_state(1)[0])
+
+
+def rows_between(rows: pd.DataFrame, first: date, last: date) -> pd.DataFrame:
+    """The rows of ``rows`` dated from ``first`` to ``last`` inclusive."""
+    dates = rows["date"]
+    return rows.loc[(dates >= pd.Timestamp(first)) & (dates <= pd.Timestamp(last))]
 
 
 def labelled_rows(source: DataSource) -> pd.DataFrame:

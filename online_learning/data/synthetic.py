@@ -37,6 +37,7 @@ of the forecastable part. The Sharpe ratios this produces are stated in ``docs/b
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -216,19 +217,10 @@ class SyntheticMarket:
         >>> bool((a["regime"] == b["regime"]).all()), bool((a["close"] == b["close"]).all())
         (True, False)
         """
-        return SyntheticMarket(
-            seed=self.seed,
-            n_symbols=self.n_symbols,
-            start=self.start,
-            n_days=self.n_days,
-            drift_speed=self.drift_speed,
-            mean_regime_days=self.mean_regime_days,
-            signal_strength=self.signal_strength,
-            regime_schedule=self.regime_schedule,
-            market_correlation=self.market_correlation,
-            overnight_share=self.overnight_share,
-            noise_seed=noise_seed,
-        )
+        twin = copy.copy(self)
+        twin.noise_seed = _check_int("noise_seed", noise_seed, minimum=0)
+        twin._prices = None
+        return twin
 
     def fetch(self, start: date | str | None = None, end: date | str | None = None) -> pd.DataFrame:
         """Simulated prices between ``start`` and ``end`` inclusive.
