@@ -111,7 +111,7 @@ def measure(
     n: int = 20_000, repeats: int = 3, advance: Callable[[], None] = lambda: None
 ) -> dict[str, object]:
     """Median rates over ``repeats`` runs of each path, interleaved, and their ratios."""
-    from online_learning.embedded.kafka import EmbeddedKafka
+    from cli.broker import EmbeddedKafka
 
     runs: dict[str, list[tuple[float, float]]] = {"bare_river": [], "in_process": [], "worker": []}
     ratios: dict[str, list[float]] = {"worker": [], "in_process": []}

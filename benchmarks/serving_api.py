@@ -51,7 +51,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from online_learning.embedded.processes import free_port
+from online_learning.processes import free_port
 
 SYMBOL = "AAA"
 BATCH_ROWS = 64

@@ -228,7 +228,7 @@ def _http(port: int, path: str, body: dict | None = None, timeout: float = 300.0
 
 
 def _start_server(deflate: bool, pin: bool) -> tuple[subprocess.Popen, int]:
-    from online_learning.embedded.kafka import free_port
+    from cli.broker import free_port
 
     port = free_port()
     cpus = sorted(os.sched_getaffinity(0))

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.deployments import DEPLOYMENT_NAMES, load_deployments
-from online_learning.embedded.processes import free_port, stop_process_group, tail, wait_http_ok
+from online_learning.processes import free_port, stop_process_group, tail, wait_http_ok
 
 SERVER_START_TIMEOUT_S = 120.0
 SERVE_START_TIMEOUT_S = 120.0

@@ -1,11 +1,8 @@
 """Online learning for trading models: EWC updates, a Sharpe stability gate, rollback.
 
-Subpackages: :mod:`online_learning.update` (the update path), :mod:`online_learning.feedback`
-(realised outcomes, drift), ``data``, ``registry``, ``events``, ``metrics_store``,
-``monitoring``, ``backtest``, ``cli``. Modules that used to sit at this level are still
-importable under their old names (see :mod:`online_learning._moved`).
+The framework-free library. Subpackages: :mod:`online_learning.update` (the update path),
+:mod:`online_learning.feedback` (realised outcomes, drift), ``data``, ``registry`` (the MLflow
+adapter), ``events`` (the Kafka adapter), ``metrics_store``, ``monitoring``, ``prediction``,
+``backtest``. The command line and the embedded services live in the top-level :mod:`cli`
+package, which composes this library with ``flows``, ``serving`` and ``feedback``.
 """
-
-from online_learning import _moved
-
-_moved.install()

@@ -214,3 +214,45 @@ def run_suite(
         results=results,
         timelines=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
     )
+
+
+def merge_suites(suites: Sequence[Suite]) -> Suite:
+    """One suite from the suites of several data sources: their runs, timelines and one
+    ``results.json`` document (environments, seeds and fault-injection counts combined)."""
+    import pandas as pd
+
+    first = suites[0].results
+    results = {**first, "environments": {}, "fault_injection": None}
+    results["run"] = {**first["run"], "environments": [], "seeds": {},
+                      "wall_seconds": 0.0}  # fmt: skip
+    faults = [s.results["fault_injection"] for s in suites if s.results["fault_injection"]]
+    for suite in suites:
+        results["environments"].update(suite.results["environments"])
+        results["run"]["environments"] += suite.results["run"]["environments"]
+        results["run"]["wall_seconds"] += suite.results["run"]["wall_seconds"]
+        for name in suite.results["environments"]:
+            results["run"]["seeds"][name] = suite.results["run"]["seeds"]
+    if faults:
+        merged = {**faults[0], "environments": [], "seeds": [], "poisoned_updates": 0,
+                  "reached_champion": 0, "by_policy": {}}  # fmt: skip
+        for f in faults:
+            merged["environments"] += f["environments"]
+            merged["seeds"] = sorted(set(merged["seeds"]) | set(f["seeds"]))
+            merged["poisoned_updates"] += f["poisoned_updates"]
+            merged["reached_champion"] += f["reached_champion"]
+            for policy, kinds in f["by_policy"].items():
+                for kind, cell in kinds.items():
+                    into = (
+                        merged["by_policy"]
+                        .setdefault(policy, {})
+                        .setdefault(kind, {"poisoned": 0, "reached_champion": 0, "reasons": {}})
+                    )
+                    into["poisoned"] += cell["poisoned"]
+                    into["reached_champion"] += cell["reached_champion"]
+                    for reason, n in cell["reasons"].items():
+                        into["reasons"][reason] = into["reasons"].get(reason, 0) + n
+        results["fault_injection"] = merged
+    timelines = pd.concat([s.timelines for s in suites], ignore_index=True)
+    runs = [r for s in suites for r in s.runs]
+    fault_runs = [r for s in suites for r in s.fault_runs]
+    return Suite(runs=runs, fault_runs=fault_runs, results=results, timelines=timelines)

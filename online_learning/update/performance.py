@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from torch import nn
@@ -15,6 +19,11 @@ from online_learning.execution import (
 )
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.metrics_store.records import PerformanceRow
+
+if TYPE_CHECKING:
+    from online_learning.data import DataSource
+    from online_learning.metrics_store import MetricsStore
+    from online_learning.registry.base import ModelRegistry
 
 
 def realised_performance(
@@ -71,3 +80,30 @@ def realised_performance(
             rows["symbol"], rows["date"], position, net, realised, strict=True
         )
     ]
+
+
+def record_recent_performance(
+    *,
+    store: MetricsStore,
+    registry: ModelRegistry,
+    source: DataSource,
+    model_ids: Sequence[str],
+    days: int,
+) -> None:
+    """Price each champion of ``model_ids`` on the last ``days`` trading days of its regime
+    and record the realised returns in ``store`` (idempotent: a day recorded again is
+    overwritten)."""
+    from online_learning.models import regime_of
+    from online_learning.update.window import labelled_features
+
+    features = labelled_features(source)
+    last = features["date"].max()
+    recent = features[features["date"] > last - timedelta(days=int(days * 1.5))]
+    recent = recent[recent["date"].isin(sorted(recent["date"].unique())[-days:])]
+    for model_id in model_ids:
+        champion = registry.load_champion(model_id)
+        regime = champion.tags.get("regime") or regime_of(model_id)
+        rows = recent if regime is None else recent[recent["regime_label"] == regime]
+        store.record_daily_performance(
+            realised_performance(champion.model, rows, model_id=model_id)
+        )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import URL
 
-from online_learning.embedded.kafka import EmbeddedKafka
+from cli.broker import EmbeddedKafka
 from online_learning.metrics_store import MetricsStore
 from tests.feedback.helpers import Deployment
 from tests.utils.postgres import temporary_database

@@ -22,7 +22,7 @@ from online_learning.events.kafka import consumer_config
 from online_learning.events.producers import KafkaSender
 
 T = TypeVar("T")
-CLI = [sys.executable, "-c", "from online_learning.cli import main; main()"]
+CLI = [sys.executable, "-c", "from cli import main; main()"]
 
 
 def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.2) -> T:

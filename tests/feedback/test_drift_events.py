@@ -11,9 +11,9 @@ from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventNameFilter
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from cli.broker import EmbeddedKafka, free_port
 from flows.deployments import DRIFT_ADAPTATION
 from flows.events import DRIFT_EVENT, emit_drift_event
-from online_learning.embedded.kafka import EmbeddedKafka, free_port
 from online_learning.events.kafka import KafkaPublisher, ensure_topics
 from online_learning.events.relay import OutboxRelay
 from online_learning.feedback.notifier import AdaptationNotifier

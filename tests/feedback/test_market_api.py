@@ -13,8 +13,8 @@ import uuid
 import httpx
 import websockets
 
+from cli.api_process import api_process, example_agent
 from feedback.demo import DEMO_SEED, feedback_demo
-from online_learning.cli.api_process import api_process, example_agent
 from online_learning.feedback.simulator import SimulatedMarket
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore

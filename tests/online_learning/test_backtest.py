@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import online_learning.cli.backtest_cmd  # noqa: F401 - registers the command on the app
+import cli.backtest_cmd  # noqa: F401 - registers the command on the app
+from cli import app
 from online_learning.backtest.calibration import (
     ExpectedSharpe,
     calibrate_drift_speed,
@@ -22,7 +23,6 @@ from online_learning.backtest.environments import synthetic_environment
 from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
 from online_learning.backtest.harness import RunResult, run_backtest
 from online_learning.backtest.metrics import environment_summary, fault_summary
-from online_learning.cli import app
 from online_learning.data import SyntheticMarket
 from online_learning.errors import ConfigError
 from online_learning.update.stability_checker import sharpe_ratio

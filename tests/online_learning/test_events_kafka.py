@@ -9,7 +9,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
-from online_learning.embedded.kafka import EmbeddedKafka
+from cli.broker import EmbeddedKafka
 from online_learning.events.kafka import KafkaPublisher, consumer_config, ensure_topics
 from online_learning.events.relay import OutboxRelay
 from online_learning.metrics_store import MetricsStore

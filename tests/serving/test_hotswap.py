@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from online_learning.embedded.kafka import EmbeddedKafka
+from cli.broker import EmbeddedKafka
 from tests.serving.conftest import AGENT, FEEDER, bearer
 from tests.utils.registries import register
 from tests.utils.trade_outcomes import outcome_stream

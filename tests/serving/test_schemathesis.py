@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from online_learning.embedded.processes import free_port
+from online_learning.processes import free_port
 from tests.serving.conftest import OPS, bearer
 
 MIN_REQUESTS = 1000
@@ -27,7 +27,7 @@ def live_server(platform_champions, serving_settings, prefect_api):
     server (no deployment is served: nothing a generated request submits can run)."""
     import uvicorn
 
-    from online_learning.cli.serve_cmd import log_config
+    from cli.serve_cmd import log_config
     from serving.app import create_app
 
     port = free_port()

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import websockets.sync.client
 
-from online_learning.cli.serve_cmd import QueryStringFilter, log_config
-from online_learning.embedded.processes import free_port
+from cli.serve_cmd import QueryStringFilter, log_config
+from online_learning.processes import free_port
 
 
 def test_the_filter_drops_query_strings_from_access_and_websocket_lines():

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer
 
-from online_learning.embedded.kafka import EmbeddedKafka
+from cli.broker import EmbeddedKafka
 from online_learning.events.kafka import consumer_config, ensure_topics
 from online_learning.events.producers import KafkaOutcomeProducer
 from online_learning.feedback.errors import BrokerUnavailableError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from online_learning.embedded.processes import free_port
+from online_learning.processes import free_port
 
 AGENT = "sdk-agent-key-0123456789"  # predict, feedback: what a trading agent holds
 READER = "sdk-reader-key-012345678"  # predict only

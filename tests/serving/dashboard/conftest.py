@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import SecretStr
 
-from online_learning.embedded.processes import free_port
+from online_learning.processes import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ADMIN = "dash-admin-key-0123456789"

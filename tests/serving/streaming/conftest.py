@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from online_learning.embedded.kafka import EmbeddedKafka
+from cli.broker import EmbeddedKafka
 
 
 @pytest.fixture(scope="module")

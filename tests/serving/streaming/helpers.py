@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from online_learning.embedded.kafka import free_port
+from cli.broker import free_port
 from serving.auth import ApiKeys
 from serving.streaming import StreamHub, router
 

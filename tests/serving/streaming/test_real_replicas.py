@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
-from online_learning.cli.api_process import ApiProcess, api_process
+from cli.api_process import ApiProcess, api_process
 from tests.serving.streaming.helpers import AGENT, KEYS, frames, no_frame, open_stream
 from tests.utils.registries import register
 

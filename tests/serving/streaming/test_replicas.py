@@ -119,7 +119,7 @@ def test_without_a_live_bridge_predictions_fan_out_locally(broker):
 
 
 def test_a_broker_outage_delays_own_predictions_by_the_delivery_timeout_and_loses_none():
-    from online_learning.embedded.kafka import EmbeddedKafka
+    from cli.broker import EmbeddedKafka
 
     with (
         EmbeddedKafka() as outage_broker,

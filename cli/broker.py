@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from online_learning.embedded.processes import free_port, stop_process_group
 from online_learning.errors import OnlineLearningError
+from online_learning.processes import free_port, stop_process_group
 
 
 class BrokerError(OnlineLearningError):

@@ -8,7 +8,7 @@ waited for new validation days), 1 on an error (bad input, missing model, unread
 
 from __future__ import annotations
 
-from online_learning.cli import (  # noqa: F401 - the modules register their commands
+from cli import (  # noqa: F401 - the modules register their commands
     backtest_cmd,
     feedback_cmd,
     models_cmd,
@@ -16,7 +16,7 @@ from online_learning.cli import (  # noqa: F401 - the modules register their com
     serve_cmd,
     update_cmd,
 )
-from online_learning.cli._common import (
+from cli._common import (
     EXIT_DEFERRED,
     EXIT_ERROR,
     EXIT_PROMOTED,

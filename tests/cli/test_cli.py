@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from online_learning.cli import EXIT_DEFERRED, EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+from cli import EXIT_DEFERRED, EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
 from tests.utils.markets import regime_switch, to_wide, trading_days
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from online_learning.cli._common import DEFAULT_MODELS, DataOpt, SeedOpt, app, console, fail
+from cli._common import DEFAULT_MODELS, DataOpt, SeedOpt, app, console, fail
 from online_learning.errors import OnlineLearningError
 
 __all__ = ["QueryStringFilter", "log_config", "serve"]
@@ -100,7 +100,7 @@ def serve(
         registry = MlflowRegistry.from_settings(settings)
         missing = [m for m in DEFAULT_MODELS if registry.champion_version(m) is None]
         if missing and bootstrap:
-            from online_learning.cli.models_cmd import train_models
+            from cli.models_cmd import train_models
 
             console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
             train_models(missing, data, seed, None, None, 60, 40, 1e-3, True)

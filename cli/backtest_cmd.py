@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from online_learning.cli._common import app, console, err_console, fail, parse_date
+from cli._common import app, console, err_console, fail, parse_date
 from online_learning.errors import OnlineLearningError
 
 _SPLIT = "comma-separated or repeated"
@@ -177,7 +177,7 @@ def backtest(
     from online_learning.backtest.environments import DEFAULT_DRIFT_SPEED, SYNTHETIC_ENVIRONMENTS
     from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
     from online_learning.backtest.report import write_outputs
-    from online_learning.backtest.runner import EnvironmentSpec, synthetic_specs
+    from online_learning.backtest.runner import EnvironmentSpec, merge_suites, synthetic_specs
 
     if quick:
         seeds, data_seeds, fault_seeds, update_every = 3, 1, 1, max(update_every, 3)
@@ -231,7 +231,8 @@ def backtest(
                                          workers, command))  # fmt: skip
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
-    results, timelines, runs = _merge(suites)
+    merged = merge_suites(suites)
+    results, timelines, runs = merged.results, merged.timelines, merged.runs
     write_outputs(output, results, timelines, runs, plots=plots)
     _print_summary(results, output)
 
@@ -254,46 +255,6 @@ def _run_group(bar, specs, seeds, config, plan, fault_seeds, workers, command):
         specs, seeds, config, faults=plan, fault_seeds=seeds[:fault_seeds],
         workers=workers, progress=progress, command=command,
     )  # fmt: skip
-
-
-def _merge(suites):
-    """One results document from the suites of several data sources."""
-    import pandas as pd
-
-    first = suites[0].results
-    results = {**first, "environments": {}, "fault_injection": None}
-    results["run"] = {**first["run"], "environments": [], "seeds": {},
-                      "wall_seconds": 0.0}  # fmt: skip
-    faults = [s.results["fault_injection"] for s in suites if s.results["fault_injection"]]
-    for suite in suites:
-        results["environments"].update(suite.results["environments"])
-        results["run"]["environments"] += suite.results["run"]["environments"]
-        results["run"]["wall_seconds"] += suite.results["run"]["wall_seconds"]
-        for name in suite.results["environments"]:
-            results["run"]["seeds"][name] = suite.results["run"]["seeds"]
-    if faults:
-        merged = {**faults[0], "environments": [], "seeds": [], "poisoned_updates": 0,
-                  "reached_champion": 0, "by_policy": {}}  # fmt: skip
-        for f in faults:
-            merged["environments"] += f["environments"]
-            merged["seeds"] = sorted(set(merged["seeds"]) | set(f["seeds"]))
-            merged["poisoned_updates"] += f["poisoned_updates"]
-            merged["reached_champion"] += f["reached_champion"]
-            for policy, kinds in f["by_policy"].items():
-                for kind, cell in kinds.items():
-                    into = (
-                        merged["by_policy"]
-                        .setdefault(policy, {})
-                        .setdefault(kind, {"poisoned": 0, "reached_champion": 0, "reasons": {}})
-                    )
-                    into["poisoned"] += cell["poisoned"]
-                    into["reached_champion"] += cell["reached_champion"]
-                    for reason, n in cell["reasons"].items():
-                        into["reasons"][reason] = into["reasons"].get(reason, 0) + n
-        results["fault_injection"] = merged
-    timelines = pd.concat([s.timelines for s in suites], ignore_index=True)
-    runs = [r for s in suites for r in s.runs]
-    return results, timelines, runs
 
 
 def _speeds(values: list[str] | None) -> list[float]:

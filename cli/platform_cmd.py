@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from online_learning.cli._common import (
+from cli._common import (
     DEFAULT_MODELS,
     DataOpt,
     SeedOpt,
@@ -29,8 +29,8 @@ from online_learning.cli._common import (
     source,
     store,
 )
-from online_learning.cli.models_cmd import train_models
-from online_learning.cli.update_cmd import print_outcomes, run_updates
+from cli.models_cmd import train_models
+from cli.update_cmd import print_outcomes, run_updates
 from online_learning.errors import OnlineLearningError
 
 
@@ -45,7 +45,7 @@ class Services:
 @contextmanager
 def platform_services(*, embedded_broker: bool) -> Iterator[Services]:
     """The metrics store, a Kafka broker (embedded unless one is configured) and the relay."""
-    from online_learning.embedded.kafka import EmbeddedKafka
+    from cli.broker import EmbeddedKafka
     from online_learning.events.kafka import KafkaPublisher, ensure_topics
     from online_learning.events.relay import OutboxRelay
 
@@ -113,29 +113,20 @@ def print_events(events: list[dict], *, title: str) -> None:
 
 
 def record_recent_performance(metrics_store, data: str, seed: int, *, days: int) -> None:
-    """Score each champion on the last ``days`` trading days of its regime and store the
-    realised returns (idempotent: a day recorded again is overwritten)."""
-    from datetime import timedelta
+    """Record each champion's realised returns of the last ``days`` trading days and show them."""
+    from online_learning.update.performance import record_recent_performance as record
 
-    from online_learning.models import regime_of
-    from online_learning.update.performance import realised_performance
-    from online_learning.update.window import labelled_features
-
-    market, models_registry = source(data, seed), registry()
-    features = labelled_features(market)
-    last = features["date"].max()
-    recent = features[features["date"] > last - timedelta(days=int(days * 1.5))]
-    recent = recent[recent["date"].isin(sorted(recent["date"].unique())[-days:])]
+    record(
+        store=metrics_store,
+        registry=registry(),
+        source=source(data, seed),
+        model_ids=DEFAULT_MODELS,
+        days=days,
+    )
     table = Table(title=f"Realised performance of the champions, last {days} trading days")
     for column in ("model", "days", "Sharpe 7d", "Sharpe 30d", "hit rate", "max drawdown"):
         table.add_column(column)
     for model_id in DEFAULT_MODELS:
-        champion = models_registry.load_champion(model_id)
-        regime = champion.tags.get("regime") or regime_of(model_id)
-        rows = recent if regime is None else recent[recent["regime_label"] == regime]
-        metrics_store.record_daily_performance(
-            realised_performance(champion.model, rows, model_id=model_id)
-        )
         summary = metrics_store.performance_summary(model_id, days=days)
         table.add_row(
             model_id, str(summary["n_days"]),
@@ -218,9 +209,9 @@ def serve_until_interrupted(
 ) -> None:
     """Serve the Prefect deployments and the API, run a feedback worker (and the simulated
     market) and relay outbox events until Ctrl-C."""
+    from cli.api_process import api_process, example_agent
     from feedback.demo import feedback_demo
     from flows.serve import orchestration
-    from online_learning.cli.api_process import api_process, example_agent
 
     config = settings()
     with contextlib.ExitStack() as stack:

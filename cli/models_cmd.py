@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from online_learning.cli._common import (
+from cli._common import (
     DEFAULT_MODELS,
     DataOpt,
     ModelIds,

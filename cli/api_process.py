@@ -17,18 +17,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from online_learning.embedded.processes import (
+from online_learning.errors import ConfigError
+from online_learning.processes import (
     free_port,
     port_taken,
     stop_process_group,
     wait_http_ok,
 )
-from online_learning.errors import ConfigError
 
 __all__ = ["EXAMPLE_AGENT", "ApiProcess", "api_process", "example_agent"]
 
 READY_TIMEOUT_S = 180.0
-_SERVE = "from online_learning.cli import main; main()"
+_SERVE = "from cli import main; main()"
 
 
 @dataclass(frozen=True)

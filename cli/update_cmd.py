@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from online_learning.cli._common import (
+from cli._common import (
     DEFAULT_MODELS,
     EXIT_DEFERRED,
     EXIT_PROMOTED,
@@ -200,7 +200,7 @@ def update(
     Exit code 0: all promoted; 3: at least one rolled back; 4: none rolled back, at least one
     deferred (waiting for new validation days); 1: error.
     """
-    from online_learning.cli._common import store
+    from cli._common import store
     from online_learning.update.config import PRESETS
 
     try:

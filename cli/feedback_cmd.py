@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from online_learning.cli._common import app, console, fail, settings, store
+from cli._common import app, console, fail, settings, store
 from online_learning.errors import OnlineLearningError
 
 
