@@ -29,6 +29,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -63,4 +64,4 @@ vendor:
 	bash scripts/vendor-uplot.sh
 
 clean:
-	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache
+	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache .import_linter_cache

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 
 from torch import nn
 
+from online_learning.ewc import EWCState
 from online_learning.registry.base import CandidateRecord, LoadedModel, ModelRegistry, Promotion
-from online_learning.update.ewc import EWCState
 
 _ENV = {
     "MLFLOW_LOGGING_LEVEL": "WARNING",

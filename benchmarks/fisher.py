@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from online_learning.ewc import compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.update.ewc import compute_fisher_information
 from online_learning.update.training import make_loader, to_tensors
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from online_learning.data import SyntheticMarket
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.update.stability_checker import StabilityGate
+from online_learning.update.gate import StabilityGate
 from online_learning.update.training import train_from_scratch
 from online_learning.update.window import labelled_features
 

@@ -21,6 +21,7 @@ import orjson
 from feedback.process import FeedbackProcess
 from online_learning.events.producers import KafkaSender
 from online_learning.events.schema import ModelDriftEvent
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.simulator import (
     Desk,
     MarketTick,
@@ -29,7 +30,6 @@ from online_learning.feedback.simulator import (
     trade_outcomes,
 )
 from online_learning.metrics_store import MetricsStore
-from online_learning.metrics_store.sessions import SessionStore
 
 logger = logging.getLogger(__name__)
 

@@ -33,17 +33,16 @@ from datetime import timedelta
 
 from confluent_kafka import OFFSET_STORED, Consumer, KafkaError, KafkaException, TopicPartition
 
+from online_learning.errors import BrokerUnavailableError, FencedError, InvalidTradeOutcome
 from online_learning.events.kafka import manual_commit_config
 from online_learning.events.producers import DeadLetterProducer
 from online_learning.events.schema import ModelDriftEvent
-from online_learning.feedback.errors import BrokerUnavailableError, FencedError, InvalidTradeOutcome
 from online_learning.feedback.learner import OutcomeLearner
 from online_learning.feedback.session_config import SessionConfig
+from online_learning.feedback.session_store import PartitionFence, SessionStore
 from online_learning.feedback.trade_outcome import parse_trade_outcome
 from online_learning.metrics_store import MetricsStore, StoreError
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.metrics_store.feedback_records import PartitionFence
-from online_learning.metrics_store.sessions import SessionStore
 
 __all__ = ["FeedbackWorker", "WorkerStats"]
 

@@ -27,8 +27,8 @@ from rich.progress import track
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.environments import data_environment, synthetic_environment
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
+from online_learning.stats import sharpe_ratio
 from online_learning.update.incremental_trainer import OnlineLearner
-from online_learning.update.stability_checker import sharpe_ratio
 
 AHEAD = 21
 

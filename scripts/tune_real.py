@@ -3,7 +3,7 @@ from datetime import date
 
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.runner import EnvironmentSpec, run_suite
-from online_learning.update.stability_checker import sharpe_ratio
+from online_learning.stats import sharpe_ratio
 
 
 def main():

@@ -4,7 +4,7 @@ import numpy as np
 
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.runner import run_suite, synthetic_specs
-from online_learning.update.stability_checker import sharpe_ratio
+from online_learning.stats import sharpe_ratio
 
 
 def main():

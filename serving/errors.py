@@ -20,15 +20,13 @@ from fastapi.responses import JSONResponse
 from flows.jobs import JobConflictError, JobNotFoundError, JobsUnavailableError
 from online_learning import prediction
 from online_learning.errors import (
+    BrokerUnavailableError,
     ConfigError,
     DataError,
+    InvalidTradeOutcome,
     ModelNotFoundError,
     OnlineLearningError,
     RegistryError,
-)
-from online_learning.feedback.errors import (
-    BrokerUnavailableError,
-    InvalidTradeOutcome,
     SessionExistsError,
     SessionNotFoundError,
 )

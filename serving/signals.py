@@ -217,7 +217,7 @@ def build_outcome(
     ------
     ValueError
         Without features, or when the outcome would be rejected (the reason is
-        :class:`~online_learning.feedback.errors.InvalidTradeOutcome`'s).
+        :class:`~online_learning.errors.InvalidTradeOutcome`'s).
     """
     if isinstance(source, Signal):
         prediction, traded = source.prediction, source.position

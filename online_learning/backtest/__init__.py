@@ -28,7 +28,6 @@ from online_learning.backtest.harness import RunResult, daily_returns, run_backt
 from online_learning.backtest.metrics import (
     environment_summary,
     fault_summary,
-    rolling_sharpe,
     t_interval,
     timeline,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "environment_summary",
     "fault_summary",
     "markdown_summary",
-    "rolling_sharpe",
     "run_backtest",
     "run_suite",
     "synthetic_environment",

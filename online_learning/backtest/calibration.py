@@ -52,7 +52,7 @@ from online_learning.backtest.harness import (
 from online_learning.backtest.metrics import relative, t_interval
 from online_learning.backtest.policies import derive_seed
 from online_learning.errors import ConfigError
-from online_learning.update.stability_checker import sharpe_ratio
+from online_learning.stats import sharpe_ratio
 
 __all__ = [
     "DEFAULT_NOISE_PATHS",

@@ -46,8 +46,8 @@ from online_learning.execution import executed_returns, net_returns, position_fr
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import regime_of
 from online_learning.registry.memory import InMemoryRegistry
+from online_learning.stats import sharpe_ratio
 from online_learning.update.bootstrap import train_and_register
-from online_learning.update.stability_checker import sharpe_ratio
 
 __all__ = ["RunResult", "bootstrap_registry", "daily_returns", "run_backtest", "single_thread"]
 

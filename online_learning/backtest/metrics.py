@@ -28,14 +28,13 @@ from scipy import stats
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.harness import RunResult
 from online_learning.numbers import finite_or_none
-from online_learning.update.stability_checker import sharpe_ratio
+from online_learning.stats import TRADING_DAYS, rolling_sharpe, sharpe_ratio
 
 __all__ = [
     "Estimate",
     "environment_summary",
     "fault_summary",
     "relative",
-    "rolling_sharpe",
     "t_interval",
     "timeline",
 ]
@@ -136,23 +135,6 @@ def stationary_bootstrap(
         samples[b] = sharpe_ratio(values[index])
     low, high = np.nanquantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
     return Estimate(sharpe_ratio(values), float(low), float(high), n)
-
-
-def rolling_sharpe(returns: np.ndarray, window: int) -> np.ndarray:
-    """Annualised Sharpe over the trailing ``window`` days; NaN before the first full window.
-
-    Examples
-    --------
-    >>> r = np.tile([0.01, -0.005], 10)
-    >>> s = rolling_sharpe(r, 4)
-    >>> bool(np.isnan(s[:3]).all()), round(float(s[3]), 2)
-    (True, 4.58)
-    """
-    values = np.asarray(returns, dtype=float)
-    out = np.full(values.size, np.nan)
-    for end in range(window, values.size + 1):
-        out[end - 1] = sharpe_ratio(values[end - window : end])
-    return out
 
 
 def _degradation(
@@ -260,7 +242,9 @@ def environment_summary(runs: Sequence[RunResult], config: BacktestConfig) -> di
             "degradation": _degradation(runs, policy, config),
             # Mean daily one-way turnover of the book, and the costs in annualised return.
             "turnover": t_interval(_mean(r.turnover, policy) for r in runs).to_dict(),
-            "cost_per_year": t_interval(252 * _mean(r.costs, policy) for r in runs).to_dict(),
+            "cost_per_year": t_interval(
+                TRADING_DAYS * _mean(r.costs, policy) for r in runs
+            ).to_dict(),
         }
         if first.phase_b_start is not None:
             b = first.phase_b_start

@@ -1,7 +1,7 @@
 """Producers of the feedback path: outcomes to their owner, invalid ones to the DLQ.
 
 Both wait for the broker's acknowledgement of every message (``acks=all``, idempotent) and
-raise :class:`~online_learning.feedback.errors.BrokerUnavailableError` when they do not get
+raise :class:`~online_learning.errors.BrokerUnavailableError` when they do not get
 it, so that a caller never reports "accepted" for an outcome the broker does not have.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from online_learning.errors import BrokerUnavailableError
 from online_learning.events.kafka import _rdkafka_logger
 from online_learning.events.schema import TRADE_OUTCOMES_DLQ_TOPIC, TRADE_OUTCOMES_TOPIC
-from online_learning.feedback.errors import BrokerUnavailableError
 
 __all__ = ["DeadLetterProducer", "KafkaOutcomeProducer", "KafkaSender"]
 

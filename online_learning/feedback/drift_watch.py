@@ -21,6 +21,7 @@ from typing import Any
 from online_learning.feedback.drift import CooldownPolicy, DriftDetector, DriftMonitor
 from online_learning.feedback.trade_outcome import TradeOutcome
 from online_learning.metrics_store.feedback_records import DriftRecord, WatchState
+from online_learning.stats import annualise
 
 __all__ = ["ONLINE_MODEL_ID", "Detection", "DriftWatch", "PerformanceView", "WatchSnapshot"]
 
@@ -28,7 +29,6 @@ __all__ = ["ONLINE_MODEL_ID", "Detection", "DriftWatch", "PerformanceView", "Wat
 #: session made the prediction. Its drift is recorded and published, but no adaptation
 #: flow applies (there is no registry model to retrain).
 ONLINE_MODEL_ID = "online"
-_PERIODS_PER_YEAR = 252
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ class DriftWatch:
         sharpe = None
         if n >= 2:
             std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-            sharpe = 0.0 if std == 0 else mean / std * math.sqrt(_PERIODS_PER_YEAR)
+            sharpe = 0.0 if std == 0 else annualise(mean / std)
         return PerformanceView(n, _finite(mean), _finite(sharpe), _finite(hit_rate))
 
     def snapshot(self) -> WatchSnapshot:

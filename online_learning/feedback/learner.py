@@ -3,7 +3,7 @@
 :class:`OutcomeLearner` holds the online session of each symbol it owns and the drift watch of
 each (model, symbol), loads them from the checkpoint store the first time a symbol appears,
 learns valid outcomes whose ``trade_id`` was never learned, and gathers what changed into a
-:class:`~online_learning.metrics_store.feedback_records.FeedbackCommit`. The caller writes
+:class:`~online_learning.feedback.session_store.FeedbackCommit`. The caller writes
 the commit (one transaction) and only then acknowledges its input: a crash before that
 leaves the store at the previous commit, and the input is delivered again.
 
@@ -17,19 +17,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from online_learning.errors import SessionExistsError
 from online_learning.feedback.drift_watch import (
     ONLINE_MODEL_ID,
     Detection,
     DriftWatch,
     WatchSnapshot,
 )
-from online_learning.feedback.errors import SessionExistsError
 from online_learning.feedback.session_config import SessionConfig
+from online_learning.feedback.session_store import FeedbackCommit, ProcessedTrade, SessionStore
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.feedback.trade_outcome import TradeOutcome
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.metrics_store.feedback_records import FeedbackCommit, ProcessedTrade
-from online_learning.metrics_store.sessions import SessionStore
 
 __all__ = ["IngestResult", "OutcomeLearner"]
 

@@ -6,8 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime
 
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.sessions import OnlineSession
-from online_learning.metrics_store.sessions import SessionStore
 
 __all__ = ["SessionReader"]
 

@@ -24,23 +24,23 @@ from typing import Any, Protocol
 
 import orjson
 
-from online_learning.errors import ConfigError
-from online_learning.events.schema import MODEL_DRIFT_TOPIC, ModelDriftEvent
-from online_learning.feedback.errors import (
+from online_learning.errors import (
+    ConfigError,
     InvalidTradeOutcome,
     SessionExistsError,
     SessionNotFoundError,
 )
+from online_learning.events.schema import MODEL_DRIFT_TOPIC, ModelDriftEvent
 from online_learning.feedback.learner import IngestResult, OutcomeLearner
 from online_learning.feedback.reader import SessionReader
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.session_metrics import SessionMetrics
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.feedback.status import DriftStatus, drift_status
 from online_learning.feedback.trade_outcome import _SYMBOL, TradeOutcome, parse_trade_outcome
 from online_learning.metrics_store.drift_store import DriftStore
 from online_learning.metrics_store.feedback_records import DriftRecord
-from online_learning.metrics_store.sessions import SessionStore
 from online_learning.metrics_store.store import MetricsStore
 
 __all__ = ["FeedbackService", "IngestResult", "OutcomeProducer", "SessionPrediction"]

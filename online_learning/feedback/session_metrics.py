@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from online_learning.stats import annualise
+
 __all__ = ["RollingScore", "SessionMetrics"]
 
 _EPS = 1e-15
-#: Realised PnL of a trade is annualised as if the session traded once per trading day.
-PERIODS_PER_YEAR = 252
 
 
 @dataclass(frozen=True)
@@ -134,4 +134,5 @@ class RollingScore:
         # A variance at rounding level of the mean's square is a constant stream.
         if variance <= 1e-24 + 1e-12 * mean * mean:
             return 0.0
-        return mean / math.sqrt(variance) * math.sqrt(PERIODS_PER_YEAR)
+        # Realised PnL is annualised as if the session traded once per trading day.
+        return annualise(mean / math.sqrt(variance))

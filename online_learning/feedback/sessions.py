@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from online_learning.feedback.errors import InvalidTradeOutcome
+from online_learning.errors import InvalidTradeOutcome
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.session_metrics import RollingScore, SessionMetrics
 from online_learning.feedback.trade_outcome import TradeOutcome

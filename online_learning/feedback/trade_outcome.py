@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from online_learning.feedback.errors import InvalidTradeOutcome
+from online_learning.errors import InvalidTradeOutcome
 
 __all__ = [
     "INVALID_REASONS",

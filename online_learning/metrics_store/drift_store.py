@@ -6,15 +6,13 @@ The functions taking a connection write inside a caller's transaction (the learn
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from online_learning.metrics_store.engine import begin_write, translate_errors
 from online_learning.metrics_store.feedback_records import DriftRecord, WatchState
 from online_learning.metrics_store.tables import (
     drift_history,
@@ -176,23 +174,11 @@ class DriftStore:
     def __init__(self, metrics: MetricsStore) -> None:
         self.metrics = metrics
 
-    @contextmanager
-    def _reading(self, action: str) -> Iterator[sa.Connection]:
-        engine = self.metrics.engine
-        with translate_errors(action, engine.url), engine.connect() as connection:
-            yield connection
-
-    @contextmanager
-    def _writing(self, action: str) -> Iterator[sa.Connection]:
-        engine = self.metrics.engine
-        with translate_errors(action, engine.url), begin_write(engine) as connection:
-            yield connection
-
     def record(
         self, drifts: Sequence[DriftRecord], *, cooldown: timedelta, topic: str
     ) -> list[DriftRecord]:
         """Store drifts on their own (the adaptive manager's requests), as :func:`insert_drifts`."""
-        with self._writing("recording drifts") as connection:
+        with self.metrics.writing("recording drifts") as connection:
             return insert_drifts(connection, drifts, cooldown=cooldown, topic=topic)
 
     def count_rejections(self, rejections: Sequence[tuple[str, str, str]]) -> None:
@@ -200,26 +186,26 @@ class DriftStore:
         from online_learning.metrics_store.feedback_records import rejection_rows
 
         if rejections:
-            with self._writing("counting rejected outcomes") as connection:
+            with self.metrics.writing("counting rejected outcomes") as connection:
                 count_rejections(connection, rejection_rows(rejections), datetime.now(UTC))
 
     def last_request(self, model_id: str) -> datetime | None:
         """When the model's newest adaptation request was detected, None if it had none."""
-        with self._reading("reading the last adaptation request") as connection:
+        with self.metrics.reading("reading the last adaptation request") as connection:
             return _last_request(connection, model_id)
 
     def watch_state(self, model_id: str, symbol: str) -> bytes | None:
         query = sa.select(drift_watches.c.state).where(
             drift_watches.c.model_id == model_id, drift_watches.c.symbol == symbol
         )
-        with self._reading("reading a drift watch") as connection:
+        with self.metrics.reading("reading a drift watch") as connection:
             return connection.execute(query).scalar_one_or_none()
 
     def watches(self) -> list[WatchState]:
         """Every watch's summary (``state`` left empty), by model and symbol."""
         columns = [c for c in drift_watches.columns if c.name != "state"]
         query = sa.select(*columns).order_by(drift_watches.c.model_id, drift_watches.c.symbol)
-        with self._reading("reading the drift watches") as connection:
+        with self.metrics.reading("reading the drift watches") as connection:
             rows = connection.execute(query).mappings().all()
         return [WatchState(state=b"", **dict(row)) for row in rows]
 
@@ -234,7 +220,7 @@ class DriftStore:
             query = query.where(drift_history.c.model_id == model_id)
         if symbol is not None:
             query = query.where(drift_history.c.symbol == symbol)
-        with self._reading("reading the drift history") as connection:
+        with self.metrics.reading("reading the drift history") as connection:
             rows = connection.execute(query.limit(limit)).mappings().all()
         return [_drift_from_row(row) for row in rows]
 
@@ -257,7 +243,7 @@ class DriftStore:
                 drift_history.c.detected_at == newest.c.at,
             ),
         )
-        with self._reading("reading the latest drifts") as connection:
+        with self.metrics.reading("reading the latest drifts") as connection:
             rows = connection.execute(query).mappings().all()
         return {(row["model_id"], row["symbol"]): _drift_from_row(row) for row in rows}
 
@@ -278,7 +264,7 @@ class DriftStore:
             )
             .where(table.adaptation_requested.is_(True))
         )
-        with self._reading("reading the latest adaptation requests") as connection:
+        with self.metrics.reading("reading the latest adaptation requests") as connection:
             rows = connection.execute(query).mappings().all()
         return {row["model_id"]: _drift_from_row(row) for row in rows}
 
@@ -297,7 +283,7 @@ class DriftStore:
             .order_by(table.detected_at)
             .limit(limit)
         )
-        with self._reading("reading pending adaptation requests") as connection:
+        with self.metrics.reading("reading pending adaptation requests") as connection:
             return [_drift_from_row(r) for r in connection.execute(query).mappings().all()]
 
     def mark_prefect_sent(self, drift_id: str, *, at: datetime | None = None) -> None:
@@ -306,7 +292,7 @@ class DriftStore:
             .where(drift_history.c.drift_id == drift_id)
             .values(prefect_status="sent", prefect_sent_at=at or datetime.now(UTC))
         )
-        with self._writing("marking an adaptation request sent") as connection:
+        with self.metrics.writing("marking an adaptation request sent") as connection:
             connection.execute(statement)
 
     def mark_prefect_failed(self, drift_id: str, error: str, *, retry_at: datetime | None) -> None:
@@ -321,12 +307,12 @@ class DriftStore:
         statement = (
             sa.update(drift_history).where(drift_history.c.drift_id == drift_id).values(**values)
         )
-        with self._writing("marking an adaptation request failed") as connection:
+        with self.metrics.writing("marking an adaptation request failed") as connection:
             connection.execute(statement)
 
     def rejection_counts(self) -> dict[tuple[str, str], int]:
         """Invalid outcomes counted per (source, reason)."""
         query = sa.select(outcome_rejections.c.source, outcome_rejections.c.reason,
                           outcome_rejections.c.count)  # fmt: skip
-        with self._reading("reading the rejection counters") as connection:
+        with self.metrics.reading("reading the rejection counters") as connection:
             return {(s, r): int(c) for s, r, c in connection.execute(query).all()}

@@ -1,41 +1,25 @@
-"""Rows of the feedback path and the unit the learner records in one transaction."""
+"""Rows of the feedback path that the drift store keeps: drifts, watches, rejection counts."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from online_learning.events.schema import ModelDriftEvent
 
-if TYPE_CHECKING:
-    from online_learning.feedback.sessions import SessionCheckpoint
-
 __all__ = [
     "DriftRecord",
-    "FeedbackCommit",
-    "PartitionFence",
     "PrefectStatus",
-    "ProcessedTrade",
     "WatchState",
+    "rejection_rows",
 ]
 
 #: ``pending``: the Prefect event waits to be sent; ``sent``: the server has it;
 #: ``suppressed``: inside the model's cool-down; ``skipped``: no adaptation applies (an online
 #: session's own drift); ``failed``: given up after retrying.
 PrefectStatus = Literal["pending", "sent", "suppressed", "skipped", "failed"]
-
-
-@dataclass(frozen=True)
-class ProcessedTrade:
-    """A trade id learned once; a second delivery of it changes nothing."""
-
-    trade_id: str
-    symbol: str
-    model_id: str | None
-    session_id: str | None
-    source: str
 
 
 @dataclass(frozen=True)
@@ -89,47 +73,6 @@ class DriftRecord:
             statistics=dict(self.statistics),
             adaptation_requested=bool(self.adaptation_requested),
             event_id=self.drift_id,
-        )
-
-
-@dataclass(frozen=True)
-class PartitionFence:
-    """The epochs under which this worker owns its partitions (see ``claim_partitions``).
-
-    A commit carrying a fence writes only while every epoch is still the stored one: a
-    worker that lost a partition to another (a rebalance, or thrown out of the group) can
-    no longer overwrite the new owner's state.
-    """
-
-    consumer_group: str
-    topic: str
-    epochs: Mapping[int, int]
-
-
-@dataclass
-class FeedbackCommit:
-    """Everything learned since the last commit, written in one transaction.
-
-    ``positions`` maps a partition of ``fence.topic`` to the next offset to read: the state
-    written includes every message before it.
-    """
-
-    checkpoints: list[SessionCheckpoint] = field(default_factory=list)
-    trades: list[ProcessedTrade] = field(default_factory=list)
-    watches: list[WatchState] = field(default_factory=list)
-    drifts: list[DriftRecord] = field(default_factory=list)
-    rejections: list[tuple[str, str, str]] = field(default_factory=list)
-    positions: Mapping[int, int] = field(default_factory=dict)
-    fence: PartitionFence | None = None
-
-    def is_empty(self) -> bool:
-        return not (
-            self.checkpoints
-            or self.trades
-            or self.watches
-            or self.drifts
-            or self.rejections
-            or self.positions
         )
 
 

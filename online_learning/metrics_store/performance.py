@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from online_learning.stats import sharpe_ratio
+
 PERFORMANCE_COLUMNS = (
     "model_id",
     "symbol",
@@ -36,25 +38,6 @@ def daily_returns(frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series(dtype=np.float64, name="strategy_return")
     return frame.groupby("date", sort=True)["strategy_return"].mean()
-
-
-def annualised_sharpe(returns: pd.Series | np.ndarray) -> float:
-    """Annualised Sharpe ratio of daily returns, exactly as the stability gate computes it.
-
-    NaN for fewer than two days; 0.0 when the returns do not vary.
-
-    Examples
-    --------
-    >>> round(annualised_sharpe(np.array([0.01, -0.005, 0.02, 0.0])), 3)
-    8.949
-    >>> annualised_sharpe(np.array([0.01]))
-    nan
-    """
-    # Imported here: stability_checker imports torch, which the outbox relay, a user of this
-    # store, has no other need for (it costs seconds at start-up).
-    from online_learning.update.stability_checker import TRADING_DAYS, sharpe_ratio
-
-    return sharpe_ratio(np.asarray(returns, dtype=np.float64), periods_per_year=TRADING_DAYS)
 
 
 def max_drawdown(returns: pd.Series | np.ndarray) -> float:
@@ -93,7 +76,7 @@ def summarise(frame: pd.DataFrame) -> dict[str, float | int]:
     """
     returns = daily_returns(frame)
     return {
-        "sharpe": annualised_sharpe(returns.to_numpy()),
+        "sharpe": sharpe_ratio(returns.to_numpy()),
         "hit_rate": float(frame["hit"].astype(bool).mean()) if len(frame) else math.nan,
         "max_drawdown": max_drawdown(returns.to_numpy()),
         "n_days": len(returns),

@@ -14,15 +14,13 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from online_learning.metrics_store.engine import begin_write, translate_errors
 from online_learning.metrics_store.tables import shadow_predictions
 
 if TYPE_CHECKING:
@@ -156,7 +154,7 @@ class ShadowLedger:
             if not rows:
                 return 0
             try:
-                with self._writing("recording shadow predictions") as connection:
+                with self.store.writing("recording shadow predictions") as connection:
                     existing = _existing(connection, [r.prediction_id for r in rows])
                     fresh = [r.to_row() for r in rows if r.prediction_id not in existing]
                     if fresh:
@@ -202,7 +200,7 @@ class ShadowLedger:
             .where(table.c.prediction_id == sa.bindparam("pid"))
             .values(realized_return=sa.bindparam("r"), outcome_at=sa.bindparam("at"))
         )
-        with self._writing("recording shadow outcomes") as connection:
+        with self.store.writing("recording shadow outcomes") as connection:
             return int(connection.execute(statement, values).rowcount or 0)
 
     def summary(self, *, since: datetime | None = None, symbol: str | None = None) -> ShadowSummary:
@@ -214,8 +212,7 @@ class ShadowLedger:
             query = query.where(table.served_at >= since)
         if symbol is not None:
             query = query.where(table.symbol == symbol)
-        with translate_errors("reading shadow predictions", self.store.engine.url), \
-                self.store.engine.connect() as connection:  # fmt: skip
+        with self.store.reading("reading shadow predictions") as connection:
             rows = connection.execute(query).all()
         served_by: dict[str, int] = {}
         served_pnl = shadow_pnl = 0.0
@@ -238,12 +235,6 @@ class ShadowLedger:
             shadow_hit_rate=shadow_hits / n if n else None,
             served_by=served_by,
         )
-
-    @contextmanager
-    def _writing(self, action: str) -> Iterator[sa.Connection]:
-        engine = self.store.engine
-        with translate_errors(action, engine.url), begin_write(engine) as connection:
-            yield connection
 
 
 def _existing(connection: sa.Connection, ids: list[str]) -> set[str]:

@@ -29,6 +29,7 @@ from online_learning.metrics_store.records import (
     as_performance_rows,
 )
 from online_learning.metrics_store.tables import daily_performance, outbox, update_history
+from online_learning.stats import sharpe_ratio
 
 if TYPE_CHECKING:
     from online_learning.settings import Settings
@@ -141,7 +142,7 @@ class MetricsStore:
         ([], 0)
         """
         outbox_rows = [_outbox_row(event) for event in events]
-        with self._writing(f"recording update {record.job_id!r}") as connection:
+        with self.writing(f"recording update {record.job_id!r}") as connection:
             connection.execute(sa.insert(update_history), _update_row(record))
             if outbox_rows:
                 connection.execute(sa.insert(outbox), outbox_rows)
@@ -155,7 +156,7 @@ class MetricsStore:
             .order_by(outbox.c.created_at, outbox.c.event_id)
             .limit(limit)
         )
-        with self._reading("reading pending events") as connection:
+        with self.reading("reading pending events") as connection:
             rows = connection.execute(query).mappings().all()
         return [
             OutboxEvent(
@@ -178,7 +179,7 @@ class MetricsStore:
         """
         ids = list(dict.fromkeys(event_ids))
         now = datetime.now(UTC)
-        with self._writing("marking events published") as connection:
+        with self.writing("marking events published") as connection:
             for start in range(0, len(ids), _CHUNK):
                 connection.execute(
                     sa.update(outbox)
@@ -196,7 +197,7 @@ class MetricsStore:
             .where(outbox.c.event_id == event_id)
             .values(attempts=outbox.c.attempts + 1, last_error=str(error)[:_MAX_ERROR_CHARS])
         )
-        with self._writing(f"marking event {event_id!r} failed") as connection:
+        with self.writing(f"marking event {event_id!r} failed") as connection:
             if connection.execute(statement).rowcount == 0:
                 raise StoreError(f"no outbox event {event_id!r}")
 
@@ -208,7 +209,7 @@ class MetricsStore:
         )
         if model_id is not None:
             query = query.where(update_history.c.model_id == model_id)
-        with self._reading("reading the update history") as connection:
+        with self.reading("reading the update history") as connection:
             rows = connection.execute(query.limit(limit)).mappings().all()
         return [UpdateRecord(**{name: row[name] for name in _UPDATE_FIELDS}) for row in rows]
 
@@ -229,7 +230,7 @@ class MetricsStore:
             history.decision.in_(("rolled_back", "failed")),
             sa.or_(last_promotion.is_(None), history.started_at > last_promotion),
         )
-        with self._reading("counting failed updates") as connection:
+        with self.reading("counting failed updates") as connection:
             return int(connection.execute(query).scalar_one())
 
     # -- daily performance ----------------------------------------------------------------
@@ -256,7 +257,7 @@ class MetricsStore:
             }
             for r in records
         ]
-        with self._writing("recording daily performance") as connection:
+        with self.writing("recording daily performance") as connection:
             dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
             statement = dialect.insert(daily_performance)
             replaced = ("position", "strategy_return", "market_return", "hit", "recorded_at")
@@ -287,7 +288,7 @@ class MetricsStore:
             .where(table.model_id == model_id, table.date.in_(sa.select(last_days.c.date)))
             .order_by(table.date, table.symbol)
         )
-        with self._reading(f"reading the performance of {model_id!r}") as connection:
+        with self.reading(f"reading the performance of {model_id!r}") as connection:
             rows = connection.execute(query).all()
         frame = pd.DataFrame(rows, columns=list(performance.PERFORMANCE_COLUMNS))
         return frame.astype({"hit": bool}) if len(frame) else frame
@@ -317,7 +318,7 @@ class MetricsStore:
         nan
         """
         frame = self.recent_performance(model_id, days=days, end=end)
-        return performance.annualised_sharpe(performance.daily_returns(frame).to_numpy())
+        return sharpe_ratio(performance.daily_returns(frame).to_numpy())
 
     def performance_summary(
         self, model_id: str, *, days: int = 30, end: date | None = None
@@ -326,14 +327,18 @@ class MetricsStore:
         days (see :func:`~online_learning.metrics_store.performance.summarise`)."""
         return performance.summarise(self.recent_performance(model_id, days=days, end=end))
 
-    # -- plumbing -------------------------------------------------------------------------
+    # -- plumbing (shared by the stores built on this database) ------------------------------
     @contextmanager
-    def _reading(self, action: str) -> Iterator[sa.Connection]:
+    def reading(self, action: str) -> Iterator[sa.Connection]:
+        """A connection for reading; a database error becomes a :class:`StoreError` that
+        names ``action``."""
         with translate_errors(action, self.url), self.engine.connect() as connection:
             yield connection
 
     @contextmanager
-    def _writing(self, action: str) -> Iterator[sa.Connection]:
+    def writing(self, action: str) -> Iterator[sa.Connection]:
+        """A write transaction (committed on exit, rolled back on error); a database error
+        becomes a :class:`StoreError` that names ``action``."""
         with translate_errors(action, self.url), begin_write(self.engine) as connection:
             yield connection
 

@@ -27,7 +27,7 @@ a window instead. The Sharpe and degradation gauges describe the *last decided* 
 when it had none, e.g. a failure; a deferral leaves them as they were);
 ``consecutive_failed_updates == 0`` means the last decided update was promoted (a deferral
 neither resets nor extends the run). The Fisher gauges keep the last statistics reported with
-``fisher_stats`` (from :meth:`online_learning.update.ewc.EWCState.stats`).
+``fisher_stats`` (from :meth:`online_learning.ewc.EWCState.stats`).
 
 Exposing them
 -------------

@@ -36,6 +36,7 @@ from online_learning.metrics_store import performance
 from online_learning.metrics_store.errors import StoreError
 from online_learning.metrics_store.store import MetricsStore
 from online_learning.prediction._ttl import usable
+from online_learning.stats import sharpe_ratio
 
 __all__ = [
     "PRIOR_PERIODS",
@@ -200,7 +201,7 @@ class PerformanceCache:
             else:
                 daily = performance.daily_returns(frame).to_numpy(dtype=np.float64)
                 value = RecentPerformance(
-                    sharpe=performance.annualised_sharpe(daily) if len(daily) else UNKNOWN,
+                    sharpe=sharpe_ratio(daily) if len(daily) else UNKNOWN,
                     mean_return=float(daily.mean()) if len(daily) else UNKNOWN,
                     n=len(daily),
                 )

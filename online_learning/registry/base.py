@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from torch import nn
 
-from online_learning.update.ewc import EWCState
+from online_learning.ewc import EWCState
 
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from online_learning.errors import ModelNotFoundError
+from online_learning.ewc import EWCState
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -28,7 +29,6 @@ from online_learning.registry.base import (
     LoadedModel,
     Promotion,
 )
-from online_learning.update.ewc import EWCState
 
 __all__ = ["InMemoryRegistry", "RunRecord"]
 

@@ -27,6 +27,7 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from online_learning.errors import ModelNotFoundError, RegistryError
+from online_learning.ewc import EWCState
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -34,7 +35,6 @@ from online_learning.registry.base import (
     LoadedModel,
     Promotion,
 )
-from online_learning.update.ewc import EWCState
 
 EWC_ARTIFACT = "ewc/ewc_state.pt"
 _PIP_REQUIREMENTS = [f"torch=={torch.__version__.split('+')[0]}", "numpy"]

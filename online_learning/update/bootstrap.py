@@ -10,13 +10,18 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+import pandas as pd
+from torch import nn
+
 from online_learning.data import DataSource
 from online_learning.errors import DataError
+from online_learning.ewc import EWCState, compute_fisher_information
+from online_learning.execution import position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import RegimeSpecialist, regime_of
 from online_learning.registry.base import ModelRegistry
-from online_learning.update.ewc import EWCState, compute_fisher_information
-from online_learning.update.stability_checker import sharpe_ratio, strategy_returns
+from online_learning.stats import sharpe_ratio
 from online_learning.update.training import evaluate_loss, make_loader, train_from_scratch
 from online_learning.update.window import labelled_features
 
@@ -70,7 +75,7 @@ def fit_specialist(
     summary = {
         "n_train": len(rows),
         "train_loss": evaluate_loss(model, rows, FEATURE_COLUMNS),
-        "train_sharpe": sharpe_ratio(strategy_returns(model, rows, FEATURE_COLUMNS)),
+        "train_sharpe": sharpe_ratio(_in_sample_returns(model, rows)),
         "start": rows["date"].min().date().isoformat(),
         "end": rows["date"].max().date().isoformat(),
         "regime": regime,
@@ -147,3 +152,11 @@ def train_and_register(
         end=str(summary["end"]),
         duration_s=time.perf_counter() - began,
     )
+
+
+def _in_sample_returns(model: nn.Module, frame: pd.DataFrame) -> np.ndarray:
+    """Per-row gross returns of ``model``'s positions at ``same-close``: the training Sharpe of
+    a retrain, an in-sample diagnostic only (decisions price at the executable timing)."""
+    features = frame.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
+    position = position_from_p_up(model.predict_proba(features).astype(np.float64))
+    return position * np.expm1(frame["forward_return"].to_numpy(dtype=np.float64))

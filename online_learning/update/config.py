@@ -94,7 +94,7 @@ class IncrementalUpdateConfig:
         losses, weights or Fisher values are rejected even when this is False.
     min_sharpe_threshold : float, default 0.95
         Sets the gate's tolerated loss, ``(1 - t) * max(|S_pre|, sharpe_floor)`` of
-        annualised Sharpe (see :mod:`online_learning.update.stability_checker`).
+        annualised Sharpe (see :mod:`online_learning.update.gate`).
     validation_days : int, default 10
         At most this many trading days at the end of the window are held out for the gate;
         only days that no earlier decision judged (after ``judged_through``) count.

@@ -12,11 +12,11 @@ from datetime import date
 import pandas as pd
 import torch
 
+from online_learning.ewc import EWCState
 from online_learning.execution import position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.ewc import EWCState
-from online_learning.update.stability_checker import StabilityReport
+from online_learning.update.gate import StabilityReport
 from online_learning.update.window import UpdateWindow
 
 

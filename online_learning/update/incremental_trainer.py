@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from online_learning.data import DataSource
+from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import parameters_finite, regime_of, relative_change
 from online_learning.registry.base import LoadedModel, ModelRegistry
@@ -30,7 +31,7 @@ from online_learning.update.decision import (
     run_metrics,
     run_tags,
 )
-from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
+from online_learning.update.gate import StabilityGate, StabilityReport
 from online_learning.update.integrity import describe_inconsistency
 from online_learning.update.outcomes import (
     RollbackResult,
@@ -39,7 +40,6 @@ from online_learning.update.outcomes import (
     UpdateSuccess,
 )
 from online_learning.update.price_checks import describe_price_faults
-from online_learning.update.stability_checker import StabilityGate, StabilityReport
 from online_learning.update.training import evaluate_loss, fit, make_loader
 from online_learning.update.window import UpdateWindow, update_window
 

@@ -18,10 +18,10 @@ class UpdateOutcome:
 
     ``sharpe_pre`` and ``sharpe_post`` are the annualised validation Sharpe ratios of the
     champion and the candidate on the same held-out days; ``degradation_pct`` is positive when
-    the candidate is worse (see :mod:`online_learning.update.stability_checker`). ``timings`` holds
+    the candidate is worse (see :mod:`online_learning.update.gate`). ``timings`` holds
     seconds per step: ``data``, ``fisher``, ``training``, ``gate``, ``registry``;
     ``fisher_stats`` summarises the Fisher that travels with the new version (see
-    :meth:`online_learning.update.ewc.EWCState.stats`), or the one that was found non-finite;
+    :meth:`online_learning.ewc.EWCState.stats`), or the one that was found non-finite;
     ``weight_change`` is the size of the update, ``||theta_new - theta_old|| / ||theta_old||``
     over the parameters (NaN when training did not run). ``p_value`` is the gate's one-sided
     p-value of "the candidate is no worse than the champion" (small: worse), ``execution`` the

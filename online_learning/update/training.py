@@ -1,6 +1,6 @@
 """A plain supervised training loop with penalty hooks, and training from scratch.
 
-Penalties (such as :class:`online_learning.update.ewc.EWCPenalty`) are callables ``penalty(model) ->
+Penalties (such as :class:`online_learning.ewc.EWCPenalty`) are callables ``penalty(model) ->
 Tensor`` added to the task loss before ``backward``; the loop knows nothing about EWC.
 """
 

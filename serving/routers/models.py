@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from online_learning.metrics_store import performance
+from online_learning.stats import sharpe_ratio
 from serving.deps import Known, PredictScope, Store
 from serving.schemas import (
     ModelId,
@@ -113,7 +114,7 @@ def model_performance(
     first = max(len(daily) - days, 0)
     for i in range(first, len(daily)):
         window = values[max(0, i - ROLLING_DAYS + 1) : i + 1]
-        sharpe = performance.annualised_sharpe(window) if len(window) >= ROLLING_MIN_DAYS else None
+        sharpe = sharpe_ratio(window) if len(window) >= ROLLING_MIN_DAYS else None
         rows.append(
             {
                 "date": daily.index[i].isoformat(),

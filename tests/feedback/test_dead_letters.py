@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from online_learning.events.kafka import ensure_topics
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.trade_outcome import INVALID_REASONS
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.metrics_store.sessions import SessionStore
 from tests.feedback.helpers import WorkerProcess, count, produce, read_topic, wait_for
 from tests.utils.trade_outcomes import outcome_stream
 

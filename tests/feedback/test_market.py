@@ -7,11 +7,11 @@ import uuid
 
 from feedback.demo import DEMO_SEED, feedback_demo
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.simulator import MomentumDesk, SimulatedMarket, trade_outcomes
 from online_learning.feedback.trade_outcome import parse_trade_outcome
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.metrics_store.sessions import SessionStore
 from online_learning.settings import Settings
 from tests.feedback.helpers import wait_for
 

@@ -15,10 +15,10 @@ import websockets
 
 from cli.api_process import api_process, example_agent
 from feedback.demo import DEMO_SEED, feedback_demo
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.simulator import SimulatedMarket
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.metrics_store.sessions import SessionStore
 from online_learning.settings import Settings
 from tests.feedback.helpers import wait_for
 from tests.utils.registries import register_specialists

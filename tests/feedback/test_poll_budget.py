@@ -6,7 +6,7 @@ import threading
 
 from online_learning.events.kafka import ensure_topics
 from online_learning.feedback.session_config import SessionConfig
-from online_learning.metrics_store.sessions import SessionStore
+from online_learning.feedback.session_store import SessionStore
 from tests.feedback.helpers import count, produce, wait_for
 from tests.utils.trade_outcomes import outcome_stream
 

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from online_learning.events.kafka import ensure_topics
-from online_learning.metrics_store.sessions import SessionStore
+from online_learning.feedback.session_store import SessionStore
 from tests.feedback.helpers import WorkerProcess, count, produce, wait_for
 from tests.utils.trade_outcomes import outcome_stream
 

@@ -19,7 +19,7 @@ from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
 
 from online_learning.data import resolve_source
 from online_learning.update.bootstrap import train_and_register
-from online_learning.update.stability_checker import StabilityGate
+from online_learning.update.gate import StabilityGate
 from online_learning.update.window import labelled_features
 
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")

@@ -19,10 +19,10 @@ import pytest
 import torch
 from prometheus_client import CollectorRegistry
 
+from online_learning.ewc import EWCState
 from online_learning.monitoring import DURATION_BUCKETS, METRIC_NAMES, UpdateMetrics
-from online_learning.update.ewc import EWCState
+from online_learning.update.gate import StabilityGate
 from online_learning.update.outcomes import RollbackResult, UpdateSuccess
-from online_learning.update.stability_checker import StabilityGate
 from tests.monitoring.helpers import comparable, metric_types, sample
 
 GATE = StabilityGate()
@@ -33,7 +33,7 @@ def promoted(model_id: str, pre: float, post: float, duration_s: float = 60.0) -
         model_id=model_id,
         sharpe_pre=pre,
         sharpe_post=post,
-        degradation_pct=GATE.decide(pre, post)[1],
+        degradation_pct=GATE.degradation(pre, post),
         duration_s=duration_s,
         n_train=300,
         n_validation=70,
@@ -55,7 +55,7 @@ def rolled_back(
         model_id=model_id,
         sharpe_pre=pre,
         sharpe_post=post,
-        degradation_pct=GATE.decide(pre, post)[1],
+        degradation_pct=GATE.degradation(pre, post),
         duration_s=duration_s,
         n_train=300,
         n_validation=70,

@@ -25,7 +25,7 @@ from online_learning.backtest.harness import RunResult, run_backtest
 from online_learning.backtest.metrics import environment_summary, fault_summary
 from online_learning.data import SyntheticMarket
 from online_learning.errors import ConfigError
-from online_learning.update.stability_checker import sharpe_ratio
+from online_learning.stats import sharpe_ratio
 from tests.utils.markets import to_wide
 
 #: A few minutes of market: every policy, updates every third day, short phases.

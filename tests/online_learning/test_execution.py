@@ -21,12 +21,9 @@ from online_learning.execution import (
 )
 from online_learning.features import FEATURE_COLUMNS, build_features, labelled
 from online_learning.models import RegimeSpecialist
+from online_learning.stats import sharpe_ratio, sharpe_standard_error
+from online_learning.update.gate import StabilityGate
 from online_learning.update.performance import realised_performance
-from online_learning.update.stability_checker import (
-    StabilityGate,
-    sharpe_ratio,
-    sharpe_standard_error,
-)
 from tests.utils.markets import BounceMarket
 
 #: All five policies on 60 evaluated days of the bounce market; retrains every 20 days.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from online_learning.ewc import EWCState
 from online_learning.models import RegimeSpecialist
-from online_learning.update.ewc import EWCState
 
 FEATURES = ["f1", "f2", "f3"]
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from online_learning.errors import SessionExistsError, SessionNotFoundError
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.feedback.errors import SessionExistsError, SessionNotFoundError
 from online_learning.feedback.service import FeedbackService
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.sessions import InvalidFeatures

@@ -10,9 +10,9 @@ import pytest
 from confluent_kafka import Consumer
 
 from cli.broker import EmbeddedKafka
+from online_learning.errors import BrokerUnavailableError
 from online_learning.events.kafka import consumer_config, ensure_topics
 from online_learning.events.producers import KafkaOutcomeProducer
-from online_learning.feedback.errors import BrokerUnavailableError
 from online_learning.feedback.service import FeedbackService
 from tests.utils.trade_outcomes import outcome_stream
 

@@ -6,17 +6,17 @@ import time
 
 import pytest
 
-from online_learning.feedback.errors import FencedError
+from online_learning.errors import FencedError
 from online_learning.feedback.reader import SessionReader
-from online_learning.feedback.sessions import OnlineSession
-from online_learning.feedback.trade_outcome import parse_trade_outcome
-from online_learning.metrics_store.errors import StoreError
-from online_learning.metrics_store.feedback_records import (
+from online_learning.feedback.session_store import (
     FeedbackCommit,
     PartitionFence,
     ProcessedTrade,
+    SessionStore,
 )
-from online_learning.metrics_store.sessions import SessionStore
+from online_learning.feedback.sessions import OnlineSession
+from online_learning.feedback.trade_outcome import parse_trade_outcome
+from online_learning.metrics_store.errors import StoreError
 from tests.utils.trade_outcomes import outcome_stream
 
 

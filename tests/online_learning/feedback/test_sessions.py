@@ -13,10 +13,10 @@ import pytest
 from online_learning.errors import ConfigError
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.feedback.session_config import MODEL_TYPES, SessionConfig
+from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.sessions import InvalidFeatures, OnlineSession
 from online_learning.feedback.trade_outcome import parse_trade_outcome
 from online_learning.metrics_store import MetricsStore
-from online_learning.metrics_store.sessions import SessionStore
 from tests.utils.trade_outcomes import outcome_stream
 
 PARAMS = {
@@ -100,7 +100,7 @@ _RESTORE = """
 import json, sys
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.metrics_store import MetricsStore
-from online_learning.metrics_store.sessions import SessionStore
+from online_learning.feedback.session_store import SessionStore
 store = MetricsStore(sys.argv[1])
 checkpoint = SessionStore(store).latest(sys.argv[2])
 session = OnlineSession.from_checkpoint(checkpoint)

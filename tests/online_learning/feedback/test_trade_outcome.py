@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from online_learning.errors import InvalidTradeOutcome
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.feedback.errors import InvalidTradeOutcome
 from online_learning.feedback.trade_outcome import (
     INVALID_REASONS,
     TradeOutcome,

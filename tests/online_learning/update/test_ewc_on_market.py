@@ -8,11 +8,11 @@ from datetime import date
 
 import torch
 
+from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.update.incremental_trainer import OnlineLearner
 from online_learning.update.outcomes import AWAITING
 from online_learning.update.training import evaluate_loss, fit, make_loader, train_from_scratch

@@ -10,27 +10,21 @@ crash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from online_learning.errors import FencedError, SessionExistsError
 from online_learning.events.schema import MODEL_DRIFT_TOPIC
-from online_learning.feedback.errors import FencedError, SessionExistsError
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.sessions import SessionCheckpoint
 from online_learning.metrics_store import drift_store
-from online_learning.metrics_store.engine import begin_write, translate_errors
 from online_learning.metrics_store.errors import StoreError
-from online_learning.metrics_store.feedback_records import (
-    DriftRecord,
-    FeedbackCommit,
-    rejection_rows,
-)
+from online_learning.metrics_store.feedback_records import DriftRecord, WatchState, rejection_rows
 from online_learning.metrics_store.tables import (
     input_positions,
     online_sessions,
@@ -41,9 +35,61 @@ from online_learning.metrics_store.tables import (
 if TYPE_CHECKING:
     from online_learning.metrics_store.store import MetricsStore
 
-__all__ = ["SessionRow", "SessionStore"]
+__all__ = ["FeedbackCommit", "PartitionFence", "ProcessedTrade", "SessionRow", "SessionStore"]
 
 _CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ProcessedTrade:
+    """A trade id learned once; a second delivery of it changes nothing."""
+
+    trade_id: str
+    symbol: str
+    model_id: str | None
+    session_id: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class PartitionFence:
+    """The epochs under which this worker owns its partitions (see ``claim_partitions``).
+
+    A commit carrying a fence writes only while every epoch is still the stored one: a
+    worker that lost a partition to another (a rebalance, or thrown out of the group) can
+    no longer overwrite the new owner's state.
+    """
+
+    consumer_group: str
+    topic: str
+    epochs: Mapping[int, int]
+
+
+@dataclass
+class FeedbackCommit:
+    """Everything learned since the last commit, written in one transaction.
+
+    ``positions`` maps a partition of ``fence.topic`` to the next offset to read: the state
+    written includes every message before it.
+    """
+
+    checkpoints: list[SessionCheckpoint] = field(default_factory=list)
+    trades: list[ProcessedTrade] = field(default_factory=list)
+    watches: list[WatchState] = field(default_factory=list)
+    drifts: list[DriftRecord] = field(default_factory=list)
+    rejections: list[tuple[str, str, str]] = field(default_factory=list)
+    positions: Mapping[int, int] = field(default_factory=dict)
+    fence: PartitionFence | None = None
+
+    def is_empty(self) -> bool:
+        return not (
+            self.checkpoints
+            or self.trades
+            or self.watches
+            or self.drifts
+            or self.rejections
+            or self.positions
+        )
 
 
 @dataclass(frozen=True)
@@ -93,18 +139,6 @@ class SessionStore:
     def __init__(self, metrics: MetricsStore) -> None:
         self.metrics = metrics
 
-    @contextmanager
-    def _reading(self, action: str) -> Iterator[sa.Connection]:
-        engine = self.metrics.engine
-        with translate_errors(action, engine.url), engine.connect() as connection:
-            yield connection
-
-    @contextmanager
-    def _writing(self, action: str) -> Iterator[sa.Connection]:
-        engine = self.metrics.engine
-        with translate_errors(action, engine.url), begin_write(engine) as connection:
-            yield connection
-
     # -- sessions -------------------------------------------------------------------------
     def create_session(
         self, session_id: str, symbol: str, config: SessionConfig, created_at: datetime
@@ -119,7 +153,7 @@ class SessionStore:
             "active": True,
         }
         try:
-            with self._writing(f"starting a session for {symbol!r}") as connection:
+            with self.metrics.writing(f"starting a session for {symbol!r}") as connection:
                 connection.execute(sa.insert(online_sessions), row)
         except StoreError as exc:
             if not isinstance(exc.__cause__, IntegrityError):
@@ -131,13 +165,13 @@ class SessionStore:
         query = sa.select(online_sessions).where(
             online_sessions.c.symbol == symbol, online_sessions.c.active.is_(True)
         )
-        with self._reading(f"reading the session of {symbol!r}") as connection:
+        with self.metrics.reading(f"reading the session of {symbol!r}") as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else _session_row(row)
 
     def session(self, session_id: str) -> SessionRow | None:
         query = sa.select(online_sessions).where(online_sessions.c.session_id == session_id)
-        with self._reading(f"reading session {session_id!r}") as connection:
+        with self.metrics.reading(f"reading session {session_id!r}") as connection:
             row = connection.execute(query).mappings().first()
         return None if row is None else _session_row(row)
 
@@ -145,13 +179,13 @@ class SessionStore:
         query = sa.select(online_sessions).order_by(online_sessions.c.symbol)
         if active_only:
             query = query.where(online_sessions.c.active.is_(True))
-        with self._reading("listing sessions") as connection:
+        with self.metrics.reading("listing sessions") as connection:
             return [_session_row(r) for r in connection.execute(query).mappings().all()]
 
     # -- checkpoints ----------------------------------------------------------------------
     def save(self, checkpoint: SessionCheckpoint) -> None:
         """Store ``checkpoint`` as its session's latest (outside a learner's commit)."""
-        with self._writing(f"checkpointing session {checkpoint.session_id!r}") as connection:
+        with self.metrics.writing(f"checkpointing session {checkpoint.session_id!r}") as connection:
             _write_checkpoints(connection, [checkpoint])
 
     def _checkpoints(self, where, *, with_state: bool = True) -> list[SessionCheckpoint]:
@@ -164,7 +198,7 @@ class SessionStore:
             .where(where)
             .order_by(session_checkpoints.c.symbol)
         )
-        with self._reading("reading checkpoints") as connection:
+        with self.metrics.reading("reading checkpoints") as connection:
             rows = connection.execute(query).mappings().all()
         return [
             SessionCheckpoint(
@@ -204,7 +238,7 @@ class SessionStore:
             .join(online_sessions, online_sessions.c.session_id == session_checkpoints.c.session_id)
             .where(online_sessions.c.symbol == symbol, online_sessions.c.active.is_(True))
         )
-        with self._reading(f"reading the checkpoint stamp of {symbol!r}") as connection:
+        with self.metrics.reading(f"reading the checkpoint stamp of {symbol!r}") as connection:
             row = connection.execute(query).first()
         return None if row is None else (row[0], row[1])
 
@@ -213,7 +247,7 @@ class SessionStore:
         """Those of ``trade_ids`` already learned (and recorded)."""
         ids = list(dict.fromkeys(trade_ids))
         found: set[str] = set()
-        with self._reading("looking up processed trades") as connection:
+        with self.metrics.reading("looking up processed trades") as connection:
             for start in range(0, len(ids), _CHUNK):
                 query = sa.select(processed_trades.c.trade_id).where(
                     processed_trades.c.trade_id.in_(ids[start : start + _CHUNK])
@@ -226,7 +260,7 @@ class SessionStore:
         them would be learned again. Returns the number removed. A maintenance task: it
         scans the table (no index on ``processed_at`` keeps recording cheap)."""
         statement = sa.delete(processed_trades).where(processed_trades.c.processed_at < older_than)
-        with self._writing("pruning processed trades") as connection:
+        with self.metrics.writing("pruning processed trades") as connection:
             return connection.execute(statement).rowcount
 
     def claim_partitions(
@@ -240,7 +274,7 @@ class SessionStore:
         table = input_positions.c
         claimed: dict[int, tuple[int, int | None]] = {}
         now = datetime.now(UTC)
-        with self._writing(f"claiming partitions of {topic!r}") as connection:
+        with self.metrics.writing(f"claiming partitions of {topic!r}") as connection:
             for partition in partitions:
                 where = (table.consumer_group == consumer_group, table.topic == topic,
                          table.partition == partition)  # fmt: skip
@@ -271,7 +305,7 @@ class SessionStore:
         query = sa.select(table.partition, table.next_offset).where(
             table.consumer_group == consumer_group, table.topic == topic, table.next_offset >= 0
         )
-        with self._reading("reading input positions") as connection:
+        with self.metrics.reading("reading input positions") as connection:
             return {int(p): int(o) for p, o in connection.execute(query).all()}
 
     # -- the learner's commit -------------------------------------------------------------
@@ -284,11 +318,11 @@ class SessionStore:
     ) -> list[DriftRecord]:
         """Write everything of ``batch`` or nothing; returns its drift records as stored.
 
-        Raises :class:`~online_learning.feedback.errors.FencedError` (writing nothing) when
+        Raises :class:`~online_learning.errors.FencedError` (writing nothing) when
         the batch's fence is stale: another worker owns one of its partitions now.
         """
         now = datetime.now(UTC)
-        with self._writing("recording learned outcomes") as connection:
+        with self.metrics.writing("recording learned outcomes") as connection:
             if batch.fence is not None:
                 _check_fence(connection, batch)
             _write_checkpoints(connection, batch.checkpoints)

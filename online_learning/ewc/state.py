@@ -1,219 +1,19 @@
-"""Elastic Weight Consolidation (EWC) as a loss hook, with online EWC.
-
-EWC (Kirkpatrick et al. 2017) keeps a model close to the weights that solved earlier data, in
-proportion to how much each weight mattered there (the diagonal Fisher information). Online EWC
-(Schwarz et al. 2018, "Progress & Compress") folds every new Fisher into one decayed running sum, so
-a year of daily updates carries one penalty instead of one per day.
-
-The library does not own a training loop: a loop adds ``EWCPenalty(state, ewc_lambda)(model)`` to
-its task loss before ``backward``. After a training window is accepted, the caller computes a new
-Fisher at the accepted weights and calls :meth:`EWCState.consolidate`; the state is saved next to
-the model version.
-"""
+"""Online EWC's state (accumulated Fisher and anchor weights) and the loss hook built on it."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
 
 from online_learning.errors import ConfigError
+from online_learning.ewc.penalty import check_lambda, quadratic_penalty
 
-__all__ = ["EWCPenalty", "EWCState", "compute_fisher_information", "ewc_loss"]
-
-
-def compute_fisher_information(
-    model: nn.Module,
-    data_loader: Iterable[tuple[Tensor, Tensor]],
-    *,
-    max_samples: int | None = None,
-) -> dict[str, Tensor]:
-    """Diagonal empirical Fisher information of a classifier, from per-sample gradients.
-
-    ``F_j = mean_i (d/d theta_j CE(model(x_i), y_i))**2`` with the true labels ``y_i``. Each
-    sample's gradient is computed separately with ``torch.func`` (``vmap(grad(...))`` over
-    ``functional_call``) and squared before averaging. Squaring the gradient of a batch-mean loss
-    instead would give ``(mean_i g_i)**2``: that mixes samples, lets their gradients cancel, and
-    underestimates the Fisher by about the batch size, so the result would depend on the loader's
-    batch size. Here it does not.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Classifier returning logits of shape ``(batch, n_classes)``. It is put in eval mode during
-        the computation (dropout off, normalisation statistics frozen) and its previous mode is
-        restored afterwards. Its parameters' ``.grad`` are not touched.
-    data_loader : Iterable of (Tensor, Tensor)
-        Batches ``(x, y)`` with ``y`` integer class ids of shape ``(batch,)``. Memory grows with
-        batch size times number of parameters, so the batch size is the knob for large models.
-    max_samples : int, optional
-        Use at most this many samples (the first ones the loader yields).
-
-    Returns
-    -------
-    dict of str to Tensor
-        One entry per parameter with ``requires_grad``, keyed by ``model.named_parameters()``
-        names, with the parameter's shape, detached, float32 on CPU.
-
-    Raises
-    ------
-    ValueError
-        If the loader yields no samples or the labels are not integer class ids.
-    ConfigError
-        If ``max_samples`` is not a positive integer.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> _ = torch.manual_seed(0)
-    >>> model = nn.Linear(3, 2)
-    >>> batches = [(torch.randn(4, 3), torch.tensor([0, 1, 1, 0]))]
-    >>> fisher = compute_fisher_information(model, batches)
-    >>> sorted(fisher), tuple(fisher["weight"].shape)
-    (['bias', 'weight'], (2, 3))
-    >>> bool((fisher["weight"] >= 0).all())
-    True
-    """
-    if max_samples is not None and (isinstance(max_samples, bool) or max_samples < 1):
-        raise ConfigError(f"max_samples must be a positive integer or None, got {max_samples!r}")
-    trainable = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-    # Frozen parameters and buffers (e.g. normalisation mean/std) ride along unchanged.
-    fixed = {n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
-    fixed.update(dict(model.named_buffers()))
-    device = next(iter(trainable.values())).device if trainable else torch.device("cpu")
-
-    def sample_loss(params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-        logits = functional_call(model, (params, fixed), (x.unsqueeze(0),))
-        return F.cross_entropy(logits, y.unsqueeze(0))
-
-    per_sample_grads = vmap(grad(sample_loss), in_dims=(None, 0, 0))
-    sums = {n: torch.zeros(p.shape, dtype=torch.float64) for n, p in trainable.items()}
-    n_seen = 0
-    was_training = model.training
-    model.eval()
-    try:
-        for x, y in data_loader:
-            if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
-                raise ValueError(f"labels must be integer class ids, got dtype {y.dtype}")
-            if max_samples is not None:
-                x, y = x[: max_samples - n_seen], y[: max_samples - n_seen]
-            if len(y) == 0:
-                continue
-            grads = per_sample_grads(trainable, x.to(device), y.to(device))
-            for name, g in grads.items():
-                sums[name] += g.detach().to("cpu", torch.float64).pow(2).sum(dim=0)
-            n_seen += len(y)
-            if max_samples is not None and n_seen >= max_samples:
-                break
-    finally:
-        model.train(was_training)
-    if n_seen == 0:
-        raise ValueError("data_loader yielded no samples; cannot estimate the Fisher information")
-    return {name: (s / n_seen).to(torch.float32) for name, s in sums.items()}
-
-
-def _check_lambda(ewc_lambda: float) -> float:
-    try:
-        value = float(ewc_lambda)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"ewc_lambda must be a number, got {ewc_lambda!r}") from exc
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"ewc_lambda must be finite and >= 0, got {ewc_lambda!r}")
-    return value
-
-
-def _quadratic_penalty(
-    model: nn.Module,
-    anchor: Mapping[str, Tensor],
-    fisher: Mapping[str, Tensor],
-    ewc_lambda: float,
-) -> Tensor:
-    """``(ewc_lambda / 2) * sum_j F_j (theta_j - anchor_j)**2``; shared by every public entry."""
-    scale = _check_lambda(ewc_lambda) / 2
-    params = dict(model.named_parameters())
-    for name, f in fisher.items():
-        if name not in params:
-            raise ValueError(f"Fisher entry {name!r} is not a parameter of the model")
-        if name not in anchor:
-            raise ValueError(f"Fisher entry {name!r} has no anchor value")
-        for what, t in (("Fisher", f), ("anchor", anchor[name])):
-            if t.shape != params[name].shape:
-                raise ValueError(
-                    f"{what} shape {tuple(t.shape)} of parameter {name!r} does not match the "
-                    f"model's {tuple(params[name].shape)}"
-                )
-    first = next(iter(params.values()), None)
-    total = torch.zeros(
-        (),
-        device=first.device if first is not None else None,
-        dtype=first.dtype if first is not None else None,
-    )
-    for name, f in fisher.items():
-        p = params[name]
-        diff = p - anchor[name].detach().to(device=p.device, dtype=p.dtype)
-        total = total + (f.to(device=p.device, dtype=p.dtype) * diff.pow(2)).sum()
-    return scale * total
-
-
-def ewc_loss(
-    model: nn.Module,
-    old_model: nn.Module,
-    fisher_dict: Mapping[str, Tensor],
-    ewc_lambda: float,
-) -> Tensor:
-    """EWC penalty pulling ``model`` toward the parameters of ``old_model``.
-
-    Returns ``(ewc_lambda / 2) * sum_j F_j (theta_j - theta*_j)**2`` over the parameters named in
-    ``fisher_dict``, so its gradient is ``ewc_lambda * F * (theta - theta*)``.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Model being trained; the result is differentiable with respect to its parameters.
-    old_model : nn.Module
-        Model holding the anchor parameters ``theta*`` (used detached).
-    fisher_dict : Mapping of str to Tensor
-        Diagonal Fisher per parameter name, e.g. from :func:`compute_fisher_information`.
-    ewc_lambda : float
-        Penalty strength, finite and ``>= 0``.
-
-    Returns
-    -------
-    Tensor
-        Scalar on the device and in the dtype of ``model``'s parameters.
-
-    Raises
-    ------
-    ConfigError
-        If ``ewc_lambda`` is negative or not finite.
-    ValueError
-        If a Fisher entry names a parameter missing from a model or its shape does not match.
-
-    Examples
-    --------
-    >>> import copy, torch
-    >>> from torch import nn
-    >>> _ = torch.manual_seed(0)
-    >>> old = nn.Linear(2, 1)
-    >>> new = copy.deepcopy(old)
-    >>> fisher = {"weight": torch.ones(1, 2), "bias": torch.ones(1)}
-    >>> ewc_loss(new, old, fisher, ewc_lambda=10.0).item()
-    0.0
-    >>> with torch.no_grad():
-    ...     _ = new.bias.add_(1.0)
-    >>> ewc_loss(new, old, fisher, ewc_lambda=10.0).item()
-    5.0
-    """
-    anchor = {name: p.detach() for name, p in old_model.named_parameters()}
-    return _quadratic_penalty(model, anchor, fisher_dict, ewc_lambda)
+__all__ = ["EWCPenalty", "EWCState"]
 
 
 def _check_same_layout(
@@ -330,7 +130,7 @@ class EWCState:
         >>> state.penalty(model, ewc_lambda=1.0).item()
         9.0
         """
-        return _quadratic_penalty(model, self.anchor, self.fisher, ewc_lambda)
+        return quadratic_penalty(model, self.anchor, self.fisher, ewc_lambda)
 
     def consolidate(
         self,
@@ -493,7 +293,7 @@ class EWCPenalty:
 
     def __init__(self, state: EWCState, ewc_lambda: float) -> None:
         self.state = state
-        self.ewc_lambda = _check_lambda(ewc_lambda)
+        self.ewc_lambda = check_lambda(ewc_lambda)
 
     def __call__(self, model: nn.Module) -> Tensor:
         return self.state.penalty(model, self.ewc_lambda)

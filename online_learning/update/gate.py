@@ -42,7 +42,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from torch import nn
 
 from online_learning.execution import (
@@ -52,122 +51,12 @@ from online_learning.execution import (
     position_from_p_up,
     resolve_execution,
 )
-
-TRADING_DAYS = 252
-
-
-def sharpe_ratio(returns: np.ndarray, periods_per_year: int = TRADING_DAYS) -> float:
-    """Annualised Sharpe ratio of per-period returns (risk-free rate 0).
-
-    Returns 0.0 when the returns do not vary (no position taken) and NaN for fewer than two
-    returns or any non-finite return.
-
-    Examples
-    --------
-    >>> round(sharpe_ratio(np.array([0.01, -0.005, 0.02, 0.0])), 3)
-    8.949
-    >>> sharpe_ratio(np.zeros(5))
-    0.0
-    """
-    values = np.asarray(returns, dtype=np.float64)
-    if values.size < 2 or not np.isfinite(values).all():
-        return math.nan
-    std = values.std(ddof=1)
-    if std == 0.0:
-        return 0.0
-    return float(values.mean() / std * math.sqrt(periods_per_year))
-
-
-def sharpe_standard_error(sharpe: float, n: int, periods_per_year: int = TRADING_DAYS) -> float:
-    """Approximate standard error of an annualised Sharpe estimate from ``n`` returns (Lo, 2002).
-
-    Examples
-    --------
-    >>> round(sharpe_standard_error(0.0, 7), 2)
-    6.0
-    """
-    if n < 2 or not math.isfinite(sharpe):
-        return math.nan
-    per_period = sharpe / math.sqrt(periods_per_year)
-    return math.sqrt((1 + 0.5 * per_period**2) / n) * math.sqrt(periods_per_year)
-
-
-def strategy_returns(
-    model: nn.Module, frame: pd.DataFrame, feature_names: Sequence[str]
-) -> np.ndarray:
-    """Per-row gross returns of ``model``'s positions at ``same-close``: in-sample diagnostics
-    only (the training Sharpe of a retrain); decisions use :meth:`StabilityGate.check`."""
-    features = frame.loc[:, list(feature_names)].to_numpy(dtype=np.float32)
-    position = position_from_p_up(model.predict_proba(features).astype(np.float64))
-    return position * np.expm1(frame["forward_return"].to_numpy(dtype=np.float64))
-
-
-def hac_standard_error(values: np.ndarray, lags: int | None = None) -> tuple[float, int]:
-    """Newey-West standard error of the mean of ``values`` and the number of lags used.
-
-    The default lag count is Newey and West's ``floor(4 * (n / 100) ** (2 / 9))``, at most
-    ``n // 4`` so that a handful of days does not estimate more autocovariances than it can.
-
-    Examples
-    --------
-    >>> x = np.array([0.1, -0.2, 0.3, 0.0, -0.1, 0.2, 0.1, -0.3])
-    >>> se, lags = hac_standard_error(x)
-    >>> round(se, 4), lags
-    (0.0393, 2)
-    """
-    x = np.asarray(values, dtype=np.float64)
-    n = x.size
-    if n < 2:
-        return math.nan, 0
-    if lags is None:
-        lags = min(int(4 * (n / 100) ** (2 / 9)), n // 4)
-    centred = x - x.mean()
-    variance = centred @ centred / n
-    for lag in range(1, lags + 1):
-        weight = 1.0 - lag / (lags + 1)
-        variance += 2 * weight * (centred[lag:] @ centred[:-lag]) / n
-    # n / (n - 1) makes the lag-0 term the usual unbiased variance.
-    return math.sqrt(max(variance, 0.0) * n / (n - 1) / n), lags
-
-
-@dataclass(frozen=True)
-class PairedTest:
-    """The one-sided paired test of daily differences (candidate minus champion)."""
-
-    n_days: int
-    mean_difference: float
-    standard_error: float
-    margin: float
-    t_stat: float
-    p_value: float
-    lags: int
-
-
-def paired_test(differences: np.ndarray, *, margin: float = 0.0) -> PairedTest:
-    """``P(T <= (mean(d) + margin) / se_HAC(d))``: small when the candidate is worse.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> worse = rng.normal(-0.01, 0.01, 30)
-    >>> paired_test(worse).p_value < 0.01
-    True
-    >>> paired_test(np.zeros(10)).p_value
-    1.0
-    """
-    d = np.asarray(differences, dtype=np.float64)
-    n = int(d.size)
-    se, lags = hac_standard_error(d)
-    mean = float(d.mean()) if n else math.nan
-    if n < 2 or not math.isfinite(se):
-        return PairedTest(n, mean, se, margin, math.nan, math.nan, lags)
-    shifted = mean + margin
-    if se == 0.0:  # identical (or constantly shifted) returns: no noise to test against
-        t, p = (math.inf, 1.0) if shifted >= 0 else (-math.inf, 0.0)
-    else:
-        t = shifted / se
-        p = float(stats.t.cdf(t, df=n - 1))
-    return PairedTest(n, mean, se, margin, float(t), p, lags)
+from online_learning.stats import (
+    TRADING_DAYS,
+    paired_test,
+    sharpe_ratio,
+    sharpe_standard_error,
+)
 
 
 @dataclass(frozen=True)
@@ -263,23 +152,6 @@ class StabilityGate:
         if not (math.isfinite(pre) and math.isfinite(post)):
             return math.nan
         return float(100.0 * (pre - post) / max(abs(pre), self.sharpe_floor))
-
-    def decide(self, pre: float, post: float) -> tuple[bool, float]:
-        """The seed's Sharpe rule ``post >= pre - (1 - t) * max(|pre|, floor)`` and the
-        degradation: kept for reports that compare two Sharpe ratios; the gate itself
-        decides with :func:`paired_test`.
-
-        Examples
-        --------
-        >>> gate = StabilityGate()
-        >>> gate.decide(2.0, 1.95)[0], gate.decide(2.0, 1.85)[0], gate.decide(-1.0, -1.5)[0]
-        (True, False, False)
-        """
-        if not (math.isfinite(pre) and math.isfinite(post)):
-            return False, math.nan
-        scale = max(abs(pre), self.sharpe_floor)
-        passed = post >= pre - (1.0 - self.min_sharpe_threshold) * scale
-        return bool(passed), self.degradation(pre, post)
 
     def evaluate(
         self,

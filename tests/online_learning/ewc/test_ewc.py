@@ -1,4 +1,4 @@
-"""Tests of online_learning.update.ewc with real torch models (no mocks)."""
+"""Tests of online_learning.ewc with real torch models (no mocks)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from online_learning.errors import ConfigError
-from online_learning.update.ewc import EWCPenalty, EWCState, compute_fisher_information, ewc_loss
+from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information, ewc_loss
 from tests.utils.two_tasks import make_two_tasks
 
 # Five fixed samples, three features, two classes.
