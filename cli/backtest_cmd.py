@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from cli._common import app, console, err_console, fail, parse_date
+from cli.settings_options import with_update_settings
 from online_learning.errors import OnlineLearningError
 
 _SPLIT = "comma-separated or repeated"
@@ -67,6 +68,7 @@ def _print_summary(results: dict, folder: Path) -> None:
 
 
 @app.command()
+@with_update_settings
 def backtest(
     data: Annotated[
         list[str] | None,
@@ -97,28 +99,6 @@ def backtest(
         typer.Option("--model-id", "--model_id", "-m", help="Models each policy runs; repeat."),
     ] = None,
     update_every: Annotated[int, typer.Option(min=1, help="Days between updates.")] = 1,
-    data_window: Annotated[int, typer.Option(help="Update window, 30 to 90 days.")] = 60,
-    learning_rate: Annotated[float | None, typer.Option(help="Default: the product's.")] = None,
-    ewc_lambda: Annotated[float | None, typer.Option(help="Default: the product's.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Default: the product's.")] = None,
-    execution: Annotated[
-        str,
-        typer.Option(
-            help="auto (next open if the data has opens, else next close), next-open, "
-            "next-close, or same-close (research only)."
-        ),
-    ] = "auto",
-    cost_bps: Annotated[
-        float, typer.Option("--cost-bps", help="Cost per unit of position traded, in bps.")
-    ] = 5.0,
-    min_validation_days: Annotated[
-        int, typer.Option(min=2, help="New validation days a decision needs.")
-    ] = 5,
-    gate_confidence: Annotated[float, typer.Option(help="The gate's confidence.")] = 0.95,
-    min_sharpe_threshold: Annotated[float, typer.Option(help="The gate's threshold.")] = 0.95,
-    validation_days: Annotated[
-        int, typer.Option(min=2, help="At most this many new days the gate judges on.")
-    ] = 10,
     drift_window: Annotated[int, typer.Option(help="Window of drift-triggered updates.")] = 30,
     drift_cooldown: Annotated[int, typer.Option(min=1)] = 10,
     drift_lambda_factor: Annotated[float, typer.Option(min=0.0)] = 0.1,
@@ -166,6 +146,8 @@ def backtest(
     noise_paths: Annotated[
         int, typer.Option(min=1, help="Twins of each market --calibrate pools.")
     ] = 32,
+    *,
+    overrides: dict,
 ) -> None:
     """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain.
 
@@ -178,6 +160,7 @@ def backtest(
     from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
     from online_learning.backtest.report import write_outputs
     from online_learning.backtest.runner import EnvironmentSpec, merge_suites, synthetic_specs
+    from online_learning.update.config import UpdateSettings
 
     if quick:
         seeds, data_seeds, fault_seeds, update_every = 3, 1, 1, max(update_every, 3)
@@ -188,12 +171,7 @@ def backtest(
         config = BacktestConfig(
             policies=tuple(_split(policies) or POLICIES),
             model_ids=tuple(model_ids) if model_ids else BacktestConfig().model_ids,
-            update_every=update_every, data_window=data_window,
-            **{k: v for k, v in (("learning_rate", learning_rate), ("ewc_lambda", ewc_lambda),
-                                 ("epochs", epochs)) if v is not None},
-            min_sharpe_threshold=min_sharpe_threshold, validation_days=validation_days,
-            min_validation_days=min_validation_days, gate_confidence=gate_confidence,
-            execution=execution, cost_bps=cost_bps,
+            update_every=update_every, update=UpdateSettings().replace(**overrides),
             drift_window=drift_window, drift_cooldown=drift_cooldown,
             drift_lambda_factor=drift_lambda_factor, drift_min_detectors=drift_min_detectors,
             retrain_every=retrain_every, retrain_window=retrain_window,

@@ -172,6 +172,8 @@ def up(
     trading days (40 s at the default speed) and which asks the API for predictions and posts
     its outcomes there, and relays events until Ctrl-C.
     """
+    from online_learning.update.config import UpdateSettings
+
     config = settings()
     console.print(
         f"data directory: {config.home}\nMLflow: {config.tracking_uri}\n"
@@ -185,7 +187,9 @@ def up(
             if missing:
                 console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
                 train_models(missing, data, seed, None, None, holdout_days, 40, 1e-3, True)
-            outcomes = run_updates(DEFAULT_MODELS, data, seed, None, {}, services.store)
+            outcomes = run_updates(
+                DEFAULT_MODELS, data, seed, None, UpdateSettings(), services.store
+            )
             print_outcomes(outcomes)
             report = services.relay.relay_once()
             console.print(f"outbox: {report.published} event(s) delivered, {report.failed} waiting")

@@ -29,7 +29,8 @@ from cli._common import (
     settings,
     source,
 )
-from online_learning.errors import ConfigError, OnlineLearningError
+from cli.settings_options import with_update_settings
+from online_learning.errors import OnlineLearningError
 
 
 def update_metrics():
@@ -57,16 +58,17 @@ def run_updates(
     data: str,
     seed: int,
     as_of: date | None,
-    options: dict,
+    update_settings,
     metrics_store,
 ) -> list:
-    """Update each model through the recorded path (history row + outbox event)."""
+    """Update each model with ``update_settings`` through the recorded path (history row and
+    ``model_update`` event)."""
     from online_learning.update.config import IncrementalUpdateConfig
     from online_learning.update.incremental_trainer import OnlineLearner
     from online_learning.update.service import run_update
 
     configs = [
-        IncrementalUpdateConfig(model_id=m, as_of=as_of, seed=seed, **options) for m in model_ids
+        IncrementalUpdateConfig.of(m, update_settings, as_of=as_of, seed=seed) for m in model_ids
     ]
     models_registry, market = registry(), source(data, seed)
     metrics = update_metrics()
@@ -143,57 +145,23 @@ def relay_now(metrics_store, out=console) -> None:
 
 
 @app.command()
+@with_update_settings
 def update(
     model_ids: ModelIds = None,
-    data_window_days: Annotated[
-        int, typer.Option("--data_window_days", "--data-window-days", help="30 to 90.")
-    ] = 60,
     preset: Annotated[
         str,
         typer.Option(
             help="Settings of learning rate, EWC lambda and epochs: 'default' (measured) or "
-            "'conservative' (the seed's 1e-5 / 1000 / 10: barely moves the model)."
+            "'conservative' (the seed's 1e-5 / 1000 / 10: barely moves the model); the "
+            "options below override it."
         ),
     ] = "default",
-    learning_rate: Annotated[
-        float | None, typer.Option("--learning_rate", "--learning-rate", help="Overrides preset.")
-    ] = None,
-    ewc_lambda: Annotated[
-        float | None, typer.Option("--ewc_lambda", "--ewc-lambda", help="Overrides preset.")
-    ] = None,
-    stability_check: Annotated[
-        bool,
-        typer.Option(
-            "--stability_check/--no_stability_check", "--stability-check/--no-stability-check"
-        ),
-    ] = True,
-    min_sharpe_threshold: Annotated[
-        float, typer.Option("--min_sharpe_threshold", "--min-sharpe-threshold")
-    ] = 0.95,
-    epochs: Annotated[int | None, typer.Option(help="Overrides preset.")] = None,
-    validation_days: Annotated[
-        int, typer.Option("--validation-days", help="At most this many new days judged.")
-    ] = 10,
-    min_validation_days: Annotated[
-        int, typer.Option("--min-validation-days", help="Fewer new days: wait, train nothing.")
-    ] = 5,
-    gate_confidence: Annotated[
-        float, typer.Option("--gate-confidence", help="Reject only a candidate this surely worse.")
-    ] = 0.95,
-    execution: Annotated[
-        str,
-        typer.Option(
-            help="auto (next open if the data has opens, else next close), next-open, "
-            "next-close, or same-close (research only: trades at the close it has seen)."
-        ),
-    ] = "auto",
-    cost_bps: Annotated[
-        float, typer.Option("--cost-bps", help="Cost per unit of position traded, in bps.")
-    ] = 5.0,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of data to use.")] = None,
     data: DataOpt = "synthetic",
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print outcomes as JSON.")] = False,
+    *,
+    overrides: dict,
 ) -> None:
     """Incrementally update models with EWC; promote or roll back each one.
 
@@ -201,29 +169,15 @@ def update(
     deferred (waiting for new validation days); 1: error.
     """
     from cli._common import store
-    from online_learning.update.config import PRESETS
+    from online_learning.update.config import UpdateSettings
 
     try:
-        if preset not in PRESETS:
-            raise ConfigError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-        chosen = {"learning_rate": learning_rate, "ewc_lambda": ewc_lambda, "epochs": epochs}
-        options = {
-            **PRESETS[preset],
-            **{k: v for k, v in chosen.items() if v is not None},
-            "data_window": data_window_days,
-            "stability_check": stability_check,
-            "min_sharpe_threshold": min_sharpe_threshold,
-            "validation_days": validation_days,
-            "min_validation_days": min_validation_days,
-            "gate_confidence": gate_confidence,
-            "execution": execution,
-            "cost_bps": cost_bps,
-        }
+        chosen = UpdateSettings.preset(preset).replace(**overrides)
         metrics_store = store()
         try:
             outcomes = run_updates(
                 model_ids or DEFAULT_MODELS, data, seed, parse_date(as_of, "--as-of"),
-                options, metrics_store,
+                chosen, metrics_store,
             )  # fmt: skip
             if as_json:
                 typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))

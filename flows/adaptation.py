@@ -28,8 +28,8 @@ rolled back) or Failed (the update raised), as described in :mod:`flows.report`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
 
 from prefect import flow
 from prefect.states import State
@@ -42,17 +42,10 @@ from online_learning.update.config import (
     DEFAULT_EWC_LAMBDA,
     DEFAULT_LEARNING_RATE,
     IncrementalUpdateConfig,
+    UpdateSettings,
 )
 
 ARTIFACT_KEY = "drift-adaptation"
-
-
-@dataclass(frozen=True)
-class AdaptationProfile:
-    data_window: int
-    learning_rate: float
-    ewc_lambda: float
-    epochs: int
 
 
 _CAUTIOUS = {
@@ -60,15 +53,16 @@ _CAUTIOUS = {
     "ewc_lambda": 2 * DEFAULT_EWC_LAMBDA,
     "epochs": DEFAULT_EPOCHS,
 }
-PROFILES: dict[str, AdaptationProfile] = {
-    "drift": AdaptationProfile(data_window=40, **_CAUTIOUS),
-    "performance": AdaptationProfile(data_window=45, **_CAUTIOUS),
-    "regime_change": AdaptationProfile(
-        data_window=30,
-        learning_rate=DEFAULT_LEARNING_RATE,
-        ewc_lambda=DEFAULT_EWC_LAMBDA,
-        epochs=DEFAULT_EPOCHS,
-    ),
+#: The settings each reason changes (the others keep their defaults).
+PROFILES: dict[str, dict[str, Any]] = {
+    "drift": {"data_window": 40, **_CAUTIOUS},
+    "performance": {"data_window": 45, **_CAUTIOUS},
+    "regime_change": {
+        "data_window": 30,
+        "learning_rate": DEFAULT_LEARNING_RATE,
+        "ewc_lambda": DEFAULT_EWC_LAMBDA,
+        "epochs": DEFAULT_EPOCHS,
+    },
 }
 
 
@@ -81,10 +75,10 @@ def adaptation(
     as_of: date | None = None,
 ) -> State:
     """Adapt ``model_id`` after a ``reason`` signal: the reason's profile, the usual gate."""
-    profile = asdict(PROFILES[reason])
-    IncrementalUpdateConfig(model_id=model_id, as_of=as_of, seed=seed, **profile)
+    settings = UpdateSettings(**PROFILES[reason], stability_check=True)
+    IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
     future = update_model.submit(
-        model_id=model_id, **profile, stability_check=True, data=data, seed=seed, as_of=as_of
+        model_id=model_id, settings=settings, data=data, seed=seed, as_of=as_of
     )
     reports = [report_of(model_id, future)]
     publish(reports, key=ARTIFACT_KEY, title=f"Adaptation of {model_id} after {reason}")

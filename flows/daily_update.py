@@ -20,21 +20,17 @@ Where the tasks run
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow
 from prefect.states import State
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from flows.parameters import with_update_settings
 from flows.report import final_state, publish, report_of
 from flows.updates import update_model
-from online_learning.execution import DEFAULT_COST_BPS, DEFAULT_EXECUTION
 from online_learning.models import SPECIALISTS
-from online_learning.update.config import (
-    DEFAULT_EPOCHS,
-    DEFAULT_EWC_LAMBDA,
-    DEFAULT_LEARNING_RATE,
-    IncrementalUpdateConfig,
-)
+from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
 
 DEFAULT_MODELS: tuple[str, ...] = tuple(SPECIALISTS)
 ARTIFACT_KEY = "daily-update"
@@ -62,56 +58,36 @@ def task_runner(*, workers: int, dask_address: str | None, n_tasks: int) -> Task
 
 
 @flow(name="daily-update", validate_parameters=True)
+@with_update_settings
 def daily_update(
     model_ids: list[str] | None = None,
-    data_window_days: int = 60,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-    ewc_lambda: float = DEFAULT_EWC_LAMBDA,
-    stability_check: bool = True,
-    epochs: int = DEFAULT_EPOCHS,
     data: str = "synthetic",
     seed: int = 0,
     as_of: date | None = None,
     workers: int = 1,
     dask_address: str | None = None,
-    execution: str = DEFAULT_EXECUTION,
-    cost_bps: float = DEFAULT_COST_BPS,
-    validation_days: int = 10,
-    min_validation_days: int = 5,
-    gate_confidence: float = 0.95,
+    *,
+    overrides: dict[str, Any],
 ) -> State:
-    """Update each model on its latest ``data_window_days`` window; promote or roll back.
+    """Update each model on its latest window; promote or roll back.
 
     ``model_ids`` defaults to the three regime specialists. ``data`` is ``synthetic``,
     ``sp500`` or a CSV/Parquet path; ``as_of`` the last day the update may use (default: the
     latest the source has). ``workers`` > 1 runs the models in parallel on a local Dask
-    cluster of that many processes, ``dask_address`` on an existing Dask scheduler.
-    ``execution`` and ``cost_bps`` price the gate's comparison (see
-    :mod:`online_learning.execution`); ``validation_days``, ``min_validation_days`` and
-    ``gate_confidence`` set the gate (see :class:`IncrementalUpdateConfig`). The defaults of
-    the learning rate, lambda and epochs are the measured ones; the seed's 1e-5 / 1000 / 10
-    are the ``conservative`` preset. Invalid values fail the run before any model is touched.
+    cluster of that many processes, ``dask_address`` on an existing Dask scheduler. The
+    update settings (``data_window_days``, ``learning_rate``, ``ewc_lambda``, ...) are the
+    parameters of :class:`~online_learning.update.config.UpdateSettings`; each left out keeps
+    its default. Invalid values fail the run before any model is touched.
     """
     models = list(dict.fromkeys(model_ids or DEFAULT_MODELS))
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    options = {
-        "data_window": data_window_days,
-        "learning_rate": learning_rate,
-        "ewc_lambda": ewc_lambda,
-        "stability_check": stability_check,
-        "epochs": epochs,
-        "execution": execution,
-        "cost_bps": cost_bps,
-        "validation_days": validation_days,
-        "min_validation_days": min_validation_days,
-        "gate_confidence": gate_confidence,
-    }
-    for model_id in models:  # raises ConfigError for the first bad value
-        IncrementalUpdateConfig(model_id=model_id, as_of=as_of, seed=seed, **options)
+    settings = UpdateSettings().replace(**overrides)  # raises ConfigError for a bad value
+    for model_id in models:
+        IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
 
     with task_runner(workers=workers, dask_address=dask_address, n_tasks=len(models)) as runner:
-        common = {**options, "data": data, "seed": seed, "as_of": as_of}
+        common = {"settings": settings, "data": data, "seed": seed, "as_of": as_of}
         futures = {
             model_id: runner.submit(update_model, parameters={"model_id": model_id, **common})
             for model_id in models

@@ -55,26 +55,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from flows.daily_update import ARTIFACT_KEY, DEFAULT_MODELS, daily_update
 from flows.deployments import DAILY_UPDATE, DRIFT_ADAPTATION
+from flows.report import ModelReport
 from flows.updates import ensure_lock
 from online_learning.errors import ConfigError
-from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings, public_name
+from online_learning.update_result import UpdateResult
 
 JobStatus = Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
 JOB_TAG = "online-learning-job"
-#: Flow parameters a job may set; the rest keep the deployment's defaults.
+#: Flow parameters a job may set (every update setting, by its public name, and the data,
+#: seed and last day); the rest keep the deployment's defaults.
 JOB_PARAMETERS = frozenset(
-    {
-        "data_window_days",
-        "learning_rate",
-        "ewc_lambda",
-        "stability_check",
-        "epochs",
-        "data",
-        "seed",
-        "as_of",
-    }
+    {public_name(name) for name in UpdateSettings.NAMES} | {"data", "seed", "as_of"}
 )
-_CONFIG_FIELDS = {"data_window_days": "data_window"}
 _IN_FLIGHT = [
     StateType.SCHEDULED,
     StateType.PENDING,
@@ -114,8 +107,9 @@ class Job:
     """An update job as read from Prefect.
 
     ``state`` is Prefect's state name (``Scheduled``, ``Late``, ``Running``, ``Completed``...);
-    the outcome fields are set once the job is final (``promoted``, ``rolled_back`` or
-    ``failed``): ``version`` is the champion after the update, ``error`` why it failed.
+    once the job is final (``promoted``, ``rolled_back``, ``deferred`` or ``failed``)
+    ``result`` holds the update's :class:`~online_learning.update_result.UpdateResult` (its
+    ``version`` is the champion after the update) and ``error`` says why a failed job failed.
     """
 
     job_id: str
@@ -126,12 +120,7 @@ class Job:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    reason: str | None = None
-    version: str | None = None
-    sharpe_pre: float | None = None
-    sharpe_post: float | None = None
-    degradation_pct: float | None = None
-    duration_s: float | None = None
+    result: UpdateResult | None = None
     error: str | None = None
 
     @property
@@ -147,14 +136,16 @@ def job_parameters(model_id: str, params: dict[str, Any]) -> dict[str, Any]:
             f"unknown update parameter(s) {', '.join(unknown)}; "
             f"expected {', '.join(sorted(JOB_PARAMETERS))}"
         )
-    config_fields = {_CONFIG_FIELDS.get(k, k): v for k, v in params.items() if k not in ("data",)}
-    as_of = config_fields.pop("as_of", None)
+    as_of = params.get("as_of")
     if isinstance(as_of, str):
         try:
             as_of = date.fromisoformat(as_of)
         except ValueError as exc:
             raise ConfigError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
-    IncrementalUpdateConfig(model_id=model_id, as_of=as_of, **config_fields)
+    settings = UpdateSettings().replace(
+        **{name: params.get(public_name(name)) for name in UpdateSettings.NAMES}
+    )
+    IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=params.get("seed", 0))
     parameters: dict[str, Any] = {"model_ids": [model_id], **params}
     if as_of is not None:
         parameters["as_of"] = as_of.isoformat()
@@ -180,9 +171,9 @@ def _flow_parameters() -> type[BaseModel]:
 def submit_update(model_id: str, **params: Any) -> str:
     """Submit an update of ``model_id`` as a ``daily-update`` flow run; return the job id.
 
-    ``params`` are flow parameters of :func:`flows.daily_update.daily_update`
-    (``data_window_days``, ``learning_rate``, ``ewc_lambda``, ``stability_check``, ``epochs``,
-    ``data``, ``seed``, ``as_of``). Raises :class:`~online_learning.errors.ConfigError` for an
+    ``params`` are flow parameters of :func:`flows.daily_update.daily_update`: the update
+    settings by their public names (``data_window_days``, ``learning_rate``, ...), ``data``,
+    ``seed`` and ``as_of``. Raises :class:`~online_learning.errors.ConfigError` for an
     invalid value, :class:`JobConflictError` while an update of the model is in flight and
     :class:`JobsUnavailableError` when the deployment is not registered.
     """
@@ -270,29 +261,14 @@ def get_job(job_id: str) -> Job:
             return Job(status="queued", **fields)
         if state.type in _RUNNING:
             return Job(status="running", **fields)
-        row = _report_row(client, run_id, model_id)
-    if row is None:
+        report = _report_row(client, run_id, model_id)
+    if report is None:
         return Job(status="failed", error=state.message or state.name, **fields)
-    outcome = {
-        k: row.get(k)
-        for k in (
-            "reason",
-            "version",
-            "sharpe_pre",
-            "sharpe_post",
-            "degradation_pct",
-            "duration_s",
-            "error",
-        )
-    }
-    if state.type == StateType.COMPLETED and row.get("decision") in (
-        "promoted",
-        "rolled_back",
-        "deferred",
-    ):
-        return Job(status=row["decision"], **fields, **outcome)
-    outcome["error"] = outcome["error"] or state.message or state.name
-    return Job(status="failed", **fields, **outcome)
+    result = UpdateResult(**report.result_fields())
+    if state.type == StateType.COMPLETED and report.decision != "failed":
+        return Job(status=report.decision, result=result, **fields)
+    error = report.error or state.message or state.name
+    return Job(status="failed", result=result, error=error, **fields)
 
 
 def read_report(client: SyncPrefectClient, flow_run_id: UUID, key: str) -> list[dict]:
@@ -319,6 +295,7 @@ def read_report(client: SyncPrefectClient, flow_run_id: UUID, key: str) -> list[
     return []
 
 
-def _report_row(client: SyncPrefectClient, run_id: UUID, model_id: str) -> dict | None:
+def _report_row(client: SyncPrefectClient, run_id: UUID, model_id: str) -> ModelReport | None:
     rows = read_report(client, run_id, ARTIFACT_KEY)
-    return next((row for row in rows if row.get("model") == model_id), None)
+    row = next((row for row in rows if row.get("model") == model_id), None)
+    return None if row is None else ModelReport.from_row(row)

@@ -21,8 +21,8 @@ artifact key, which is also where :mod:`flows.jobs` reads a job's result from.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
@@ -37,54 +37,36 @@ from online_learning.update.outcomes import (
     UpdateOutcome,
     UpdateSuccess,
 )
+from online_learning.update_result import UpdateResult
 
-Decision = Literal["promoted", "rolled_back", "failed", "deferred"]
-REPORT_COLUMNS = (
-    "model",
-    "decision",
-    "reason",
-    "version",
-    "sharpe_pre",
-    "sharpe_post",
-    "degradation_pct",
-    "duration_s",
+#: The columns of a run's table artifact: the update's result (``model`` is its ``model_id``)
+#: and, for a failed update, the error.
+REPORT_COLUMNS: tuple[str, ...] = (
+    *("model" if name == "model_id" else name for name in UpdateResult.names()),
     "error",
 )
 
 
-@dataclass(frozen=True)
-class ModelReport:
-    """One model's line of a run's report.
+@dataclass(frozen=True, kw_only=True)
+class ModelReport(UpdateResult):
+    """One model's line of a run's report: the update's result, or why it failed.
 
     ``version`` is the champion after the update: the new version when promoted, the one that
-    stayed when rolled back, None when the update failed. Non-finite numbers are None.
+    stayed when rolled back, None when the update failed. Numbers are rounded to 6 decimals.
     """
 
-    model: str
-    decision: Decision
-    reason: str
-    version: str | None = None
-    sharpe_pre: float | None = None
-    sharpe_post: float | None = None
-    degradation_pct: float | None = None
-    duration_s: float | None = None
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("sharpe_pre", "sharpe_post", "degradation_pct", "duration_s"):
+            object.__setattr__(self, name, _number(getattr(self, name)))
 
     @classmethod
     def from_outcome(cls, outcome: UpdateOutcome) -> ModelReport:
         if not isinstance(outcome, UpdateSuccess | RollbackResult | UpdateDeferred):
             raise TypeError(f"not an update outcome: {outcome!r}")
-        version = outcome.serving_version
-        return cls(
-            model=outcome.model_id,
-            decision=outcome.decision,
-            reason=outcome.reason,
-            version=version,
-            sharpe_pre=_number(outcome.sharpe_pre),
-            sharpe_post=_number(outcome.sharpe_post),
-            degradation_pct=_number(outcome.degradation_pct),
-            duration_s=_number(outcome.duration_s),
-        )
+        return cls(**outcome.result().result_fields())
 
     @classmethod
     def from_error(
@@ -92,15 +74,22 @@ class ModelReport:
     ) -> ModelReport:
         text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         return cls(
-            model=model,
-            decision="failed",
-            reason="error",
-            error=text,
-            duration_s=_number(duration_s),
+            model_id=model, decision="failed", reason="error", error=text, duration_s=duration_s
         )
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, object]) -> ModelReport:
+        """Read back :meth:`to_row` (columns it does not know are ignored)."""
+        values = {("model_id" if k == "model" else k): v for k, v in row.items()}
+        return cls(**{k: v for k, v in values.items() if k in _FIELDS})
+
     def to_row(self) -> dict[str, object]:
-        return asdict(self)
+        row = asdict(self)
+        row["model"] = row.pop("model_id")
+        return {column: row[column] for column in REPORT_COLUMNS}
+
+
+_FIELDS = frozenset(f.name for f in fields(ModelReport))
 
 
 def _number(value: float | None) -> float | None:
@@ -141,7 +130,7 @@ def summary(reports: list[ModelReport]) -> str:
     failed = [r for r in reports if r.decision == "failed"]
     text = ", ".join(parts)
     if failed:
-        names = "; ".join(f"{r.model} ({r.error})" for r in failed)
+        names = "; ".join(f"{r.model_id} ({r.error})" for r in failed)
         text += f", {len(failed)} failed: {names}"
     return text
 

@@ -48,15 +48,9 @@ from prefect.states import State
 
 from online_learning.data import resolve_source
 from online_learning.errors import ConfigError, DataError, ModelNotFoundError, RegistryError
-from online_learning.execution import DEFAULT_COST_BPS, DEFAULT_EXECUTION
 from online_learning.metrics_store import MetricsStore, StoreError
 from online_learning.settings import get_settings
-from online_learning.update.config import (
-    DEFAULT_EPOCHS,
-    DEFAULT_EWC_LAMBDA,
-    DEFAULT_LEARNING_RATE,
-    IncrementalUpdateConfig,
-)
+from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
 from online_learning.update.incremental_trainer import OnlineLearner
 from online_learning.update.outcomes import UpdateOutcome
 from online_learning.update.service import run_update
@@ -155,55 +149,34 @@ def _job_id(model_id: str) -> str:
 )
 def update_model(
     model_id: str,
-    data_window: int = 60,
-    learning_rate: float = DEFAULT_LEARNING_RATE,
-    ewc_lambda: float = DEFAULT_EWC_LAMBDA,
-    stability_check: bool = True,
-    epochs: int = DEFAULT_EPOCHS,
+    settings: UpdateSettings,
     data: str = "synthetic",
     seed: int = 0,
     as_of: date | None = None,
-    execution: str = DEFAULT_EXECUTION,
-    cost_bps: float = DEFAULT_COST_BPS,
-    validation_days: int = 10,
-    min_validation_days: int = 5,
-    gate_confidence: float = 0.95,
 ) -> UpdateOutcome:
-    """Incrementally update ``model_id`` through the recorded path; promote or keep champion.
+    """Incrementally update ``model_id`` with ``settings`` through the recorded path; promote
+    or keep the champion.
 
-    Returns the :class:`~online_learning.update.outcomes.UpdateSuccess` or
-    :class:`~online_learning.update.outcomes.RollbackResult`; raises what the update raised.
+    Returns the :class:`~online_learning.update.outcomes.UpdateSuccess`,
+    :class:`~online_learning.update.outcomes.RollbackResult` or
+    :class:`~online_learning.update.outcomes.UpdateDeferred`; raises what the update raised.
     """
     # Imported here, where the update runs, not by everything that imports the flows (the
     # jobs API of the serving process has no use for MLflow's import time).
     from online_learning.registry import MlflowRegistry
 
-    config = IncrementalUpdateConfig(
-        model_id=model_id,
-        data_window=data_window,
-        learning_rate=learning_rate,
-        ewc_lambda=ewc_lambda,
-        stability_check=stability_check,
-        epochs=epochs,
-        as_of=as_of,
-        seed=seed,
-        execution=execution,
-        cost_bps=cost_bps,
-        validation_days=validation_days,
-        min_validation_days=min_validation_days,
-        gate_confidence=gate_confidence,
-    )
-    settings = get_settings()
+    config = IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
+    platform = get_settings()
     source = resolve_source(data, seed=seed)
-    with MetricsStore.from_settings(settings) as store:
+    with MetricsStore.from_settings(platform) as store:
         # Reaching the store before training: an unreachable store fails (and is retried)
         # before the model is updated, not after.
         store.migrate()
         with concurrency(ensure_lock(model_lock_name(model_id)), occupy=1, strict=True):
             return run_update(
-                learner=OnlineLearner(MlflowRegistry.from_settings(settings), source),
+                learner=OnlineLearner(MlflowRegistry.from_settings(platform), source),
                 store=store,
                 config=config,
                 job_id=_job_id(model_id),
-                topic=settings.model_updates_topic,
+                topic=platform.model_updates_topic,
             )

@@ -28,6 +28,7 @@ from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.environments import data_environment, synthetic_environment
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
 from online_learning.stats import sharpe_ratio
+from online_learning.update.config import UpdateSettings
 from online_learning.update.incremental_trainer import OnlineLearner
 
 AHEAD = 21
@@ -63,7 +64,7 @@ def _replay(name: str, seed: int, config: BacktestConfig) -> list[dict[str, obje
             passed = not outcome.p_value < 1.0 - update.gate_confidence
             if not passed:
                 registry.promote(model_id=model_id, version=outcome.previous_version)
-            pricing = {"execution": config.execution, "cost_bps": config.cost_bps}
+            pricing = {"execution": config.update.execution, "cost_bps": config.update.cost_bps}
             before = daily_returns({model_id: champion}, future, **pricing).per_model
             after = daily_returns({model_id: candidate}, future, **pricing).per_model
             if model_id not in before or len(before[model_id]) < 5:
@@ -91,7 +92,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("results/gate_precision.csv"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = BacktestConfig(update_every=2, validation_days=args.validation_days)
+    config = BacktestConfig(
+        update_every=2, update=UpdateSettings(validation_days=args.validation_days)
+    )
     frame = pd.DataFrame(
         [row for name in args.environments for s in args.seeds for row in _replay(name, s, config)]
     )

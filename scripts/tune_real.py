@@ -4,6 +4,7 @@ from datetime import date
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.runner import EnvironmentSpec, run_suite
 from online_learning.stats import sharpe_ratio
+from online_learning.update.config import UpdateSettings
 
 
 def main():
@@ -17,8 +18,7 @@ def main():
                 policies=("static", "ewc"),
                 horizons=(30, 90),
                 update_every=every,
-                learning_rate=lr,
-                ewc_lambda=lam,
+                update=UpdateSettings(learning_rate=lr, ewc_lambda=lam),
             )
             suite = run_suite(
                 [EnvironmentSpec(data, data=data, start=start, end=end)], [100], config, workers=1

@@ -5,6 +5,7 @@ import numpy as np
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.runner import run_suite, synthetic_specs
 from online_learning.stats import sharpe_ratio
+from online_learning.update.config import UpdateSettings
 
 
 def main():
@@ -15,8 +16,7 @@ def main():
             policies=("static", "ewc"),
             horizons=(30, 90),
             update_every=2,
-            learning_rate=lr,
-            ewc_lambda=lam,
+            update=UpdateSettings(learning_rate=lr, ewc_lambda=lam),
         )
         suite = run_suite(synthetic_specs(drift_speed=0.004), seeds, config, workers=2)
         diffs = {}

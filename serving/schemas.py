@@ -6,12 +6,24 @@ built from library objects' ``to_dict()`` and never echo an internal object.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+)
 
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.update.config import UpdateSettings, public_name
+from online_learning.update_result import UpdateResult
 
 Symbol = Annotated[
     str,
@@ -152,15 +164,25 @@ class ModelPublic(BaseModel):
     last_update: LastUpdate | None
 
 
-class UpdateHistoryPublic(BaseModel):
+def _public(name: str, declaration: type, *, exclude: tuple[str, ...] = (), optional: bool = False):
+    """A response model with the fields of a library dataclass (its types; each None-able and
+    None by default when ``optional``), so the HTTP schema follows the declaration."""
+    hints = typing.get_type_hints(declaration)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(declaration):
+        if f.name not in exclude:
+            kind = hints[f.name]
+            fields[f.name] = (kind | None, None) if optional else (kind, ...)
+    return create_model(name, **fields)
+
+
+#: The fields of an update's result (``online_learning.update_result.UpdateResult``).
+UpdateResultPublic = _public("UpdateResultPublic", UpdateResult, exclude=("model_id",))
+_JobResult = _public("_JobResult", UpdateResult, exclude=("model_id",), optional=True)
+
+
+class UpdateHistoryPublic(UpdateResultPublic):
     job_id: str
-    decision: str
-    reason: str
-    version: str | None
-    previous_version: str | None
-    sharpe_pre: float | None
-    sharpe_post: float | None
-    degradation_pct: float | None
     duration_s: float
     recorded_at: str
 
@@ -192,16 +214,30 @@ class DataWindow(_Strict):
     end: Date
 
 
-class OnlineUpdateRequest(_Strict):
+class _UpdateRequest(_Strict):
     model_id: ModelId
     data_window: DataWindow | None = Field(
-        default=None, description="Default: the 60 trading days up to the latest data."
+        default=None,
+        description="The window's first and last day (give it or data_window_days, not "
+        "both). Default: the data_window_days up to the latest data.",
     )
-    data_window_days: int | None = Field(default=None, ge=30, le=90)
-    learning_rate: FiniteFloat | None = Field(default=None, gt=0, le=1e6)
-    ewc_lambda: FiniteFloat | None = Field(default=None, ge=0)
-    stability_check: bool | None = None
-    epochs: int | None = Field(default=None, ge=1, le=1000)
+
+
+#: ``POST /models/online-update``: the model, its window as dates, and every update setting
+#: (by its public name, e.g. ``data_window_days``) as an optional override, built from
+#: ``online_learning.update.config.UpdateSettings``; types are checked here, the setting's
+#: rules when the job is built (422 with the setting named).
+OnlineUpdateRequest = create_model(
+    "OnlineUpdateRequest",
+    __base__=_UpdateRequest,
+    **{
+        public_name(name): (
+            field.annotation | None,
+            Field(None, description=f"{field.description} Default: {field.default!r}."),
+        )
+        for name, field in UpdateSettings.model_fields.items()
+    },
+)
 
 
 class JobAccepted(BaseModel):
@@ -211,7 +247,9 @@ class JobAccepted(BaseModel):
     status_url: str
 
 
-class JobPublic(BaseModel):
+class JobPublic(_JobResult):
+    """An update job; the result's fields are set once it is final."""
+
     job_id: str
     model_id: str
     status: Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
@@ -220,12 +258,6 @@ class JobPublic(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
-    reason: str | None
-    version: str | None
-    sharpe_pre: float | None
-    sharpe_post: float | None
-    degradation_pct: float | None
-    duration_s: float | None
     error: str | None
 
 

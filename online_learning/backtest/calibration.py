@@ -99,7 +99,7 @@ def _window_returns(
     env: Environment, models: dict[str, Any], rows: pd.DataFrame, config: BacktestConfig
 ) -> dict[str, np.ndarray]:
     """Daily net and gross returns on the holdout days and on the horizon's Sharpe window."""
-    pricing = {"execution": config.execution, "cost_bps": config.cost_bps}
+    pricing = {"execution": config.update.execution, "cost_bps": config.update.cost_bps}
     holdout = daily_returns(
         models, rows_between(rows, env.holdout_start, env.holdout_end), **pricing
     )
@@ -252,8 +252,8 @@ def calibrate_drift_speed(
         "target_pct": list(TARGET_LOSS_PCT),
         "horizon": config.horizon_days,
         "sharpe_window": config.sharpe_window,
-        "execution": config.execution,
-        "cost_bps": config.cost_bps,
+        "execution": config.update.execution,
+        "cost_bps": config.update.cost_bps,
         "seeds": list(seeds),
         "noise_paths": noise_paths,
         "chosen": None if best is None else best["drift_speed"],

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from online_learning.errors import ConfigError
-from online_learning.execution import DEFAULT_COST_BPS, DEFAULT_EXECUTION, validate_execution
 from online_learning.update.config import (
-    DEFAULT_EPOCHS,
-    DEFAULT_EWC_LAMBDA,
-    DEFAULT_LEARNING_RATE,
     IncrementalUpdateConfig,
+    UpdateSettings,
     validate_model_id,
 )
 
@@ -39,21 +37,11 @@ class BacktestConfig:
         claimed by a specialist (at most one such generic model).
     update_every : int, default 1
         Scheduled incremental updates on every ``update_every``-th trading day (1 = daily).
-    data_window : int, default 60
-        Trading days in an update's window (the last ``validation_days`` held out for the gate).
-    validation_days, min_validation_days : int, default 10, 5
-        At most / at least this many new trading days at the end of each update window on
-        which the gate compares champion and candidate (the product's defaults).
-    learning_rate, ewc_lambda, epochs : float, float, int
-        Of the ``ewc`` and ``ewc_drift`` updates; the product's defaults. ``finetune`` uses
-        the same learning rate with ``ewc_lambda = 0``.
-    min_sharpe_threshold, gate_confidence : float, default 0.95, 0.95
-        The stability gate's parameters (same rule as production).
-    execution : str, default "auto"
-        Execution timing of every position (see :mod:`online_learning.execution`);
-        ``same-close`` is a research option only.
-    cost_bps : float, default 5.0
-        Trading cost per unit of position traded, in basis points, in every return.
+    update : UpdateSettings, default the product's
+        The settings of every update (window, learning rate, lambda, epochs, the gate's
+        parameters, execution timing and costs), as in production. ``finetune`` uses them
+        with ``ewc_lambda = 0``; ``update.execution`` and ``update.cost_bps`` also price every
+        return of the replay (``same-close`` is a research option only).
     drift_window : int, default 30
         Window of the extra, shorter update that a drift signal starts (``ewc_drift``).
     drift_lambda_factor : float, default 1.0
@@ -86,16 +74,7 @@ class BacktestConfig:
     policies: tuple[str, ...] = POLICIES
     model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
     update_every: int = 1
-    data_window: int = 60
-    validation_days: int = 10
-    min_validation_days: int = 5
-    learning_rate: float = DEFAULT_LEARNING_RATE
-    ewc_lambda: float = DEFAULT_EWC_LAMBDA
-    epochs: int = DEFAULT_EPOCHS
-    min_sharpe_threshold: float = 0.95
-    gate_confidence: float = 0.95
-    execution: str = DEFAULT_EXECUTION
-    cost_bps: float = DEFAULT_COST_BPS
+    update: UpdateSettings = field(default_factory=UpdateSettings)
     drift_window: int = 30
     drift_lambda_factor: float = 0.1
     drift_cooldown: int = 10
@@ -123,8 +102,10 @@ class BacktestConfig:
             raise ConfigError("at least one model id is needed")
         for model_id in self.model_ids:
             validate_model_id(model_id)
+        if not isinstance(self.update, UpdateSettings):
+            raise ConfigError(f"update must be UpdateSettings, got {type(self.update).__name__}")
         for name in (
-            "update_every", "epochs", "drift_cooldown", "drift_min_detectors", "drift_warmup",
+            "update_every", "drift_cooldown", "drift_min_detectors", "drift_warmup",
             "retrain_every", "bootstrap_epochs", "retrain_epochs", "holdout_days",
             "sharpe_window",
         ):  # fmt: skip
@@ -144,9 +125,7 @@ class BacktestConfig:
             raise ConfigError(f"drift_lambda_factor must be >= 0, got {self.drift_lambda_factor}")
         if not (math.isfinite(self.sharpe_floor) and self.sharpe_floor > 0):
             raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
-        validate_execution(self.execution)
-        # Let the product's own config validate the update parameters, early and once.
-        self.update_config("probe", as_of=None, seed=0, policy="ewc")
+        # The drift-triggered update's window follows the product's rules too.
         self.update_config("probe", as_of=None, seed=0, policy="ewc", window=self.drift_window)
 
     @property
@@ -167,26 +146,26 @@ class BacktestConfig:
         judged_through=None,
     ) -> IncrementalUpdateConfig:
         """The production update config a policy's update runs with."""
-        return IncrementalUpdateConfig(
-            model_id=model_id,
-            data_window=self.data_window if window is None else window,
-            validation_days=self.validation_days,
-            min_validation_days=self.min_validation_days,
-            gate_confidence=self.gate_confidence,
-            execution=self.execution,
-            cost_bps=self.cost_bps,
-            judged_through=judged_through,
-            learning_rate=self.learning_rate * learning_rate_factor,
-            ewc_lambda=0.0 if policy == "finetune" else self.ewc_lambda * lambda_factor,
-            epochs=self.epochs,
-            min_sharpe_threshold=self.min_sharpe_threshold,
-            as_of=as_of,
-            seed=seed,
+        settings = self.update.replace(
+            data_window=window,
+            learning_rate=self.update.learning_rate * learning_rate_factor,
+            ewc_lambda=0.0 if policy == "finetune" else self.update.ewc_lambda * lambda_factor,
+        )
+        return IncrementalUpdateConfig.of(
+            model_id, settings, as_of=as_of, seed=seed, judged_through=judged_through
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["update"] = self.update.model_dump(mode="json")
         data["policies"] = list(self.policies)
         data["model_ids"] = list(self.model_ids)
         data["horizons"] = list(self.horizons)
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BacktestConfig:
+        """Read back :meth:`to_dict`."""
+        values = dict(data)
+        values["update"] = UpdateSettings(**values.get("update", {}))
+        return cls(**values)

@@ -242,7 +242,7 @@ def data_environment(
     rows = labelled_rows(source)
     days = [pd.Timestamp(d).date() for d in sorted(rows["date"].unique())]
     # Only days whose positions' executed return is known can be evaluated.
-    timing = resolve_execution(config.execution, rows)
+    timing = resolve_execution(config.update.execution, rows)
     priced = rows.loc[rows[RETURN_COLUMNS[timing]].notna(), "date"].unique()
     priced_days = {pd.Timestamp(d).date() for d in priced}
     last = end if end is not None else max(priced_days)
@@ -255,7 +255,7 @@ def data_environment(
             f"{start or 'the start'} and {last}; the longest horizon needs {config.horizon_days}"
         )
     start_index = days.index(eligible[0])
-    needed = max(config.data_window, 60) + config.holdout_days
+    needed = max(config.update.data_window, 60) + config.holdout_days
     if start_index < needed:
         raise DataError(
             f"{source.name}: only {start_index} labelled days before {eligible[0]}; bootstrap "

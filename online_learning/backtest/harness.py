@@ -270,7 +270,7 @@ def run_backtest(
 
 
 def _pricing(config: BacktestConfig) -> dict[str, object]:
-    return {"execution": config.execution, "cost_bps": config.cost_bps}
+    return {"execution": config.update.execution, "cost_bps": config.update.cost_bps}
 
 
 def _champions(registry: InMemoryRegistry, config: BacktestConfig) -> dict[str, nn.Module]:

@@ -177,15 +177,15 @@ class UpdatePolicy(Policy):
 
     def _window_days(self, when: date, window: int) -> list[date]:
         """The trading days an update at the close of ``when`` will use (by the calendar)."""
-        lag = 1 if self.config.execution == "same-close" else 2
+        lag = 1 if self.config.update.execution == "same-close" else 2
         index = self.trading_days.index(when) - lag
         return list(self.trading_days[max(index - window + 1, 0) : index + 1])
 
     def _will_decide(self, model_id: str, when: date, window: int | None) -> bool:
-        days = self._window_days(when, window or self.config.data_window)
+        days = self._window_days(when, window or self.config.update.data_window)
         judged = self.judged_through.get(model_id)
         fresh = [d for d in days if judged is None or d > judged]
-        return len(fresh) >= self.config.min_validation_days
+        return len(fresh) >= self.config.update.min_validation_days
 
     def _poison(self, faults: FaultPlan | None, env, model_id: str, day: int, when: date):
         if faults is None or not self._will_decide(model_id, when, None):
@@ -202,7 +202,7 @@ class UpdatePolicy(Policy):
             seed=derive_seed(self.seed, "fault", day),
             foreign=getattr(env, "foreign_rows", None),
             symbols=symbols,
-            window_days=[pd.Timestamp(d) for d in self._window_days(when, self.config.data_window)],
+            window_days=[pd.Timestamp(d) for d in self._window_days(when, self.config.update.data_window)],
         )
 
     def _update(

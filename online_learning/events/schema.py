@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from online_learning.numbers import finite_or_none
+from online_learning.update_result import UpdateResult
 
 MODEL_UPDATES_TOPIC = "model-updates"
 TRADE_OUTCOMES_TOPIC = "trade-outcomes"
@@ -51,29 +51,20 @@ def _stability_check(decision: str) -> str:
     return {"promoted": "passed", "deferred": "not_run"}.get(decision, "failed")
 
 
-@dataclass(frozen=True)
-class ModelUpdateEvent:
-    """What happened in one incremental update: promoted, rolled back, failed or deferred.
+@dataclass(frozen=True, kw_only=True)
+class ModelUpdateEvent(UpdateResult):
+    """What happened in one incremental update: its
+    :class:`~online_learning.update_result.UpdateResult` (promoted, rolled back, failed or
+    deferred) and the job, window length and times of the attempt.
 
     ``stability_check`` is ``"passed"`` when the candidate was promoted, ``"not_run"`` when the
     update was deferred (it waited for new validation days: nothing trained, nothing judged)
     and ``"failed"`` when the champion stayed for any other reason (``reason`` says which).
     """
 
-    model_id: str
-    sharpe_pre: float | None
-    sharpe_post: float | None
-    degradation_pct: float | None
     stability_check: str
-    decision: str
-    reason: str
-    version: str | None
-    previous_version: str | None
     job_id: str
-    window_start: str | None
-    window_end: str | None
     data_window: int
-    duration_s: float
     started_at: str
     finished_at: str
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -81,63 +72,26 @@ class ModelUpdateEvent:
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_outcome(
+    def of(
         cls,
-        outcome: Any,
+        result: UpdateResult,
         *,
         job_id: str,
         data_window: int,
         started_at: datetime,
         finished_at: datetime,
     ) -> ModelUpdateEvent:
-        """Build the event of an :class:`~online_learning.update.outcomes.UpdateOutcome`."""
-        promoted = outcome.decision == "promoted"
+        """The event announcing ``result`` (a failure's duration is the wall time)."""
+        fields = result.result_fields()
+        duration = fields["duration_s"]
+        if duration is None:
+            duration = (finished_at - started_at).total_seconds()
+        fields["duration_s"] = round(float(duration), 6)
         return cls(
-            model_id=outcome.model_id,
-            sharpe_pre=finite_or_none(outcome.sharpe_pre),
-            sharpe_post=finite_or_none(outcome.sharpe_post),
-            degradation_pct=finite_or_none(outcome.degradation_pct),
-            stability_check=_stability_check(outcome.decision),
-            decision=outcome.decision,
-            reason=outcome.reason,
-            version=outcome.serving_version,
-            previous_version=outcome.previous_version if promoted else None,
+            **fields,
+            stability_check=_stability_check(result.decision),
             job_id=job_id,
-            window_start=outcome.window_start,
-            window_end=outcome.window_end,
             data_window=data_window,
-            duration_s=round(float(outcome.duration_s), 6),
-            started_at=started_at.isoformat(),
-            finished_at=finished_at.isoformat(),
-        )
-
-    @classmethod
-    def failed(
-        cls,
-        *,
-        model_id: str,
-        error: str,
-        job_id: str,
-        data_window: int,
-        started_at: datetime,
-        finished_at: datetime,
-    ) -> ModelUpdateEvent:
-        """The event of an update that raised before reaching a decision."""
-        return cls(
-            model_id=model_id,
-            sharpe_pre=None,
-            sharpe_post=None,
-            degradation_pct=None,
-            stability_check="failed",
-            decision="failed",
-            reason=error,
-            version=None,
-            previous_version=None,
-            job_id=job_id,
-            window_start=None,
-            window_end=None,
-            data_window=data_window,
-            duration_s=round((finished_at - started_at).total_seconds(), 6),
             started_at=started_at.isoformat(),
             finished_at=finished_at.isoformat(),
         )

@@ -7,14 +7,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
-from online_learning.numbers import finite_or_none
-
-Decision = Literal["promoted", "rolled_back", "failed", "deferred"]
-DECISIONS: tuple[str, ...] = ("promoted", "rolled_back", "failed", "deferred")
+from online_learning.update_result import UpdateResult
 
 
 def _aware(name: str, value: datetime) -> datetime:
@@ -33,15 +30,12 @@ def json_document(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{name} must be JSON without NaN or infinity: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class UpdateRecord:
-    """One incremental update attempt, as stored in ``update_history``.
-
-    ``decision`` is ``promoted``, ``rolled_back`` (the gate kept the champion), ``failed``
-    (the update raised) or ``deferred`` (it waited for new validation days and decided nothing).
-    Sharpe fields that are NaN or infinite are stored as None (NULL). ``version`` is the model
-    version serving after the attempt: the new one when promoted, the champion that stayed
-    otherwise. Timestamps must be timezone-aware.
+@dataclass(frozen=True, kw_only=True)
+class UpdateRecord(UpdateResult):
+    """One incremental update attempt, as stored in ``update_history``: its
+    :class:`~online_learning.update_result.UpdateResult`, the job that ran it, when, and the
+    update's settings (``config``). ``decision`` ``failed`` means the update raised; its
+    ``reason`` is the error. Timestamps must be timezone-aware.
 
     Examples
     --------
@@ -55,19 +49,9 @@ class UpdateRecord:
     """
 
     job_id: str
-    model_id: str
-    decision: Decision
-    reason: str
-    sharpe_pre: float | None
-    sharpe_post: float | None
-    degradation_pct: float | None
     duration_s: float
     started_at: datetime
     finished_at: datetime
-    version: str | None = None
-    previous_version: str | None = None
-    window_start: str | None = None
-    window_end: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,75 +59,33 @@ class UpdateRecord:
             value = getattr(self, name)
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-        if self.decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {DECISIONS}, got {self.decision!r}")
         duration = float(self.duration_s)
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"duration_s must be a finite number >= 0, got {self.duration_s!r}")
+        super().__post_init__()
         _aware("started_at", self.started_at)
         _aware("finished_at", self.finished_at)
         # Frozen: normalise through object.__setattr__, once, here.
         object.__setattr__(self, "duration_s", duration)
-        for name in ("sharpe_pre", "sharpe_post", "degradation_pct"):
-            object.__setattr__(self, name, finite_or_none(getattr(self, name)))
         object.__setattr__(self, "config", json_document("config", self.config))
 
     @classmethod
-    def from_outcome(
+    def of(
         cls,
-        outcome: Any,
+        result: UpdateResult,
         *,
         job_id: str,
         config: Mapping[str, Any],
         started_at: datetime,
         finished_at: datetime,
     ) -> UpdateRecord:
-        """The record of an :class:`~online_learning.update.outcomes.UpdateSuccess` or
-        :class:`~online_learning.update.outcomes.RollbackResult`, with the update's configuration.
-
-        Versions follow :class:`~online_learning.events.schema.ModelUpdateEvent`: a rollback
-        records the champion that stayed as ``version`` and no previous version.
-        """
-        promoted = outcome.decision == "promoted"
+        """The record of an update's ``result`` (a failure's duration is the wall time)."""
+        fields = result.result_fields()
+        if fields["duration_s"] is None:
+            fields["duration_s"] = max((finished_at - started_at).total_seconds(), 0.0)
         return cls(
+            **fields,
             job_id=job_id,
-            model_id=outcome.model_id,
-            decision=outcome.decision,
-            reason=outcome.reason,
-            sharpe_pre=outcome.sharpe_pre,
-            sharpe_post=outcome.sharpe_post,
-            degradation_pct=outcome.degradation_pct,
-            duration_s=outcome.duration_s,
-            version=outcome.serving_version or None,
-            previous_version=outcome.previous_version if promoted else None,
-            window_start=outcome.window_start,
-            window_end=outcome.window_end,
-            config=config,
-            started_at=started_at,
-            finished_at=finished_at,
-        )
-
-    @classmethod
-    def from_error(
-        cls,
-        error: BaseException,
-        *,
-        job_id: str,
-        model_id: str,
-        config: Mapping[str, Any],
-        started_at: datetime,
-        finished_at: datetime,
-    ) -> UpdateRecord:
-        """The record of an update that raised ``error`` before deciding anything."""
-        return cls(
-            job_id=job_id,
-            model_id=model_id,
-            decision="failed",
-            reason=f"{type(error).__name__}: {error}",
-            sharpe_pre=None,
-            sharpe_post=None,
-            degradation_pct=None,
-            duration_s=max((finished_at - started_at).total_seconds(), 0.0),
             config=config,
             started_at=started_at,
             finished_at=finished_at,

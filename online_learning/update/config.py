@@ -1,17 +1,40 @@
-"""Configuration of one incremental update.
+"""The settings of an incremental update, declared once.
+
+:class:`UpdateSettings` is the one declaration of what an update may be told: its fields,
+defaults, descriptions and rules. Everything that takes update settings is built from it: the
+``update`` and ``backtest`` command-line options, the flows' parameters, the update job and the
+body of ``POST /api/v1/models/online-update``, and the backtest's configuration. A new setting
+is a new field here and its use in the update path; nothing else repeats it.
 
 The field names and defaults follow the original update script that teams already run
 (``model_id``, ``data_window``, ``learning_rate``, ``ewc_lambda``, ``stability_check``,
-``min_sharpe_threshold``); the remaining fields make its implicit choices explicit.
+``min_sharpe_threshold``); the remaining fields make its implicit choices explicit. Where an
+interface names a setting differently, :data:`PUBLIC_NAMES` says so (the window is
+``data_window_days`` on the command line, in the flows and in the API).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import re
-from dataclasses import asdict, dataclass
+import typing
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 
 from online_learning.errors import ConfigError
 from online_learning.execution import (
@@ -20,6 +43,22 @@ from online_learning.execution import (
     validate_cost_bps,
     validate_execution,
 )
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_EWC_LAMBDA",
+    "DEFAULT_LEARNING_RATE",
+    "MAX_WINDOW_DAYS",
+    "MIN_WINDOW_DAYS",
+    "PRESETS",
+    "PUBLIC_NAMES",
+    "IncrementalUpdateConfig",
+    "UpdateOverrides",
+    "UpdateSettings",
+    "public_name",
+    "validate_model_id",
+    "with_setting_parameters",
+]
 
 MIN_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 90
@@ -39,17 +78,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "conservative": {"learning_rate": 1e-5, "ewc_lambda": 1000.0, "epochs": 10},
 }
+#: Settings whose name differs outside the library (command line, flows, API).
+PUBLIC_NAMES: dict[str, str] = {"data_window": "data_window_days"}
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+Integer = Annotated[int, Strict()]
+Boolean = Annotated[bool, Strict()]
+Execution = Literal["auto", "next-open", "next-close", "same-close"]
 
 
 def _finite(name: str, value: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(number):
+    if not math.isfinite(value):
         raise ConfigError(f"{name} must be finite, got {value!r}")
-    return number
+    return value
 
 
 def validate_model_id(model_id: str) -> str:
@@ -68,78 +109,246 @@ def validate_model_id(model_id: str) -> str:
     return model_id
 
 
-@dataclass(frozen=True)
-class IncrementalUpdateConfig:
-    """Everything one incremental update of one model needs to know.
+def _message(exc: ValidationError) -> str:
+    """The first problem of ``exc`` in the library's words: ``<setting> must ..., got ...``."""
+    error = exc.errors(include_url=False)[0]
+    name = ".".join(str(part) for part in error["loc"]) or "update settings"
+    value = error.get("input")
+    kind = error["type"]
+    if "error" in error.get("ctx", {}):  # one of the rules below, already in our words
+        return str(error["ctx"]["error"])
+    if kind == "extra_forbidden":
+        return f"unknown update setting {name!r}"
+    if kind.startswith("int"):
+        return f"{name} must be an integer, got {value!r}"
+    if kind.startswith("bool"):
+        return f"{name} must be true or false, got {value!r}"
+    if kind.startswith("float"):
+        return f"{name} must be a number, got {value!r}"
+    return f"{name}: {error['msg']}, got {value!r}"
 
-    Parameters
-    ----------
-    model_id : str
-        Registered model name, e.g. ``"bull_specialist"``.
-    data_window : int, default 60
-        Trading days in the sliding window, 30 to 90 inclusive. The last ``validation_days``
-        of them are held out for the stability gate; the rest are trained on.
-    learning_rate : float, default DEFAULT_LEARNING_RATE
-        Adam learning rate, > 0 (measured default, see ``docs/backtest.md``; the seed's 1e-5
-        is the ``conservative`` preset of :data:`PRESETS`).
-    ewc_lambda : float, default DEFAULT_EWC_LAMBDA
-        Strength of the EWC penalty, >= 0 (0 is plain fine-tuning). The task loss is a mean
-        over the window's rows and the Fisher a mean over the rows of the windows it
-        remembers, so lambda is the weight of that memory in units of one window: lambda 1
-        holds the old weights as firmly as one more window of data would.
-    stability_check : bool, default True
-        Run the stability gate. Inconsistent training rows (see
-        :mod:`online_learning.update.integrity`), suspect prices (see
-        :mod:`online_learning.update.price_checks`), a diverged training loss and non-finite
-        losses, weights or Fisher values are rejected even when this is False.
-    min_sharpe_threshold : float, default 0.95
-        Sets the gate's tolerated loss, ``(1 - t) * max(|S_pre|, sharpe_floor)`` of
-        annualised Sharpe (see :mod:`online_learning.update.gate`).
-    validation_days : int, default 10
-        At most this many trading days at the end of the window are held out for the gate;
-        only days that no earlier decision judged (after ``judged_through``) count.
-    min_validation_days : int, default 5
-        Fewer new validation days than this and the update waits: it is not attempted and
-        the champion stays (``awaiting_validation_days``).
-    gate_confidence : float, default 0.95
-        The gate rejects a candidate that is worse than the champion with this confidence
-        (one-sided paired test of daily net returns).
-    execution : str, default "auto"
-        Execution timing of the positions the gate prices: ``auto`` (next open when the data
-        has opens, else next close), ``next-open``, ``next-close`` or ``same-close``
-        (research only; see :mod:`online_learning.execution`).
-    cost_bps : float, default 5.0
-        Trading cost per unit of position traded, in basis points.
-    judged_through : datetime.date or None
-        Last validation day of this model's previous gate decision; its days are not judged
-        again. ``None``: no earlier decision (the recorded path looks it up in the metrics
-        store, the backtest keeps it per model).
-    epochs : int, default DEFAULT_EPOCHS
-        Passes over the training part of the window.
-    batch_size : int, default 32
-    fisher_decay : float, default 0.5
-        What is left of the accumulated Fisher after one window's worth of new days, in
-        (0, 1]. An update whose training days are a share ``w`` new multiplies the old Fisher
-        by ``fisher_decay ** w`` and adds ``w`` times its own, so on any fixed schedule the
-        sum stays near ``1 / -ln(fisher_decay)`` (1.44 at 0.5) times one window's Fisher.
-    sharpe_floor : float, default 0.5
-        Annualised Sharpe below which the gate's tolerance stops shrinking with the old Sharpe.
-    min_validation_samples : int, default 5
-        Validation rows (symbol-days) below which the gate refuses to promote.
-    min_train_samples : int, default 20
-        Training samples below which the update is not attempted.
-    max_train_loss_increase : float, default 0.01
-        A candidate whose cross-entropy on its own training rows ends more than this above the
-        champion's on the same rows has diverged and is rejected (``training_diverged``).
-    max_weight_change : float, default 1.0
-        Largest accepted size of an update, ``||theta_new - theta_old|| / ||theta_old||``;
-        beyond it the candidate is another model, not an increment (``update_too_large``).
-        Measured in the backtest: clean updates 0.07-0.53, a learning rate 1000x too high
-        76-347.
-    as_of : datetime.date or None
-        Last day of data the update may use; ``None`` means the latest day the source has.
-    seed : int, default 0
-        Seeds batch order and any randomness of training.
+
+class _Declared(BaseModel):
+    """Frozen, unknown keys refused, and a rule broken is a :class:`ConfigError` that names
+    the setting (the constructor's; pydantic's own validation entry points raise
+    ``ValidationError`` with the same message inside)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=False)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(_message(exc)) from None
+
+
+class UpdateSettings(_Declared):
+    """How an incremental update trains and judges its candidate (see the module doc).
+
+    Examples
+    --------
+    >>> UpdateSettings().data_window
+    60
+    >>> UpdateSettings(data_window=14)
+    Traceback (most recent call last):
+    ...
+    online_learning.errors.ConfigError: data_window must be between 30 and 90 trading days, got 14
+    >>> UpdateSettings.preset("conservative").learning_rate
+    1e-05
+    """
+
+    data_window: Integer = Field(
+        60,
+        description="Trading days in the sliding window, 30 to 90 inclusive. The last "
+        "validation_days of them are held out for the stability gate; the rest are trained on.",
+    )
+    learning_rate: float = Field(
+        DEFAULT_LEARNING_RATE,
+        description="Adam learning rate, > 0 (measured default, see docs/backtest.md; the "
+        "seed's 1e-5 is the 'conservative' preset).",
+    )
+    ewc_lambda: float = Field(
+        DEFAULT_EWC_LAMBDA,
+        description="Strength of the EWC penalty, >= 0 (0 is plain fine-tuning), in units of "
+        "one window: lambda 1 holds the old weights as firmly as one more window of data would.",
+    )
+    stability_check: Boolean = Field(
+        True,
+        description="Run the stability gate. Inconsistent rows, suspect prices, a diverged "
+        "loss and non-finite values are rejected even when this is off.",
+    )
+    min_sharpe_threshold: float = Field(
+        0.95,
+        description="Sets the gate's tolerated loss, (1 - t) * max(|S_pre|, sharpe_floor) of "
+        "annualised Sharpe.",
+    )
+    validation_days: Integer = Field(
+        10,
+        description="At most this many trading days at the end of the window are held out for "
+        "the gate; only days no earlier decision judged count.",
+    )
+    min_validation_days: Integer = Field(
+        5,
+        description="Fewer new validation days than this and the update waits: nothing is "
+        "trained and the champion stays (awaiting_validation_days).",
+    )
+    gate_confidence: float = Field(
+        0.95,
+        description="The gate rejects a candidate worse than the champion with this "
+        "confidence (one-sided paired test of daily net returns).",
+    )
+    execution: Execution = Field(
+        DEFAULT_EXECUTION,
+        description="Execution timing the gate prices positions at: auto (next open when the "
+        "data has opens, else next close), next-open, next-close, or same-close (research "
+        "only: trades at the close it has seen).",
+    )
+    cost_bps: float = Field(
+        DEFAULT_COST_BPS, description="Trading cost per unit of position traded, in basis points."
+    )
+    epochs: Integer = Field(DEFAULT_EPOCHS, description="Passes over the window's training days.")
+    batch_size: Integer = Field(32, description="Training batch size.")
+    fisher_decay: float = Field(
+        0.5,
+        description="What is left of the accumulated Fisher after one window's worth of new "
+        "days, in (0, 1]; the sum stays near 1 / -ln(decay) windows' Fisher.",
+    )
+    sharpe_floor: float = Field(
+        0.5,
+        description="Annualised Sharpe below which the gate's tolerance stops shrinking with "
+        "the champion's Sharpe.",
+    )
+    min_validation_samples: Integer = Field(
+        5, description="Validation rows (symbol-days) below which the gate refuses to promote."
+    )
+    min_train_samples: Integer = Field(
+        20, description="Training rows below which the update is not attempted."
+    )
+    max_train_loss_increase: float = Field(
+        0.01,
+        description="A candidate whose loss on its own training rows ends more than this above "
+        "the champion's has diverged (training_diverged).",
+    )
+    max_weight_change: float = Field(
+        1.0,
+        description="Largest accepted ||theta_new - theta_old|| / ||theta_old||; beyond it the "
+        "candidate is another model, not an increment (update_too_large). Measured: clean "
+        "updates 0.07-0.53, a learning rate 1000x too high 76-347.",
+    )
+
+    #: Names of the settings, in declaration order (the fields of subclasses excluded).
+    NAMES: ClassVar[tuple[str, ...]]
+
+    @field_validator("learning_rate", "ewc_lambda", "min_sharpe_threshold", "gate_confidence",
+                     "fisher_decay", "sharpe_floor", "max_train_loss_increase",
+                     "max_weight_change")  # fmt: skip
+    @classmethod
+    def _is_finite(cls, value: float, info: Any) -> float:
+        return _finite(info.field_name, value)
+
+    @field_validator("cost_bps")
+    @classmethod
+    def _cost(cls, value: float) -> float:
+        return validate_cost_bps(value)
+
+    @field_validator("execution", mode="before")
+    @classmethod
+    def _execution(cls, value: object) -> object:
+        return validate_execution(value)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _rules(self) -> UpdateSettings:
+        if not MIN_WINDOW_DAYS <= self.data_window <= MAX_WINDOW_DAYS:
+            raise ConfigError(
+                f"data_window must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} "
+                f"trading days, got {self.data_window}"
+            )
+        if not 0 < self.learning_rate <= MAX_LEARNING_RATE:
+            # Far above any sane rate, and Adam's first step overflows float32 beyond ~1e37.
+            raise ConfigError(
+                f"learning_rate must be in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
+            )
+        if self.ewc_lambda < 0:
+            raise ConfigError(f"ewc_lambda must be >= 0, got {self.ewc_lambda}")
+        if not 0 < self.min_sharpe_threshold <= 1:
+            raise ConfigError(
+                f"min_sharpe_threshold must be in (0, 1], got {self.min_sharpe_threshold}"
+            )
+        if not 0 < self.fisher_decay <= 1:
+            raise ConfigError(f"fisher_decay must be in (0, 1], got {self.fisher_decay}")
+        if self.sharpe_floor <= 0:
+            raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
+        if not 0.5 <= self.gate_confidence < 1:
+            raise ConfigError(f"gate_confidence must be in [0.5, 1), got {self.gate_confidence}")
+        names = ("validation_days", "min_validation_days", "epochs", "batch_size",
+                 "min_validation_samples", "min_train_samples")  # fmt: skip
+        for name in names:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 2 <= self.min_validation_days <= self.validation_days:
+            raise ConfigError(
+                f"min_validation_days ({self.min_validation_days}) must be between 2 and "
+                f"validation_days ({self.validation_days})"
+            )
+        if self.validation_days > self.data_window // 2:
+            raise ConfigError(
+                f"validation_days ({self.validation_days}) must be at most half of "
+                f"data_window ({self.data_window})"
+            )
+        if self.max_train_loss_increase < 0:
+            raise ConfigError(
+                f"max_train_loss_increase must be >= 0, got {self.max_train_loss_increase}"
+            )
+        if self.max_weight_change <= 0:
+            raise ConfigError(f"max_weight_change must be > 0, got {self.max_weight_change}")
+        return self
+
+    @classmethod
+    def preset(cls, name: str, **fields: Any) -> UpdateSettings:
+        """The settings of a named preset of :data:`PRESETS`; ``fields`` win."""
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], **fields})
+
+    def settings(self) -> dict[str, Any]:
+        """The settings alone, by name (what :meth:`replace` and the overrides take)."""
+        return {name: getattr(self, name) for name in UpdateSettings.NAMES}
+
+    def replace(self, **changes: Any) -> UpdateSettings:
+        """A validated copy with ``changes`` (None values are ignored: "keep this one").
+
+        Examples
+        --------
+        >>> UpdateSettings().replace(epochs=3, learning_rate=None).epochs
+        3
+        """
+        given = {k: v for k, v in changes.items() if v is not None}
+        return type(self)(**{**self.model_dump(), **given})
+
+
+UpdateSettings.NAMES = tuple(UpdateSettings.model_fields)
+
+#: Every setting optional (None: keep the configured or default value): what the command
+#: line, the flows and the API's update request take. Types are checked here; the rules when
+#: the overrides are applied (:meth:`UpdateSettings.replace`).
+UpdateOverrides: type[BaseModel] = create_model(
+    "UpdateOverrides",
+    __config__=ConfigDict(frozen=True, extra="forbid"),
+    **{
+        name: (field.annotation | None, Field(None, description=field.description))
+        for name, field in UpdateSettings.model_fields.items()
+    },
+)
+
+
+class IncrementalUpdateConfig(UpdateSettings):
+    """One incremental update of one model: its settings and where it stands.
+
+    ``model_id`` is the registered model; ``as_of`` the last day of data the update may use
+    (None: the latest the source has); ``judged_through`` the last validation day of the
+    model's previous gate decision, whose days are not judged again (None: no earlier decision;
+    the recorded path looks it up in the metrics store, the backtest keeps it per model);
+    ``seed`` seeds batch order and any randomness of training.
 
     Examples
     --------
@@ -152,104 +361,84 @@ class IncrementalUpdateConfig:
     """
 
     model_id: str
-    data_window: int = 60
-    learning_rate: float = DEFAULT_LEARNING_RATE
-    ewc_lambda: float = DEFAULT_EWC_LAMBDA
-    stability_check: bool = True
-    min_sharpe_threshold: float = 0.95
-    validation_days: int = 10
-    min_validation_days: int = 5
-    gate_confidence: float = 0.95
-    execution: str = DEFAULT_EXECUTION
-    cost_bps: float = DEFAULT_COST_BPS
     judged_through: date | None = None
-    epochs: int = DEFAULT_EPOCHS
-    batch_size: int = 32
-    fisher_decay: float = 0.5
-    sharpe_floor: float = 0.5
-    min_validation_samples: int = 5
-    min_train_samples: int = 20
-    max_train_loss_increase: float = 0.01
-    max_weight_change: float = 1.0
     as_of: date | None = None
-    seed: int = 0
+    seed: Integer = 0
 
-    def __post_init__(self) -> None:
-        validate_model_id(self.model_id)
-        if isinstance(self.data_window, bool) or not isinstance(self.data_window, int):
-            raise ConfigError(f"data_window must be an integer, got {self.data_window!r}")
-        if not MIN_WINDOW_DAYS <= self.data_window <= MAX_WINDOW_DAYS:
-            raise ConfigError(
-                f"data_window must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} "
-                f"trading days, got {self.data_window}"
-            )
-        if not 0 < _finite("learning_rate", self.learning_rate) <= MAX_LEARNING_RATE:
-            # Far above any sane rate, and Adam's first step overflows float32 beyond ~1e37.
-            raise ConfigError(
-                f"learning_rate must be in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
-            )
-        if _finite("ewc_lambda", self.ewc_lambda) < 0:
-            raise ConfigError(f"ewc_lambda must be >= 0, got {self.ewc_lambda}")
-        if not 0 < _finite("min_sharpe_threshold", self.min_sharpe_threshold) <= 1:
-            raise ConfigError(
-                f"min_sharpe_threshold must be in (0, 1], got {self.min_sharpe_threshold}"
-            )
-        if not 0 < _finite("fisher_decay", self.fisher_decay) <= 1:
-            raise ConfigError(f"fisher_decay must be in (0, 1], got {self.fisher_decay}")
-        if _finite("sharpe_floor", self.sharpe_floor) <= 0:
-            raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
-        validate_execution(self.execution)
-        object.__setattr__(self, "cost_bps", validate_cost_bps(self.cost_bps))
-        if not 0.5 <= _finite("gate_confidence", self.gate_confidence) < 1:
-            raise ConfigError(f"gate_confidence must be in [0.5, 1), got {self.gate_confidence}")
-        names = ("validation_days", "min_validation_days", "epochs", "batch_size",
-                 "min_validation_samples")  # fmt: skip
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not 2 <= self.min_validation_days <= self.validation_days:
-            raise ConfigError(
-                f"min_validation_days ({self.min_validation_days}) must be between 2 and "
-                f"validation_days ({self.validation_days})"
-            )
-        if self.validation_days > self.data_window // 2:
-            raise ConfigError(
-                f"validation_days ({self.validation_days}) must be at most half of "
-                f"data_window ({self.data_window})"
-            )
-        if _finite("max_train_loss_increase", self.max_train_loss_increase) < 0:
-            raise ConfigError(
-                f"max_train_loss_increase must be >= 0, got {self.max_train_loss_increase}"
-            )
-        if _finite("max_weight_change", self.max_weight_change) <= 0:
-            raise ConfigError(f"max_weight_change must be > 0, got {self.max_weight_change}")
-        for name in ("as_of", "judged_through"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, date):
-                raise ConfigError(f"{name} must be a date or None, got {value!r}")
-        if not isinstance(self.min_train_samples, int) or self.min_train_samples < 1:
-            raise ConfigError(
-                f"min_train_samples must be a positive integer, got {self.min_train_samples!r}"
-            )
+    @field_validator("model_id", mode="before")
+    @classmethod
+    def _model_id(cls, value: object) -> object:
+        return validate_model_id(value)  # type: ignore[arg-type]
+
+    @field_validator("as_of", "judged_through", mode="before")
+    @classmethod
+    def _date(cls, value: object, info: Any) -> object:
+        if value is not None and not isinstance(value, date):
+            raise ConfigError(f"{info.field_name} must be a date or None, got {value!r}")
+        return value
+
+    @classmethod
+    def of(
+        cls, model_id: str, settings: UpdateSettings | Mapping[str, Any] | None = None, **context
+    ) -> IncrementalUpdateConfig:
+        """The config of ``model_id`` with ``settings`` and ``context`` (``as_of``,
+        ``judged_through``, ``seed``)."""
+        values = settings.settings() if isinstance(settings, UpdateSettings) else settings or {}
+        return cls(model_id=model_id, **values, **context)
+
+    @property
+    def update_settings(self) -> UpdateSettings:
+        """The settings alone."""
+        return UpdateSettings(**self.settings())
 
     def to_params(self) -> dict[str, Any]:
         """Flat, string-friendly view for logging as run parameters."""
-        params = asdict(self)
-        for name in ("as_of", "judged_through"):
-            value = getattr(self, name)
-            params[name] = value.isoformat() if value else None
-        return params
+        return self.model_dump(mode="json")
 
-    @classmethod
-    def preset(cls, name: str, **fields: Any) -> IncrementalUpdateConfig:
-        """A config with the settings of a named preset of :data:`PRESETS`; ``fields`` win.
 
-        Examples
-        --------
-        >>> IncrementalUpdateConfig.preset("conservative", model_id="m").learning_rate
-        1e-05
-        """
-        if name not in PRESETS:
-            raise ConfigError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-        return cls(**{**PRESETS[name], **fields})
+def public_name(name: str) -> str:
+    """The name of setting ``name`` on the command line, in the flows and in the API."""
+    return PUBLIC_NAMES.get(name, name)
+
+
+def with_setting_parameters(
+    func: Callable[..., Any], parameter: Callable[[str, FieldInfo], inspect.Parameter]
+) -> Callable[..., Any]:
+    """``func`` with one keyword parameter per update setting, as adapters declare them.
+
+    ``parameter(public_name, field)`` builds each (its annotation, default and help are the
+    adapter's: a Typer option, a Prefect flow parameter). ``func`` must take ``overrides``: it
+    receives the settings' values in it, by setting name, None where none was given. The
+    command line and the flows are built this way, so a new setting reaches both unwritten.
+
+    Examples
+    --------
+    >>> def run(model_id: str, overrides: dict) -> dict:
+    ...     return {k: v for k, v in overrides.items() if v is not None}
+    >>> run = with_setting_parameters(run, lambda name, field: inspect.Parameter(
+    ...     name, inspect.Parameter.KEYWORD_ONLY, default=None))
+    >>> "data_window_days" in inspect.signature(run).parameters
+    True
+    >>> run("m", data_window_days=45, epochs=3)
+    {'data_window': 45, 'epochs': 3}
+    """
+    hints = typing.get_type_hints(func, include_extras=True)
+    signature = inspect.signature(func)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in signature.parameters.values() if p.name != "overrides"]  # fmt: skip
+    added = [parameter(public_name(name), UpdateSettings.model_fields[name])
+             for name in UpdateSettings.NAMES]  # fmt: skip
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        overrides = {name: kwargs.pop(public_name(name), None) for name in UpdateSettings.NAMES}
+        return func(*args, **kwargs, overrides=overrides)
+
+    del wrapper.__wrapped__  # the signature below is the whole truth
+    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*own, *added], return_annotation=hints.get("return", signature.empty)
+    )
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *added]}
+    if "return" in hints:
+        wrapper.__annotations__["return"] = hints["return"]
+    return wrapper

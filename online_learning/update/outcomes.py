@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from online_learning.update_result import UpdateResult
+
 #: Reasons of an outcome on which the gate judged the validation days (they are used up).
 GATE_REASONS: tuple[str, ...] = ("passed", "sharpe_degradation")
 #: Reason of an update that waited for new validation days (nothing was trained).
@@ -52,6 +54,22 @@ class UpdateOutcome:
     @property
     def promoted(self) -> bool:
         return self.decision == "promoted"
+
+    def result(self) -> UpdateResult:
+        """What the update decided, as every record of it carries it."""
+        return UpdateResult(
+            model_id=self.model_id,
+            decision=self.decision,
+            reason=self.reason,
+            version=self.serving_version or None,
+            previous_version=getattr(self, "previous_version", None) if self.promoted else None,
+            sharpe_pre=self.sharpe_pre,
+            sharpe_post=self.sharpe_post,
+            degradation_pct=self.degradation_pct,
+            duration_s=self.duration_s,
+            window_start=self.window_start,
+            window_end=self.window_end,
+        )
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)

@@ -7,7 +7,6 @@ never on this path: the event goes to the outbox with the history row, and the
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -25,6 +24,7 @@ from online_learning.metrics_store import UpdateRecord
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.incremental_trainer import OnlineLearner
 from online_learning.update.outcomes import GATE_REASONS, UpdateOutcome
+from online_learning.update_result import UpdateResult
 
 
 class UpdateRecorder(Protocol):
@@ -85,58 +85,37 @@ def run_update(
     if config.judged_through is None:
         judged = last_judged_day(store, config.model_id)
         if judged is not None:
-            config = dataclasses.replace(config, judged_through=judged)
+            config = config.replace(judged_through=judged)
     job_id = job_id or new_job_id()
     started = utc_now()
     try:
         outcome = learner.incremental_update(config, transform_train=transform_train)
     except Exception as exc:
         finished = utc_now()
-        _record_failure(store, config, job_id, exc, started, finished, topic)
+        failure = UpdateResult(
+            model_id=config.model_id, decision="failed", reason=f"{type(exc).__name__}: {exc}"
+        )
+        _record(store, config, failure, job_id, started, finished, topic)
         if observer is not None:
             observer.observe_failure(config.model_id, (finished - started).total_seconds())
         raise
-    finished = utc_now()
-    record = UpdateRecord.from_outcome(
-        outcome, job_id=job_id, config=config.to_params(), started_at=started, finished_at=finished
-    )
-    event = ModelUpdateEvent.from_outcome(
-        outcome,
-        job_id=job_id,
-        data_window=config.data_window,
-        started_at=started,
-        finished_at=finished,
-    )
-    store.record_update(record, [event.to_outbox(topic)])
+    _record(store, config, outcome.result(), job_id, started, utc_now(), topic)
     if observer is not None:
         observer.observe(outcome, fisher_stats=outcome.fisher_stats or None)
     return outcome
 
 
-def _record_failure(
+def _record(
     store: UpdateRecorder,
     config: IncrementalUpdateConfig,
+    result: UpdateResult,
     job_id: str,
-    exc: BaseException,
     started: datetime,
     finished: datetime,
     topic: str,
 ) -> None:
-    error = f"{type(exc).__name__}: {exc}"
-    record = UpdateRecord.from_error(
-        exc,
-        model_id=config.model_id,
-        job_id=job_id,
-        config=config.to_params(),
-        started_at=started,
-        finished_at=finished,
-    )
-    event = ModelUpdateEvent.failed(
-        model_id=config.model_id,
-        error=error,
-        job_id=job_id,
-        data_window=config.data_window,
-        started_at=started,
-        finished_at=finished,
-    )
+    """The history row and the ``model_update`` event of ``result``, in one transaction."""
+    times = {"job_id": job_id, "started_at": started, "finished_at": finished}
+    record = UpdateRecord.of(result, config=config.to_params(), **times)
+    event = ModelUpdateEvent.of(result, data_window=config.data_window, **times)
     store.record_update(record, [event.to_outbox(topic)])

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from flows import jobs
 from online_learning.errors import ConfigError
+from online_learning.update.config import UpdateSettings, public_name
 from serving.deps import Admin, Known, Store
 from serving.errors import ServiceUnavailable
 from serving.schemas import JobAccepted, JobPublic, OnlineUpdateRequest, errors
@@ -77,10 +78,10 @@ def flow_parameters(body: OnlineUpdateRequest) -> dict[str, Any]:
         params["as_of"] = end.isoformat()
     elif body.data_window_days is not None:
         params["data_window_days"] = body.data_window_days
-    for name in ("learning_rate", "ewc_lambda", "stability_check", "epochs"):
-        value = getattr(body, name)
-        if value is not None:
-            params[name] = value
+    for name in UpdateSettings.NAMES:
+        value = getattr(body, public_name(name))
+        if value is not None and name != "data_window":
+            params[public_name(name)] = value
     return params
 
 
@@ -122,8 +123,10 @@ def get_job(_: Admin, job_id: Annotated[str, Path(max_length=100)]) -> dict:
         job = jobs.get_job(job_id)
     except httpx.HTTPError as exc:
         raise ServiceUnavailable(f"the Prefect API is unreachable: {exc}") from exc
-    data = dict(job.__dict__)
+    data = {k: v for k, v in job.__dict__.items() if k != "result"}
     for name in ("created_at", "started_at", "finished_at"):
         value = data[name]
         data[name] = None if value is None else value.isoformat()
+    if job.result is not None:
+        data |= {k: v for k, v in job.result.result_fields().items() if k != "model_id"}
     return data

@@ -81,14 +81,8 @@ def history(
     """The model's update attempts, newest first (promoted, rolled back, deferred, failed)."""
     return [
         {
+            **r.result_fields(),
             "job_id": r.job_id,
-            "decision": r.decision,
-            "reason": r.reason,
-            "version": r.version,
-            "previous_version": r.previous_version,
-            "sharpe_pre": r.sharpe_pre,
-            "sharpe_post": r.sharpe_post,
-            "degradation_pct": r.degradation_pct,
             "duration_s": r.duration_s,
             "recorded_at": r.finished_at.isoformat(),
         }

@@ -88,12 +88,13 @@ def test_an_update_job_reaches_a_final_state_that_matches_the_registry(
     )
     assert job.status in ("promoted", "rolled_back"), job
     assert job.model_id == model
-    assert registry.champion_version(model) == job.version
+    assert job.result.decision == job.status
+    assert registry.champion_version(model) == job.result.version
     if job.status == "promoted":
-        assert job.version != specialists[model]
+        assert job.result.version != specialists[model]
     else:
-        assert job.version == specialists[model]
-    assert gate_passes(job.__dict__) == (job.status == "promoted")
+        assert job.result.version == specialists[model]
+    assert gate_passes(job.result.__dict__) == (job.status == "promoted")
     [record] = metrics_store.update_history(model_id=model)
     assert record.job_id.startswith(f"{job_id}/{model}/")
     assert record.decision == job.status

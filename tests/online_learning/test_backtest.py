@@ -26,6 +26,7 @@ from online_learning.backtest.metrics import environment_summary, fault_summary
 from online_learning.data import SyntheticMarket
 from online_learning.errors import ConfigError
 from online_learning.stats import sharpe_ratio
+from online_learning.update.config import UpdateSettings
 from tests.utils.markets import to_wide
 
 #: A few minutes of market: every policy, updates every third day, short phases.
@@ -101,8 +102,7 @@ def fault_runs():
         TINY,
         policies=("finetune", "ewc"),
         update_every=1,
-        validation_days=4,
-        min_validation_days=2,
+        update=UpdateSettings(validation_days=4, min_validation_days=2),
     )
     plan = FaultPlan(every=2, kinds=FAULT_KINDS)
     return [_tiny(seed, config, faults=plan) for seed in (0, 1)]
@@ -145,7 +145,9 @@ def _regime_switch(
 ) -> tuple[BacktestConfig, list]:
     """A -> B -> A: 30 days of ``regime`` after deployment, 42 of the conflicting regime, then
     ``regime`` again (scored frozen); updates every other day, as in the full run; two seeds."""
-    config = BacktestConfig(policies=policies, horizons=(30,), update_every=2, **options)
+    config = BacktestConfig(
+        policies=policies, horizons=(30,), update_every=2, update=UpdateSettings(**options)
+    )
     runs = []
     for seed in (0, 1):
         # The old, strongly predictable market: these tests are about the method's mechanics.
@@ -216,13 +218,13 @@ def test_configuration_errors_name_the_problem():
     with pytest.raises(ConfigError, match="unknown or no policies"):
         BacktestConfig(policies=("static", "magic"))
     with pytest.raises(ConfigError, match="data_window must be between 30 and 90"):
-        BacktestConfig(data_window=20)
+        BacktestConfig(update=UpdateSettings(data_window=20))
     with pytest.raises(ConfigError, match="horizons"):
         BacktestConfig(horizons=(10,))
     # The drift updates' 30-day window cannot hold out 20 validation days.
     with pytest.raises(ConfigError, match=r"validation_days \(20\) must be at most half"):
-        BacktestConfig(validation_days=20)
-    config = BacktestConfig(validation_days=14)
+        BacktestConfig(update=UpdateSettings(validation_days=20))
+    config = BacktestConfig(update=UpdateSettings(validation_days=14))
     assert config.update_config("m", as_of=None, seed=0, policy="ewc").validation_days == 14
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -38,7 +39,7 @@ def bounce_runs():
     start = sorted(market.fetch()["date"].unique())[330].date()
     runs = {}
     for execution in ("auto", "same-close"):
-        config = BacktestConfig(**{**BOUNCE.to_dict(), "execution": execution})
+        config = dataclasses.replace(BOUNCE, update=BOUNCE.update.replace(execution=execution))
         env = data_environment(market, config, start=start)
         runs[execution] = run_backtest(env, 0, config)
     return runs

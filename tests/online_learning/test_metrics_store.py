@@ -338,15 +338,15 @@ def test_records_from_real_outcomes(store: MetricsStore) -> None:
     rollback = RollbackResult(sharpe_pre=1.0, sharpe_post=math.nan, degradation_pct=math.nan,
                               champion_version="5", reason="non_finite", **common)  # fmt: skip
     config = {"data_window": 60}
-    promoted = UpdateRecord.from_outcome(
-        success, job_id="j1", config=config, started_at=T0, finished_at=T0
+    promoted = UpdateRecord.of(
+        success.result(), job_id="j1", config=config, started_at=T0, finished_at=T0
     )
-    rolled_back = UpdateRecord.from_outcome(
-        rollback, job_id="j2", config=config, started_at=T0 + timedelta(days=1),
+    rolled_back = UpdateRecord.of(
+        rollback.result(), job_id="j2", config=config, started_at=T0 + timedelta(days=1),
         finished_at=T0 + timedelta(days=1),
     )  # fmt: skip
-    event = ModelUpdateEvent.from_outcome(
-        rollback, job_id="j2", data_window=60, started_at=T0, finished_at=T0
+    event = ModelUpdateEvent.of(
+        rollback.result(), job_id="j2", data_window=60, started_at=T0, finished_at=T0
     ).to_outbox()
     store.record_update(promoted)
     store.record_update(rolled_back, [event])

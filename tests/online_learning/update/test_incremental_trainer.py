@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
@@ -191,7 +190,7 @@ def test_an_update_larger_than_the_model_itself_is_rejected(registry, market, da
 
     registry.promote(model_id=MODEL, version="1")
     limit = accepted.weight_change / 2
-    refused = learner.incremental_update(dataclasses.replace(config, max_weight_change=limit))
+    refused = learner.incremental_update(config.replace(max_weight_change=limit))
     assert isinstance(refused, RollbackResult), refused
     assert refused.reason == "update_too_large"
     assert refused.weight_change == pytest.approx(accepted.weight_change)
