@@ -202,7 +202,9 @@ class UpdatePolicy(Policy):
             seed=derive_seed(self.seed, "fault", day),
             foreign=getattr(env, "foreign_rows", None),
             symbols=symbols,
-            window_days=[pd.Timestamp(d) for d in self._window_days(when, self.config.update.data_window)],
+            window_days=[
+                pd.Timestamp(d) for d in self._window_days(when, self.config.update.data_window)
+            ],
         )
 
     def _update(
