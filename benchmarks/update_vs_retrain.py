@@ -20,7 +20,7 @@ from benchmarks._store import TimedRegistry
 from online_learning.data import DataSource
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 
 MODEL_ID = "bull_specialist"
 HISTORY_YEARS = 2

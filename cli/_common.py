@@ -13,13 +13,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from online_learning.specialists import SPECIALISTS
+
 EXIT_PROMOTED = 0
 EXIT_ERROR = 1
 EXIT_ROLLED_BACK = 3
 #: No update was rolled back, but at least one waited for new validation days (nothing decided).
 EXIT_DEFERRED = 4
 
-DEFAULT_MODELS = ["bull_specialist", "bear_specialist", "sideways_specialist"]
+DEFAULT_MODELS = list(SPECIALISTS)
+
 
 app = typer.Typer(
     help="Online learning for trading models: EWC updates, a Sharpe gate, rollback.",

@@ -64,7 +64,7 @@ def run_updates(
     """Update each model with ``update_settings`` through the recorded path (history row and
     ``model_update`` event)."""
     from online_learning.update.config import IncrementalUpdateConfig
-    from online_learning.update.incremental_trainer import OnlineLearner
+    from online_learning.update.learner import OnlineLearner
     from online_learning.update.service import run_update
 
     configs = [

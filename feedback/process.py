@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 
-from feedback.known_models import KnownModels
 from feedback.worker import FeedbackWorker
 from online_learning.events.kafka import KafkaPublisher, ensure_topics
 from online_learning.events.relay import OutboxRelay
 from online_learning.feedback.notifier import AdaptationNotifier
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.registry.known import KnownModels
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class FeedbackProcess:
         if not any_model:
             from online_learning.registry import MlflowRegistry
 
-            known = KnownModels(MlflowRegistry.from_settings(config).list_models)
+            known = KnownModels(MlflowRegistry.from_settings(config).list_models, ttl_s=60.0)
         self.drift = DriftStore(store)
         self.notifier = None
         if notify_prefect:

@@ -29,7 +29,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.parameters import with_update_settings
 from flows.report import final_state, publish, report_of
 from flows.updates import update_model
-from online_learning.models import SPECIALISTS
+from online_learning.specialists import SPECIALISTS
 from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
 
 DEFAULT_MODELS: tuple[str, ...] = tuple(SPECIALISTS)

@@ -51,7 +51,7 @@ from online_learning.errors import ConfigError, DataError, ModelNotFoundError, R
 from online_learning.metrics_store import MetricsStore, StoreError
 from online_learning.settings import get_settings
 from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import UpdateOutcome
 from online_learning.update.service import run_update
 

@@ -14,25 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-SPECIALISTS: dict[str, str] = {
-    "bull_specialist": "bull",
-    "bear_specialist": "bear",
-    "sideways_specialist": "sideways",
-}
-"""Default model ids and the regime each one specialises in."""
-
-
-def regime_of(model_id: str) -> str | None:
-    """The regime a default specialist serves, or ``None`` for any other model id.
-
-    Examples
-    --------
-    >>> regime_of("bear_specialist")
-    'bear'
-    >>> regime_of("my_model") is None
-    True
-    """
-    return SPECIALISTS.get(model_id)
+__all__ = ["RegimeSpecialist"]
 
 
 class RegimeSpecialist(nn.Module):

@@ -29,7 +29,7 @@ from online_learning.backtest.environments import data_environment, synthetic_en
 from online_learning.backtest.harness import bootstrap_registry, daily_returns
 from online_learning.stats import sharpe_ratio
 from online_learning.update.config import UpdateSettings
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 
 AHEAD = 21
 

@@ -9,7 +9,7 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.window import update_window
 
 

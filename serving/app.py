@@ -8,7 +8,7 @@ What the lifespan puts on ``app.state`` (routers read it through :mod:`serving.d
 ``metrics``               :class:`~serving.metrics.ServingMetrics` (set by ``create_app``)
 ``store``                 the migrated :class:`~online_learning.metrics_store.MetricsStore`
 ``registry``              :class:`~online_learning.registry.MlflowRegistry`
-``known_models``          :class:`~serving.hotswap.KnownModels` (the registry's model list)
+``known_models``          :class:`~online_learning.registry.known.KnownModels` (the model list)
 ``feedback``              :class:`~online_learning.feedback.service.FeedbackService`: learns
                           in-process without ``KAFKA_BOOTSTRAP_SERVERS``, else hands outcomes
                           to the feedback workers through ``trade-outcomes``
@@ -56,8 +56,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from online_learning.metrics_store import MetricsStore
     from online_learning.prediction import ChampionHolder, ModelServingService
     from online_learning.registry import MlflowRegistry
+    from online_learning.registry.known import KnownModels
     from serving.batcher import MicroBatcher
-    from serving.hotswap import HotSwap, KnownModels
+    from serving.hotswap import HotSwap
     from serving.streaming import StreamHub
 
     state = app.state
@@ -70,7 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     store = MetricsStore.from_settings(settings)
     await run_in_threadpool(store.migrate)
     registry = MlflowRegistry.from_settings(settings)
-    known = KnownModels(registry)
+    known = KnownModels(registry.list_models)
     hub = StreamHub.from_settings(settings)
     producer = None
     if settings.kafka_bootstrap_servers:
@@ -86,7 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     feedback = FeedbackService(
         store=store,
         producer=producer,
-        known_model_ids=known.ids,
+        known_model_ids=known,
         on_drift=on_drift if producer is None else None,
         drift_cooldown=timedelta(seconds=settings.drift_cooldown_s),
         drift_topic=settings.model_drift_topic,

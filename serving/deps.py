@@ -16,9 +16,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from online_learning.feedback.service import FeedbackService
 from online_learning.metrics_store import MetricsStore
 from online_learning.registry import MlflowRegistry
+from online_learning.registry.known import KnownModels
 from serving.auth import ApiKeys, Principal
 from serving.errors import ServiceUnavailable
-from serving.hotswap import KnownModels
 from serving.metrics import ServingMetrics
 from serving.settings import ServingSettings
 

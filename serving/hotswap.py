@@ -12,7 +12,8 @@ request keeps the models it started with and none fails during a promotion.
   without an event (``online-learning rollback``, a promotion by hand in MLflow). Until the
   first champions are loaded the same thread keeps trying to load them.
 
-:class:`KnownModels` caches the registry's model list for the feedback path and the 404s.
+:class:`~online_learning.registry.known.KnownModels` caches the registry's model list for the
+feedback path and the 404s.
 """
 
 from __future__ import annotations
@@ -25,37 +26,9 @@ from collections.abc import Callable, Iterable
 
 from online_learning.errors import OnlineLearningError
 
-__all__ = ["HotSwap", "KnownModels"]
+__all__ = ["HotSwap"]
 
 logger = logging.getLogger(__name__)
-
-
-class KnownModels:
-    """The registry's models, read at most every ``ttl_s`` seconds (thread-safe)."""
-
-    def __init__(self, registry, *, ttl_s: float = 5.0) -> None:
-        self.registry = registry
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._rows: list[dict] | None = None
-        self._at = 0.0
-
-    def rows(self, *, fresh: bool = False) -> list[dict]:
-        """``[{"model_id", "champion", "regime"}]`` (``MlflowRegistry.list_models``)."""
-        with self._lock:
-            if not fresh and self._rows is not None and time.monotonic() - self._at < self.ttl_s:
-                return self._rows
-        rows = self.registry.list_models()
-        with self._lock:
-            self._rows, self._at = rows, time.monotonic()
-        return rows
-
-    def ids(self) -> frozenset[str]:
-        return frozenset(row["model_id"] for row in self.rows())
-
-    def exists(self, model_id: str) -> bool:
-        """Whether the registry has ``model_id`` (a miss is checked against a fresh list)."""
-        return model_id in self.ids() or model_id in {r["model_id"] for r in self.rows(fresh=True)}
 
 
 class HotSwap:

@@ -28,11 +28,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from online_learning.settings import Settings
+from online_learning.specialists import SPECIALISTS
 from serving.auth import ApiKeys
 
 #: Every HTTP route lives under this prefix.
 API_PREFIX = "/api/v1"
-SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
 Strategy = Literal["ensemble", "champion_challenger"]
 
 
@@ -45,7 +45,7 @@ class ServingSettings(Settings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     strategy: Strategy = "ensemble"
     registry_poll_s: float = Field(default=5.0, gt=0, le=3600)
-    serving_models: tuple[str, ...] = SPECIALISTS
+    serving_models: tuple[str, ...] = tuple(SPECIALISTS)
     #: Window in which concurrent single predictions are collected into one batched forward
     #: (0: only those that arrive in the same event-loop turn; negative: no micro-batching).
     micro_batch_ms: float = Field(default=0.0, le=50)

@@ -17,7 +17,7 @@ from online_learning.update.config import (
 #: Every policy the harness knows, in the order tables and plots show them.
 POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
 #: Policies whose models change through
-#: :class:`~online_learning.update.incremental_trainer.OnlineLearner`.
+#: :class:`~online_learning.update.learner.OnlineLearner`.
 UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")
 #: Model id of the default single model (not a regime specialist: it trains on every row).
 DEFAULT_MODEL_ID = "backtest_model"

@@ -2,7 +2,7 @@
 
 Each fault is applied through the product's own hooks: a ``transform_train`` that rewrites the
 training rows of
-:meth:`~online_learning.update.incremental_trainer.OnlineLearner.incremental_update`
+:meth:`~online_learning.update.learner.OnlineLearner.incremental_update`
 (the validation rows are never touched), a factor on the learning rate of the update's
 config, or a corruption of the prices the update's data source serves (a data feed gone
 wrong: features, labels and validation days all see it). The product promises that none of

@@ -44,8 +44,8 @@ from online_learning.backtest.policies import (
 from online_learning.errors import ConfigError
 from online_learning.execution import executed_returns, net_returns, position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import regime_of
 from online_learning.registry.memory import InMemoryRegistry
+from online_learning.specialists import regime_of
 from online_learning.stats import sharpe_ratio
 from online_learning.update.bootstrap import train_and_register
 

@@ -24,7 +24,7 @@ from online_learning.errors import DataError
 from online_learning.feedback.drift import CooldownPolicy, DriftMonitor
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import AWAITING
 
 __all__ = ["DriftRecord", "Policy", "UpdateRecord", "derive_seed", "make_policy"]

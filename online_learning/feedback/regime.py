@@ -13,15 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from online_learning.errors import ConfigError
+from online_learning.specialists import SPECIALISTS
 
 __all__ = ["REGIMES", "RegimeClassifier", "RegimeView"]
 
 REGIMES: tuple[str, ...] = ("bull", "bear", "sideways")
-DEFAULT_SPECIALISTS: dict[str, str] = {
-    "bull": "bull_specialist",
-    "bear": "bear_specialist",
-    "sideways": "sideways_specialist",
-}
+#: The specialist of each regime (the default models of :data:`online_learning.models.SPECIALISTS`).
+DEFAULT_SPECIALISTS: dict[str, str] = {regime: model for model, regime in SPECIALISTS.items()}
 _VOL_FLOOR = 1e-8
 
 

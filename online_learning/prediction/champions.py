@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from online_learning.errors import OnlineLearningError
-from online_learning.models import SPECIALISTS, regime_of
 from online_learning.prediction.errors import ChampionLoadError, NoChampions, UnknownModel
 from online_learning.prediction.stacked import StackedForward
 from online_learning.registry.base import ModelRegistry
+from online_learning.specialists import SPECIALISTS, regime_of
 
 __all__ = ["Champion", "ChampionHolder", "ChampionSet"]
 

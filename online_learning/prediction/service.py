@@ -81,7 +81,8 @@ class ModelServingService:
     --------
     >>> import torch
     >>> from online_learning.features import FEATURE_COLUMNS
-    >>> from online_learning.models import SPECIALISTS, RegimeSpecialist
+    >>> from online_learning.models import RegimeSpecialist
+    >>> from online_learning.specialists import SPECIALISTS
     >>> from online_learning.registry.memory import InMemoryRegistry
     >>> registry = InMemoryRegistry()
     >>> for seed, model_id in enumerate(SPECIALISTS):

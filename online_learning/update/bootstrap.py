@@ -19,8 +19,9 @@ from online_learning.errors import DataError
 from online_learning.ewc import EWCState, compute_fisher_information
 from online_learning.execution import position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import RegimeSpecialist, regime_of
+from online_learning.models import RegimeSpecialist
 from online_learning.registry.base import ModelRegistry
+from online_learning.specialists import regime_of
 from online_learning.stats import sharpe_ratio
 from online_learning.update.training import evaluate_loss, make_loader, train_from_scratch
 from online_learning.update.window import labelled_features

@@ -93,7 +93,7 @@ def record_recent_performance(
     """Price each champion of ``model_ids`` on the last ``days`` trading days of its regime
     and record the realised returns in ``store`` (idempotent: a day recorded again is
     overwritten)."""
-    from online_learning.models import regime_of
+    from online_learning.specialists import regime_of
     from online_learning.update.window import labelled_features
 
     features = labelled_features(source)

@@ -22,7 +22,7 @@ from online_learning.events.schema import (
 )
 from online_learning.metrics_store import UpdateRecord
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import GATE_REASONS, UpdateOutcome
 from online_learning.update_result import UpdateResult
 

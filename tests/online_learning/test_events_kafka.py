@@ -15,7 +15,7 @@ from online_learning.events.relay import OutboxRelay
 from online_learning.metrics_store import MetricsStore
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.service import run_update
 from tests.utils.markets import inverted_relationship, regime_switch, trading_days
 

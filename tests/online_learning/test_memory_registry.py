@@ -10,7 +10,7 @@ from online_learning.registry import CHAMPION_ALIAS, PREVIOUS_CHAMPION_ALIAS, Mo
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import RollbackResult, UpdateSuccess
 from tests.utils.markets import regime_switch, shuffle_labels, trading_days
 from tests.utils.registries import register, small_model

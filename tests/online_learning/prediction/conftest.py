@@ -11,8 +11,9 @@ import torch
 from online_learning.data import SyntheticMarket
 from online_learning.features import FEATURE_COLUMNS, build_features
 from online_learning.metrics_store import MetricsStore
-from online_learning.models import SPECIALISTS, RegimeSpecialist
+from online_learning.models import RegimeSpecialist
 from online_learning.prediction import ChampionHolder
+from online_learning.specialists import SPECIALISTS
 
 
 def publish_specialist(

@@ -13,7 +13,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import SPECIALISTS
 from online_learning.prediction import (
     ChampionHolder,
     ChampionLoadError,
@@ -22,6 +21,7 @@ from online_learning.prediction import (
     UnknownModel,
 )
 from online_learning.registry import MlflowRegistry
+from online_learning.specialists import SPECIALISTS
 from tests.utils.registries import FEATURES, register
 
 MODEL = "bull_specialist"

@@ -16,7 +16,6 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.feedback.regime import RegimeClassifier
 from online_learning.feedback.service import FeedbackService
 from online_learning.metrics_store import MetricsStore, PerformanceRow
-from online_learning.models import SPECIALISTS
 from online_learning.prediction import (
     ChampionHolder,
     InvalidFeatures,
@@ -25,6 +24,7 @@ from online_learning.prediction import (
     NoChampions,
 )
 from online_learning.prediction.stacked import StackedForward
+from online_learning.specialists import SPECIALISTS
 from tests.utils.trade_outcomes import outcome_stream
 
 KEYS = {"prediction_id", "symbol", "p_up", "direction", "confidence", "position", "strategy",

@@ -1,67 +1,48 @@
 """One incremental update of one model: window, Fisher, EWC training, gate, registry.
 
 :class:`OnlineLearner` is the product's update path; the daily Prefect flow, the CLI and the
-backtest harness all call :meth:`OnlineLearner.incremental_update`.
+backtest harness all call :meth:`OnlineLearner.incremental_update`. The update is a list of
+named steps over one :class:`Attempt`; a step that rejects the candidate (or defers the
+update) ends it with that outcome.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import torch
+from torch import nn
 
 from online_learning.data import DataSource
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import parameters_finite, regime_of, relative_change
-from online_learning.registry.base import LoadedModel, ModelRegistry
+from online_learning.models import parameters_finite, relative_change
+from online_learning.registry.base import ModelRegistry
+from online_learning.specialists import regime_of
+from online_learning.update.attempt import Attempt, Ended
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.decision import (
-    explain,
-    gate_fields,
-    new_day_share,
-    numbers,
-    opening_book,
-    run_metrics,
-    run_tags,
-)
 from online_learning.update.gate import StabilityGate, StabilityReport
 from online_learning.update.integrity import describe_inconsistency
 from online_learning.update.outcomes import (
-    RollbackResult,
     UpdateDeferred,
     UpdateOutcome,
     UpdateSuccess,
 )
 from online_learning.update.price_checks import describe_price_faults
-from online_learning.update.training import evaluate_loss, fit, make_loader
+from online_learning.update.run_record import (
+    explain,
+    new_day_share,
+    opening_book,
+)
+from online_learning.update.training import TrainingReport, evaluate_loss, fit, make_loader
 from online_learning.update.window import UpdateWindow, update_window
 
 Progress = Callable[[str], None]
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.steps: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        begin = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - begin
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
 
 
 class OnlineLearner:
@@ -120,94 +101,113 @@ class OnlineLearner:
         :class:`~online_learning.errors.ModelNotFoundError` when there is no champion and
         :class:`~online_learning.errors.DataError` when the source cannot supply the window.
         """
-        timer = _Timer()
-        self._say(f"{config.model_id}: loading champion")
-        with timer.step("registry"):
-            champion = self.registry.load_champion(config.model_id)
-        regime = champion.tags.get("regime") or regime_of(config.model_id)
+        attempt = self._load_champion(config)
+        self._fetch_window(attempt, transform_train)
+        try:
+            self._check_window(attempt)
+            self._wait_for_new_days(attempt)
+            candidate, training = self._train(attempt)
+            stability = self._judge(attempt, candidate)
+            state, weight = self._consolidate(attempt, candidate)
+            return self._promote(attempt, candidate, training, stability, state, weight)
+        except Ended as ended:
+            return ended.outcome
 
+    # -- the steps, in order --------------------------------------------------------------
+    def _load_champion(self, config: IncrementalUpdateConfig) -> Attempt:
+        self._say(f"{config.model_id}: loading champion")
+        begin = time.perf_counter()
+        champion = self.registry.load_champion(config.model_id)
+        regime = champion.tags.get("regime") or regime_of(config.model_id)
+        attempt = Attempt(config=config, champion=champion, regime=regime, started=begin)
+        attempt.steps["registry"] = time.perf_counter() - begin
+        return attempt
+
+    def _fetch_window(
+        self, attempt: Attempt, transform_train: Callable[[pd.DataFrame], pd.DataFrame] | None
+    ) -> None:
+        config = attempt.config
         self._say(f"{config.model_id}: fetching {config.data_window}-day window")
-        with timer.step("data"):
+        with attempt.step("data"):
             window = update_window(
                 self.data_source,
                 data_window=config.data_window,
                 validation_days=config.validation_days,
                 as_of=config.as_of,
-                regime=regime,
+                regime=attempt.regime,
                 execution=config.execution,
                 judged_through=config.judged_through,
             )
             if transform_train is not None:
                 window = dataclasses.replace(window, train=transform_train(window.train.copy()))
+        attempt.window = window
 
-        # Losses and the update's size once training ran: logged with the run either way.
-        measured: dict[str, float | str] = {}
-
-        def reject(
-            reason: str, detail: str, report: StabilityReport | None = None
-        ) -> RollbackResult:
-            return self._reject(config, champion, window, timer, reason, detail, report, measured)
-
+    def _check_window(self, attempt: Attempt) -> None:
+        """Rows that must never reach a model: non-finite, inconsistent, suspect prices."""
+        window = attempt.window
         if not window.finite:
-            return reject("non_finite_data", "the window holds NaN or infinite feature values")
+            self._reject(
+                attempt, "non_finite_data", "the window holds NaN or infinite feature values"
+            )
         problem = describe_inconsistency(
-            window.train, window.validation, trading_days=window.trading_days, regime=regime
+            window.train, window.validation, trading_days=window.trading_days, regime=attempt.regime
         )
         if problem is not None:
-            return reject("inconsistent_data", problem)
+            self._reject(attempt, "inconsistent_data", problem)
         universe = window.universe if window.universe is not None else window.train
         suspect = describe_price_faults(universe)
         if suspect is not None:
-            return reject("suspect_prices", suspect)
+            self._reject(attempt, "suspect_prices", suspect)
+
+    def _wait_for_new_days(self, attempt: Attempt) -> None:
+        """Days an earlier decision judged are not judged again (the champion already won or
+        lost on them): until enough new days have come in, nothing is trained."""
+        config, window = attempt.config, attempt.window
         fresh = len(window.validation_days)
         if fresh < config.min_validation_days:
-            # Days an earlier decision judged are not judged again: the champion already won
-            # (or lost) on them. Nothing is trained until enough new days have come in.
             self._say(f"{config.model_id}: waiting for new validation days; champion stays")
-            return UpdateDeferred(
-                model_id=config.model_id,
-                sharpe_pre=math.nan,
-                sharpe_post=math.nan,
-                degradation_pct=math.nan,
-                duration_s=timer.elapsed,
-                n_train=len(window.train),
-                n_validation=len(window.validation),
-                window_start=window.start.isoformat(),
-                window_end=window.end.isoformat(),
-                timings=dict(timer.steps),
-                execution=window.execution,
-                cost_bps=config.cost_bps,
-                champion_version=champion.version,
-                detail=f"{fresh} validation day(s) new since the decision judged through "
-                f"{config.judged_through}; the gate needs {config.min_validation_days}",
+            raise Ended(
+                UpdateDeferred(
+                    **attempt.common(),
+                    execution=window.execution,
+                    cost_bps=config.cost_bps,
+                    champion_version=attempt.champion.version,
+                    detail=f"{fresh} validation day(s) new since the decision judged through "
+                    f"{config.judged_through}; the gate needs {config.min_validation_days}",
+                )
             )
+
+    def _train(self, attempt: Attempt) -> tuple[nn.Module, TrainingReport]:
+        """Fine-tune a copy of the champion with the EWC penalty; reject a candidate whose
+        training diverged or moved the weights too far to be an increment."""
+        config, champion, window = attempt.config, attempt.champion, attempt.window
         if len(window.train) < config.min_train_samples:
-            return reject(
+            self._reject(
+                attempt,
                 "insufficient_training_data",
-                f"{len(window.train)} training rows in regime {regime!r}, "
+                f"{len(window.train)} training rows in regime {attempt.regime!r}, "
                 f"need {config.min_train_samples}",
             )
         torch.manual_seed(config.seed)
         loader = make_loader(
             window.train, FEATURE_COLUMNS, batch_size=config.batch_size, seed=config.seed
         )
-        fisher_loader = make_loader(window.train, FEATURE_COLUMNS, batch_size=256, shuffle=False)
-
         penalty_state = champion.ewc_state
         if penalty_state is None:
             # A version registered without EWC state (e.g. by another tool): estimate the
             # importance of its weights on this window instead.
-            with timer.step("fisher"):
+            with attempt.step("fisher"):
                 penalty_state = EWCState.from_model(
                     champion.model,
-                    compute_fisher_information(champion.model, fisher_loader),
+                    compute_fisher_information(champion.model, self._fisher_loader(window)),
                     decay=config.fisher_decay,
                 )
         if not penalty_state.is_finite():
-            return reject("non_finite", "the champion's Fisher information is not finite")
+            self._reject(attempt, "non_finite", "the champion's Fisher information is not finite")
+        attempt.penalty_state = penalty_state
 
         self._say(f"{config.model_id}: training {config.epochs} epochs with EWC")
-        with timer.step("training"):
+        with attempt.step("training"):
             candidate = copy.deepcopy(champion.model)
             report = fit(
                 candidate,
@@ -217,12 +217,12 @@ class OnlineLearner:
                 penalties=[EWCPenalty(penalty_state, config.ewc_lambda)],
             )
         if report.non_finite or not parameters_finite(candidate):
-            return reject("non_finite", "training produced a non-finite loss or weights")
-        with timer.step("training"):
+            self._reject(attempt, "non_finite", "training produced a non-finite loss or weights")
+        with attempt.step("training"):
             loss_before = evaluate_loss(champion.model, window.train, FEATURE_COLUMNS)
             loss_after = evaluate_loss(candidate, window.train, FEATURE_COLUMNS)
             weight_change = relative_change(champion.model, candidate)
-        measured.update(
+        attempt.measured.update(
             train_loss_champion=loss_before,
             train_loss_candidate=loss_after,
             weight_change=weight_change,
@@ -231,7 +231,8 @@ class OnlineLearner:
             # Training starts at the champion and descends on this loss (the EWC penalty is
             # zero there), so ending higher means the optimiser diverged, e.g. a learning rate
             # far too high; the gate's few validation days might not notice.
-            return reject(
+            self._reject(
+                attempt,
                 "training_diverged",
                 f"training loss rose {loss_before:.4f} -> {loss_after:.4f} on the training "
                 f"rows (tolerance {config.max_train_loss_increase})",
@@ -239,14 +240,19 @@ class OnlineLearner:
         if not weight_change <= config.max_weight_change:
             # A step far too large can still fit the training rows (a small window is easy to
             # memorise) and pass a noisy gate; it is not an incremental update.
-            return reject(
+            self._reject(
+                attempt,
                 "update_too_large",
                 f"the update moved the weights by {weight_change:.3g}x their norm "
                 f"(limit {config.max_weight_change})",
             )
+        return candidate, report
 
+    def _judge(self, attempt: Attempt, candidate: nn.Module) -> StabilityReport:
+        """Price champion and candidate on the held-out days; reject a worse candidate."""
+        config, champion, window = attempt.config, attempt.champion, attempt.window
         self._say(f"{config.model_id}: stability gate on {len(window.validation)} rows")
-        with timer.step("gate"):
+        with attempt.step("gate"):
             gate = StabilityGate(
                 min_sharpe_threshold=config.min_sharpe_threshold,
                 sharpe_floor=config.sharpe_floor,
@@ -263,99 +269,44 @@ class OnlineLearner:
                 previous=opening_book(champion.model, window.train),
             )
         if stability.reason in ("passed", "sharpe_degradation"):
-            measured["judged_through"] = window.end.isoformat()
+            attempt.measured["judged_through"] = window.end.isoformat()
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
-            return reject(stability.reason, explain(stability, config), stability)
+            self._reject(attempt, stability.reason, explain(stability, config), stability)
+        attempt.stability = stability
+        return stability
 
+    def _consolidate(self, attempt: Attempt, candidate: nn.Module) -> tuple[EWCState, float]:
+        """Online EWC: the importance of the accepted weights on the data they were trained
+        on joins the decayed Fisher of earlier versions, anchored at the new weights."""
+        config, window = attempt.config, attempt.window
         self._say(f"{config.model_id}: Fisher information of the accepted weights")
-        with timer.step("fisher"):
-            # Online EWC: the importance of the accepted weights on the data they were trained
-            # on joins the decayed Fisher of earlier versions, anchored at the new weights.
-            weight = new_day_share(window, champion.tags)
-            new_state = dataclasses.replace(penalty_state, decay=config.fisher_decay).consolidate(
-                compute_fisher_information(candidate, fisher_loader),
+        with attempt.step("fisher"):
+            weight = new_day_share(window, attempt.champion.tags)
+            decayed = dataclasses.replace(attempt.penalty_state, decay=config.fisher_decay)
+            state = decayed.consolidate(
+                compute_fisher_information(candidate, self._fisher_loader(window)),
                 {n: p.detach().clone() for n, p in candidate.named_parameters()},
                 weight=weight,
             )
-        if not new_state.is_finite():
-            result = reject("non_finite", "the Fisher information of the new weights is not finite")
-            return dataclasses.replace(result, fisher_stats=new_state.stats())
-
-        self._say(f"{config.model_id}: registering and promoting")
-        with timer.step("registry"):
-            record = self.registry.log_candidate(
-                model_id=config.model_id,
-                model=candidate,
-                ewc_state=new_state,
-                params=config.to_params(),
-                metrics=run_metrics(stability, report.final_loss, new_state)
-                | numbers(measured)
-                | {"fisher_weight": weight},
-                tags=run_tags(window, regime, "promoted", stability.reason, champion.version),
-                register=True,
+        if not state.is_finite():
+            self._reject(
+                attempt,
+                "non_finite",
+                "the Fisher information of the new weights is not finite",
+                attempt.stability,
+                fisher_stats=state.stats(),
             )
-            promotion = self.registry.promote(model_id=config.model_id, version=record.version)
-        return UpdateSuccess(
-            model_id=config.model_id,
-            sharpe_pre=stability.sharpe_pre,
-            sharpe_post=stability.sharpe_post,
-            degradation_pct=stability.degradation_pct,
-            duration_s=timer.elapsed,
-            n_train=len(window.train),
-            n_validation=len(window.validation),
-            window_start=window.start.isoformat(),
-            window_end=window.end.isoformat(),
-            timings=dict(timer.steps),
-            fisher_stats=new_state.stats(),
-            weight_change=weight_change,
-            **gate_fields(stability, config, measured),
-            fisher_weight=weight,
-            version=promotion.version,
-            previous_version=promotion.previous_version,
-            run_id=record.run_id,
-        )
+        return state, weight
 
-    def _reject(
-        self,
-        config: IncrementalUpdateConfig,
-        champion: LoadedModel,
-        window: UpdateWindow,
-        timer: _Timer,
-        reason: str,
-        detail: str,
-        stability: StabilityReport | None,
-        measured: dict[str, float | str],
-    ) -> RollbackResult:
-        """Log the rejected candidate's numbers (never a version) and keep the champion."""
-        self._say(f"{config.model_id}: rejected ({reason}); champion stays")
-        nan = math.nan
-        with timer.step("registry"):
-            record = self.registry.log_candidate(
-                model_id=config.model_id,
-                model=champion.model,
-                ewc_state=None,
-                params=config.to_params(),
-                metrics=run_metrics(stability, nan, None) | numbers(measured),
-                tags=run_tags(
-                    window, champion.tags.get("regime"), "rolled_back", reason, champion.version
-                ),
-                register=False,
-            )
-        return RollbackResult(
-            model_id=config.model_id,
-            sharpe_pre=stability.sharpe_pre if stability else nan,
-            sharpe_post=stability.sharpe_post if stability else nan,
-            degradation_pct=stability.degradation_pct if stability else nan,
-            duration_s=timer.elapsed,
-            n_train=len(window.train),
-            n_validation=len(window.validation),
-            window_start=window.start.isoformat(),
-            window_end=window.end.isoformat(),
-            timings=dict(timer.steps),
-            champion_version=champion.version,
-            reason=reason,
-            detail=detail,
-            weight_change=float(measured.get("weight_change", nan)),
-            **gate_fields(stability, config, measured),
-            run_id=record.run_id,
-        )
+    def _promote(self, attempt: Attempt, *args: Any) -> UpdateSuccess:
+        self._say(f"{attempt.config.model_id}: registering and promoting")
+        return attempt.promote(self.registry, *args)
+
+    def _reject(self, attempt: Attempt, reason: str, *args: Any, **extra: Any) -> None:
+        self._say(f"{attempt.config.model_id}: rejected ({reason}); champion stays")
+        attempt.reject(self.registry, reason, *args, **extra)
+
+    # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _fisher_loader(window: UpdateWindow):
+        return make_loader(window.train, FEATURE_COLUMNS, batch_size=256, shuffle=False)

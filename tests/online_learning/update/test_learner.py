@@ -11,7 +11,7 @@ from online_learning.errors import ModelNotFoundError
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
-from online_learning.update.incremental_trainer import OnlineLearner
+from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import RollbackResult, UpdateDeferred, UpdateSuccess
 from tests.utils.markets import (
     corrupt_features,

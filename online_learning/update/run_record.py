@@ -1,6 +1,6 @@
 """What an update logs and returns besides its model: metrics, tags, the gate's fields.
 
-Helpers of :mod:`online_learning.update.incremental_trainer`, kept apart so that the update's
+Helpers of :mod:`online_learning.update.learner`, kept apart so that the update's
 steps read in one place.
 """
 

@@ -1,0 +1,158 @@
+"""One update in progress (:class:`Attempt`): what it has measured so far, and how it ends,
+registered and promoted or rejected (a rejection, like a deferral, raises :class:`Ended`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from online_learning.ewc import EWCState
+from online_learning.registry.base import LoadedModel, ModelRegistry
+from online_learning.update.config import IncrementalUpdateConfig
+from online_learning.update.gate import StabilityReport
+from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.run_record import gate_fields, numbers, run_metrics, run_tags
+from online_learning.update.training import TrainingReport
+from online_learning.update.window import UpdateWindow
+
+__all__ = ["Attempt", "Ended"]
+
+
+class Ended(Exception):
+    """A step decided the update (a rejection or a deferral): the outcome it ends with."""
+
+    def __init__(self, outcome: UpdateOutcome) -> None:
+        self.outcome = outcome
+
+
+@dataclass
+class Attempt:
+    """One update in progress: its config, the champion, the window, and what was measured.
+
+    ``steps`` holds seconds per step (``data``, ``fisher``, ``training``, ``gate``,
+    ``registry``); ``measured`` the losses and the update's size once training ran, logged
+    with the run either way. The steps fill in the window, the EWC state the candidate
+    trains against and the gate's report as they go.
+    """
+
+    config: IncrementalUpdateConfig
+    champion: LoadedModel
+    regime: str | None
+    started: float = field(default_factory=time.perf_counter)
+    steps: dict[str, float] = field(default_factory=dict)
+    measured: dict[str, float | str] = field(default_factory=dict)
+    window: UpdateWindow | None = None
+    #: The EWC state the candidate trained against, and the gate's report on it.
+    penalty_state: EWCState | None = None
+    stability: StabilityReport | None = None
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - begin
+
+    def common(self, stability: StabilityReport | None = None) -> dict[str, Any]:
+        """The fields every outcome of this attempt shares."""
+        window = self.window
+        return {
+            "model_id": self.config.model_id,
+            "sharpe_pre": stability.sharpe_pre if stability else math.nan,
+            "sharpe_post": stability.sharpe_post if stability else math.nan,
+            "degradation_pct": stability.degradation_pct if stability else math.nan,
+            "duration_s": time.perf_counter() - self.started,
+            "n_train": len(window.train),
+            "n_validation": len(window.validation),
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+            "timings": dict(self.steps),
+        }
+
+    def promote(
+        self,
+        registry: ModelRegistry,
+        candidate: nn.Module,
+        training: TrainingReport,
+        stability: StabilityReport,
+        state: EWCState,
+        fisher_weight: float,
+    ) -> UpdateSuccess:
+        """Register the candidate with its EWC state and make it the champion."""
+        config = self.config
+        with self.step("registry"):
+            record = registry.log_candidate(
+                model_id=config.model_id,
+                model=candidate,
+                ewc_state=state,
+                params=config.to_params(),
+                metrics=run_metrics(stability, training.final_loss, state)
+                | numbers(self.measured)
+                | {"fisher_weight": fisher_weight},
+                tags=run_tags(
+                    self.window,
+                    self.regime,
+                    "promoted",
+                    stability.reason,
+                    self.champion.version,
+                ),
+                register=True,
+            )
+            promotion = registry.promote(model_id=config.model_id, version=record.version)
+        return UpdateSuccess(
+            **self.common(stability),
+            fisher_stats=state.stats(),
+            weight_change=self.measured["weight_change"],
+            **gate_fields(stability, config, self.measured),
+            fisher_weight=fisher_weight,
+            version=promotion.version,
+            previous_version=promotion.previous_version,
+            run_id=record.run_id,
+        )
+
+    def reject(
+        self,
+        registry: ModelRegistry,
+        reason: str,
+        detail: str,
+        stability: StabilityReport | None = None,
+        **extra: Any,
+    ) -> None:
+        """Log the rejected candidate's numbers (never a version), keep the champion and end
+        the update with the :class:`RollbackResult`."""
+        config, champion, measured = self.config, self.champion, self.measured
+        with self.step("registry"):
+            record = registry.log_candidate(
+                model_id=config.model_id,
+                model=champion.model,
+                ewc_state=None,
+                params=config.to_params(),
+                metrics=run_metrics(stability, math.nan, None) | numbers(measured),
+                tags=run_tags(
+                    self.window,
+                    champion.tags.get("regime"),
+                    "rolled_back",
+                    reason,
+                    champion.version,
+                ),
+                register=False,
+            )
+        raise Ended(
+            RollbackResult(
+                **self.common(stability),
+                champion_version=champion.version,
+                reason=reason,
+                detail=detail,
+                weight_change=float(measured.get("weight_change", math.nan)),
+                **gate_fields(stability, config, measured),
+                run_id=record.run_id,
+                **extra,
+            )
+        )
