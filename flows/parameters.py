@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field
 from pydantic.fields import FieldInfo
 
-from online_learning.update.config import with_setting_parameters
+from online_learning.update.config import optional, with_setting_parameters
 
 __all__ = ["with_update_settings"]
 
@@ -25,7 +25,7 @@ def _parameter(name: str, field: FieldInfo) -> inspect.Parameter:
         name,
         inspect.Parameter.KEYWORD_ONLY,
         default=Field(None, description=f"{field.description} Default: {field.default!r}."),
-        annotation=field.annotation | None,
+        annotation=optional(field),
     )
 
 

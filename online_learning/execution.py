@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_COST_BPS",
     "DEFAULT_EXECUTION",
     "EXECUTIONS",
+    "MAX_COST_BPS",
     "RESEARCH_EXECUTIONS",
     "RETURN_COLUMNS",
     "DailyReturns",
@@ -80,7 +81,7 @@ RETURN_COLUMNS: Mapping[str, str] = {
     "next-close": "return_next_close",
     "same-close": "forward_return",
 }
-_MAX_COST_BPS = 10_000.0
+MAX_COST_BPS = 10_000.0
 
 
 def position_from_p_up(p_up: float | np.ndarray) -> float | np.ndarray:
@@ -144,8 +145,8 @@ def validate_cost_bps(cost_bps: float) -> float:
         value = float(cost_bps)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"cost_bps must be a number, got {cost_bps!r}") from exc
-    if not (math.isfinite(value) and 0.0 <= value <= _MAX_COST_BPS):
-        raise ConfigError(f"cost_bps must be between 0 and {_MAX_COST_BPS:g}, got {cost_bps!r}")
+    if not (math.isfinite(value) and 0.0 <= value <= MAX_COST_BPS):
+        raise ConfigError(f"cost_bps must be between 0 and {MAX_COST_BPS:g}, got {cost_bps!r}")
     return value
 
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from online_learning.features import FEATURE_COLUMNS
-from online_learning.update.config import UpdateSettings, public_name
+from online_learning.update.config import UpdateSettings, optional, public_name
 from online_learning.update_result import UpdateResult
 
 Symbol = Annotated[
@@ -232,7 +232,7 @@ OnlineUpdateRequest = create_model(
     __base__=_UpdateRequest,
     **{
         public_name(name): (
-            field.annotation | None,
+            optional(field),
             Field(None, description=f"{field.description} Default: {field.default!r}."),
         )
         for name, field in UpdateSettings.model_fields.items()

@@ -40,7 +40,7 @@ from online_learning.errors import ConfigError
 from online_learning.execution import (
     DEFAULT_COST_BPS,
     DEFAULT_EXECUTION,
-    validate_cost_bps,
+    MAX_COST_BPS,
     validate_execution,
 )
 
@@ -55,6 +55,7 @@ __all__ = [
     "IncrementalUpdateConfig",
     "UpdateOverrides",
     "UpdateSettings",
+    "optional",
     "public_name",
     "validate_model_id",
     "with_setting_parameters",
@@ -115,10 +116,14 @@ def _message(exc: ValidationError) -> str:
     name = ".".join(str(part) for part in error["loc"]) or "update settings"
     value = error.get("input")
     kind = error["type"]
-    if "error" in error.get("ctx", {}):  # one of the rules below, already in our words
+    if "error" in error.get("ctx", {}):  # a rule of a validator, already in our words
         return str(error["ctx"]["error"])
     if kind == "extra_forbidden":
         return f"unknown update setting {name!r}"
+    if kind == "finite_number":
+        return f"{name} must be finite, got {value!r}"
+    if kind in _BOUNDS and name in UpdateSettings.model_fields:
+        return f"{name} must be {_range(UpdateSettings.model_fields[name])}, got {value!r}"
     if kind.startswith("int"):
         return f"{name} must be an integer, got {value!r}"
     if kind.startswith("bool"):
@@ -126,6 +131,29 @@ def _message(exc: ValidationError) -> str:
     if kind.startswith("float"):
         return f"{name} must be a number, got {value!r}"
     return f"{name}: {error['msg']}, got {value!r}"
+
+
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
+def _range(field: FieldInfo) -> str:
+    """A field's allowed range in words: ``between 30 and 90 trading days``, ``in (0, 1]``,
+    ``>= 0``, ``a positive integer``."""
+    bounds = {name: getattr(m, name) for m in field.metadata
+              for name in ("ge", "gt", "le", "lt") if hasattr(m, name)}  # fmt: skip
+    unit = f" {field.json_schema_extra['unit']}" if field.json_schema_extra else ""
+    low = next(((k, v) for k, v in bounds.items() if k in ("ge", "gt")), None)
+    high = next(((k, v) for k, v in bounds.items() if k in ("le", "lt")), None)
+    if low == ("ge", 1) and high is None and field.annotation is int:
+        return "a positive integer"
+    if low and high:
+        if low[0] == "ge" and high[0] == "le":
+            return f"between {low[1]:g} and {high[1]:g}{unit}"
+        left, right = "[" if low[0] == "ge" else "(", "]" if high[0] == "le" else ")"
+        return f"in {left}{low[1]:g}, {high[1]:g}{right}"
+    sign = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    kind, bound = low or high
+    return f"{sign[kind]} {bound:g}{unit}"
 
 
 class _Declared(BaseModel):
@@ -159,16 +187,25 @@ class UpdateSettings(_Declared):
 
     data_window: Integer = Field(
         60,
+        ge=MIN_WINDOW_DAYS,
+        le=MAX_WINDOW_DAYS,
+        json_schema_extra={"unit": "trading days"},
         description="Trading days in the sliding window, 30 to 90 inclusive. The last "
         "validation_days of them are held out for the stability gate; the rest are trained on.",
     )
     learning_rate: float = Field(
         DEFAULT_LEARNING_RATE,
+        gt=0,
+        # Far above any sane rate, and Adam's first step overflows float32 beyond ~1e37.
+        le=MAX_LEARNING_RATE,
+        allow_inf_nan=False,
         description="Adam learning rate, > 0 (measured default, see docs/backtest.md; the "
         "seed's 1e-5 is the 'conservative' preset).",
     )
     ewc_lambda: float = Field(
         DEFAULT_EWC_LAMBDA,
+        ge=0,
+        allow_inf_nan=False,
         description="Strength of the EWC penalty, >= 0 (0 is plain fine-tuning), in units of "
         "one window: lambda 1 holds the old weights as firmly as one more window of data would.",
     )
@@ -179,21 +216,29 @@ class UpdateSettings(_Declared):
     )
     min_sharpe_threshold: float = Field(
         0.95,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
         description="Sets the gate's tolerated loss, (1 - t) * max(|S_pre|, sharpe_floor) of "
         "annualised Sharpe.",
     )
     validation_days: Integer = Field(
         10,
+        ge=1,
         description="At most this many trading days at the end of the window are held out for "
         "the gate; only days no earlier decision judged count.",
     )
     min_validation_days: Integer = Field(
         5,
+        ge=2,
         description="Fewer new validation days than this and the update waits: nothing is "
         "trained and the champion stays (awaiting_validation_days).",
     )
     gate_confidence: float = Field(
         0.95,
+        ge=0.5,
+        lt=1,
+        allow_inf_nan=False,
         description="The gate rejects a candidate worse than the champion with this "
         "confidence (one-sided paired test of daily net returns).",
     )
@@ -204,33 +249,49 @@ class UpdateSettings(_Declared):
         "only: trades at the close it has seen).",
     )
     cost_bps: float = Field(
-        DEFAULT_COST_BPS, description="Trading cost per unit of position traded, in basis points."
+        DEFAULT_COST_BPS,
+        ge=0,
+        le=MAX_COST_BPS,
+        description="Trading cost per unit of position traded, in basis points.",
     )
-    epochs: Integer = Field(DEFAULT_EPOCHS, description="Passes over the window's training days.")
-    batch_size: Integer = Field(32, description="Training batch size.")
+    epochs: Integer = Field(
+        DEFAULT_EPOCHS, ge=1, description="Passes over the window's training days."
+    )
+    batch_size: Integer = Field(32, ge=1, description="Training batch size.")
     fisher_decay: float = Field(
         0.5,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
         description="What is left of the accumulated Fisher after one window's worth of new "
         "days, in (0, 1]; the sum stays near 1 / -ln(decay) windows' Fisher.",
     )
     sharpe_floor: float = Field(
         0.5,
+        gt=0,
+        allow_inf_nan=False,
         description="Annualised Sharpe below which the gate's tolerance stops shrinking with "
         "the champion's Sharpe.",
     )
     min_validation_samples: Integer = Field(
-        5, description="Validation rows (symbol-days) below which the gate refuses to promote."
+        5,
+        ge=1,
+        description="Validation rows (symbol-days) below which the gate refuses to promote.",
     )
     min_train_samples: Integer = Field(
-        20, description="Training rows below which the update is not attempted."
+        20, ge=1, description="Training rows below which the update is not attempted."
     )
     max_train_loss_increase: float = Field(
         0.01,
+        ge=0,
+        allow_inf_nan=False,
         description="A candidate whose loss on its own training rows ends more than this above "
         "the champion's has diverged (training_diverged).",
     )
     max_weight_change: float = Field(
         1.0,
+        gt=0,
+        allow_inf_nan=False,
         description="Largest accepted ||theta_new - theta_old|| / ||theta_old||; beyond it the "
         "candidate is another model, not an increment (update_too_large). Measured: clean "
         "updates 0.07-0.53, a learning rate 1000x too high 76-347.",
@@ -239,18 +300,6 @@ class UpdateSettings(_Declared):
     #: Names of the settings, in declaration order (the fields of subclasses excluded).
     NAMES: ClassVar[tuple[str, ...]]
 
-    @field_validator("learning_rate", "ewc_lambda", "min_sharpe_threshold", "gate_confidence",
-                     "fisher_decay", "sharpe_floor", "max_train_loss_increase",
-                     "max_weight_change")  # fmt: skip
-    @classmethod
-    def _is_finite(cls, value: float, info: Any) -> float:
-        return _finite(info.field_name, value)
-
-    @field_validator("cost_bps")
-    @classmethod
-    def _cost(cls, value: float) -> float:
-        return validate_cost_bps(value)
-
     @field_validator("execution", mode="before")
     @classmethod
     def _execution(cls, value: object) -> object:
@@ -258,34 +307,8 @@ class UpdateSettings(_Declared):
 
     @model_validator(mode="after")
     def _rules(self) -> UpdateSettings:
-        if not MIN_WINDOW_DAYS <= self.data_window <= MAX_WINDOW_DAYS:
-            raise ConfigError(
-                f"data_window must be between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} "
-                f"trading days, got {self.data_window}"
-            )
-        if not 0 < self.learning_rate <= MAX_LEARNING_RATE:
-            # Far above any sane rate, and Adam's first step overflows float32 beyond ~1e37.
-            raise ConfigError(
-                f"learning_rate must be in (0, {MAX_LEARNING_RATE:g}], got {self.learning_rate}"
-            )
-        if self.ewc_lambda < 0:
-            raise ConfigError(f"ewc_lambda must be >= 0, got {self.ewc_lambda}")
-        if not 0 < self.min_sharpe_threshold <= 1:
-            raise ConfigError(
-                f"min_sharpe_threshold must be in (0, 1], got {self.min_sharpe_threshold}"
-            )
-        if not 0 < self.fisher_decay <= 1:
-            raise ConfigError(f"fisher_decay must be in (0, 1], got {self.fisher_decay}")
-        if self.sharpe_floor <= 0:
-            raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
-        if not 0.5 <= self.gate_confidence < 1:
-            raise ConfigError(f"gate_confidence must be in [0.5, 1), got {self.gate_confidence}")
-        names = ("validation_days", "min_validation_days", "epochs", "batch_size",
-                 "min_validation_samples", "min_train_samples")  # fmt: skip
-        for name in names:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if not 2 <= self.min_validation_days <= self.validation_days:
+        """The rules between settings (each setting's own range is on its field)."""
+        if self.min_validation_days > self.validation_days:
             raise ConfigError(
                 f"min_validation_days ({self.min_validation_days}) must be between 2 and "
                 f"validation_days ({self.validation_days})"
@@ -295,12 +318,6 @@ class UpdateSettings(_Declared):
                 f"validation_days ({self.validation_days}) must be at most half of "
                 f"data_window ({self.data_window})"
             )
-        if self.max_train_loss_increase < 0:
-            raise ConfigError(
-                f"max_train_loss_increase must be >= 0, got {self.max_train_loss_increase}"
-            )
-        if self.max_weight_change <= 0:
-            raise ConfigError(f"max_weight_change must be > 0, got {self.max_weight_change}")
         return self
 
     @classmethod
@@ -328,6 +345,14 @@ class UpdateSettings(_Declared):
 
 UpdateSettings.NAMES = tuple(UpdateSettings.model_fields)
 
+
+def optional(field: FieldInfo) -> Any:
+    """The type of a setting with its constraints, or None (an override not given)."""
+    if not field.metadata:
+        return field.annotation | None
+    return Annotated[(field.annotation, *field.metadata)] | None
+
+
 #: Every setting optional (None: keep the configured or default value): what the command
 #: line, the flows and the API's update request take. Types are checked here; the rules when
 #: the overrides are applied (:meth:`UpdateSettings.replace`).
@@ -335,7 +360,7 @@ UpdateOverrides: type[BaseModel] = create_model(
     "UpdateOverrides",
     __config__=ConfigDict(frozen=True, extra="forbid"),
     **{
-        name: (field.annotation | None, Field(None, description=field.description))
+        name: (optional(field), Field(None, description=field.description))
         for name, field in UpdateSettings.model_fields.items()
     },
 )
