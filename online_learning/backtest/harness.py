@@ -37,7 +37,7 @@ from online_learning.backtest.faults import FaultPlan
 from online_learning.backtest.policies import (
     DriftRecord,
     Policy,
-    UpdateRecord,
+    PolicyUpdate,
     derive_seed,
     make_policy,
 )
@@ -75,7 +75,7 @@ class RunResult:
     turnover: dict[str, np.ndarray] = field(default_factory=dict)
     costs: dict[str, np.ndarray] = field(default_factory=dict)
     symbol_returns: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
-    updates: list[UpdateRecord] = field(default_factory=list)
+    updates: list[PolicyUpdate] = field(default_factory=list)
     drifts: list[DriftRecord] = field(default_factory=list)
     forgetting: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     true_regimes: list[str] | None = None

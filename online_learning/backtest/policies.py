@@ -26,8 +26,9 @@ from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import AWAITING
+from online_learning.update_result import UpdateResult
 
-__all__ = ["DriftRecord", "Policy", "UpdateRecord", "derive_seed", "make_policy"]
+__all__ = ["DriftRecord", "Policy", "PolicyUpdate", "derive_seed", "make_policy"]
 
 
 def derive_seed(*parts: object) -> int:
@@ -42,27 +43,21 @@ def derive_seed(*parts: object) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0] >> 1)
 
 
-@dataclass(frozen=True)
-class UpdateRecord:
-    """One attempted change of a policy's model.
+@dataclass(frozen=True, kw_only=True)
+class PolicyUpdate(UpdateResult):
+    """One attempted change of a policy's model: the update's
+    :class:`~online_learning.update_result.UpdateResult` and where the replay stood.
 
     ``kind`` is ``scheduled``, ``drift`` (started by a drift signal) or ``retrain``;
-    ``decision`` is ``promoted``, ``rolled_back`` or ``failed`` (a retrain without data); an
-    update that waited for new validation days is ``rolled_back`` with the reason
-    ``awaiting_validation_days`` (nothing trained: not a decision). ``fault`` names the
-    poison of a poisoned update; ``p_value`` is the gate's.
+    ``decision`` is ``promoted``, ``rolled_back``, ``deferred`` (it waited for new validation
+    days: nothing trained, not a decision) or ``failed`` (a retrain without data). ``fault``
+    names the poison of a poisoned update; ``p_value`` is the gate's.
     """
 
     policy: str
-    model_id: str
     day: int
     date: date
     kind: str
-    decision: str
-    reason: str
-    duration_s: float
-    sharpe_pre: float = float("nan")
-    sharpe_post: float = float("nan")
     fault: str | None = None
     p_value: float = float("nan")
     weight_change: float = float("nan")
@@ -142,7 +137,7 @@ class Policy:
         scheduled: bool,
         faults: FaultPlan | None = None,
         env: object | None = None,
-    ) -> list[UpdateRecord]:
+    ) -> list[PolicyUpdate]:
         """Run the day's updates at the close of ``when``; nothing for ``static``.
 
         ``faults`` poisons some of the scheduled updates; ``env`` (the
@@ -217,7 +212,7 @@ class UpdatePolicy(Policy):
         window: int | None = None,
         lambda_factor: float = 1.0,
         poison: Poison | None = None,
-    ) -> UpdateRecord:
+    ) -> PolicyUpdate:
         config = self.config.update_config(
             model_id,
             as_of=when,
@@ -238,17 +233,12 @@ class UpdatePolicy(Policy):
             self.judged_through[model_id] = date.fromisoformat(outcome.judged_through)
         if outcome.promoted:
             self._refresh(model_id)
-        return UpdateRecord(
+        return PolicyUpdate(
+            **outcome.result().result_fields(),
             policy=self.name,
-            model_id=model_id,
             day=day,
             date=when,
             kind=kind,
-            decision=outcome.decision,
-            reason=outcome.reason,
-            duration_s=outcome.duration_s,
-            sharpe_pre=outcome.sharpe_pre,
-            sharpe_post=outcome.sharpe_post,
             fault=poison.kind if poison else None,
             p_value=outcome.p_value,
             weight_change=outcome.weight_change,
@@ -262,7 +252,7 @@ class UpdatePolicy(Policy):
         scheduled: bool,
         faults: FaultPlan | None = None,
         env: object | None = None,
-    ) -> list[UpdateRecord]:
+    ) -> list[PolicyUpdate]:
         if not scheduled:
             return []
         return [
@@ -304,7 +294,7 @@ class DriftPolicy(UpdatePolicy):
         scheduled: bool,
         faults: FaultPlan | None = None,
         env: object | None = None,
-    ) -> list[UpdateRecord]:
+    ) -> list[PolicyUpdate]:
         records = super().step(day, when, scheduled=scheduled, faults=faults, env=env)
         for model_id in sorted(self._pending):
             record = self._update(
@@ -333,7 +323,7 @@ class RetrainPolicy(Policy):
         scheduled: bool,
         faults: FaultPlan | None = None,
         env: object | None = None,
-    ) -> list[UpdateRecord]:
+    ) -> list[PolicyUpdate]:
         if day == 0 or day % self.config.retrain_every:
             return []
         index = self.trading_days.index(when)
@@ -352,12 +342,21 @@ class RetrainPolicy(Policy):
                 )
             except DataError as exc:  # e.g. a specialist whose regime is absent from the window
                 records.append(
-                    UpdateRecord(self.name, model_id, day, when, "retrain", "failed", str(exc), 0.0)
+                    PolicyUpdate(
+                        policy=self.name,
+                        model_id=model_id,
+                        day=day,
+                        date=when,
+                        kind="retrain",
+                        decision="failed",
+                        reason=str(exc),
+                        duration_s=0.0,
+                    )
                 )
                 continue
             self._refresh(model_id)
             records.append(
-                UpdateRecord(
+                PolicyUpdate(
                     policy=self.name,
                     model_id=model_id,
                     day=day,
