@@ -11,6 +11,7 @@ import pytest
 from online_learning.metrics_store import MetricsStore, PerformanceRow
 from online_learning.metrics_store.records import UpdateRecord
 from online_learning.settings import get_settings
+from online_learning.update_result import UpdateResult
 from tests.serving.conftest import AGENT, bearer
 
 T0 = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
@@ -37,6 +38,8 @@ def _record(model_id, i, decision, *, version="2", previous="1", duration_s=60.0
         finished_at=T0 + timedelta(days=i, minutes=1),
         version=version,
         previous_version=previous,
+        window_start="2024-01-02",
+        window_end="2024-03-28",
     )
 
 
@@ -66,18 +69,9 @@ def test_history_is_newest_first_with_null_for_nan_and_honours_the_limit(served,
     assert [h["decision"] for h in history] == ["deferred", "rolled_back", "promoted"]
     assert history[1]["sharpe_post"] is None  # NaN in the store
     assert history[2]["sharpe_post"] == 1.2
-    assert set(history[0]) == {
-        "job_id",
-        "decision",
-        "reason",
-        "version",
-        "previous_version",
-        "sharpe_pre",
-        "sharpe_post",
-        "degradation_pct",
-        "duration_s",
-        "recorded_at",
-    }
+    # The update's result as declared (its model is the path's), and when it was recorded.
+    assert set(history[0]) == {*UpdateResult.names(), "job_id", "recorded_at"} - {"model_id"}
+    assert history[0]["window_end"] == "2024-03-28"
     limited = served.get("/api/v1/models/bear_specialist/history?limit=1", headers=bearer(AGENT))
     assert len(limited.json()) == 1
     bad = served.get("/api/v1/models/bear_specialist/history?limit=0", headers=bearer(AGENT))
