@@ -108,6 +108,14 @@ def run(plan: Plan, quick: bool) -> dict[str, object]:
             repeats=plan.fisher_repeats,
             advance=lambda: progress.advance(task),
         )
+        task = progress.add_task(
+            "Fisher of other networks", total=2 * len(plan.fisher_sizes) * plan.fisher_repeats
+        )
+        results["fisher_architectures"] = fisher.measure_architectures(
+            sizes=plan.fisher_sizes,
+            repeats=plan.fisher_repeats,
+            advance=lambda: progress.advance(task),
+        )
 
         task = progress.add_task("drift detectors", total=3)
         results["drift_calibration"] = [
@@ -185,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.output / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     chart(results["update_breakdown"], args.output / "update_breakdown.png")
     print_tables(results)
-    from benchmarks import feedback_drift, feedback_ingest
+    from benchmarks import feedback_drift, feedback_ingest, fisher
+
+    fisher.print_architectures(results["fisher_architectures"])
 
     feedback_ingest.print_summary(results["feedback_ingest"])
     feedback_drift.print_summary(results["feedback_drift"])

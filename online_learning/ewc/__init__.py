@@ -10,15 +10,17 @@ its task loss before ``backward``. After a training window is accepted, the call
 Fisher at the accepted weights and calls :meth:`EWCState.consolidate`; the state is saved next to
 the model version.
 
-``fisher`` (the diagonal Fisher information from per-sample gradients), ``penalty`` (the
-quadratic penalty), ``state`` (:class:`EWCState`, which travels with a model version, and the
-:class:`EWCPenalty` hook). The registry stores the state; the update path trains with the hook.
+``fisher`` (the diagonal Fisher information of any network, cross-entropy or squared error),
+``per_sample`` (its per-sample gradients: ``torch.func`` vmap, or one backward per sample where
+vmap cannot batch the layers), ``penalty`` (the quadratic penalty), ``state``
+(:class:`EWCState`, which travels with a model version, and the :class:`EWCPenalty` hook). The
+registry stores the state; the update path trains with the hook.
 """
 
 from __future__ import annotations
 
-from online_learning.ewc.fisher import compute_fisher_information
+from online_learning.ewc.fisher import PerSampleLoss, compute_fisher_information
 from online_learning.ewc.penalty import ewc_loss
 from online_learning.ewc.state import EWCPenalty, EWCState
 
-__all__ = ["EWCPenalty", "EWCState", "compute_fisher_information", "ewc_loss"]
+__all__ = ["EWCPenalty", "EWCState", "PerSampleLoss", "compute_fisher_information", "ewc_loss"]
