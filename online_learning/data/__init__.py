@@ -25,6 +25,7 @@ from online_learning.data.base import (
     slice_dates,
     validate_prices,
 )
+from online_learning.data.custom import CustomSource, is_entry_point
 from online_learning.data.files import SUPPORTED_SUFFIXES, FileSource
 from online_learning.data.sp500 import SP500_SYMBOL, SP500Source
 from online_learning.data.sp500_stocks import SP500_STOCKS, SP500StocksSource
@@ -50,6 +51,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "SYMBOL",
     "VOLUME",
+    "CustomSource",
     "DataSource",
     "FileSource",
     "RegimeParams",
@@ -86,9 +88,14 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
           (URL-encoded), or any SQLAlchemy URL whose driver is installed, such as
           ``sqlite:////path/prices.db?table=bars``. A password in it is shown as ``***``;
         * the path of an existing CSV or Parquet file (:class:`FileSource`); a built-in name
-          wins over a file of the same name.
+          wins over a file of the same name;
+        * a team's own source, ``"package.module:Class"`` or ``"package.module:factory"``
+          (:class:`CustomSource`): imported, called with no arguments (or ``seed=seed`` when
+          it takes a ``seed``), checked against :class:`DataSource`, its frames checked on
+          every fetch.
     seed : int
-        Seed of the synthetic market; ignored by the other sources.
+        Seed of the synthetic market, and of a team's source that takes one; ignored by the
+        other sources.
 
     Returns
     -------
@@ -101,6 +108,8 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
         (malformed, unknown database, driver not installed) or lacks ``?table=``/``?query=``.
     DataFormatError
         If the file's suffix is not supported.
+    ConfigError
+        If a team's entry point cannot be imported or called, or does not give a data source.
 
     Examples
     --------
@@ -128,6 +137,10 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
     >>> resolve_source("postgresql://trader:s3cret@db/market?table=daily_bars")
     SqlSource('postgresql://trader:***@db/market?table=daily_bars')
 
+    A team's class (here a built-in one, named as a team would name theirs):
+
+    >>> resolve_source("online_learning.data.synthetic:SyntheticMarket", seed=7).name
+    'synthetic'
     >>> resolve_source("no-such-source")
     Traceback (most recent call last):
     ...
@@ -148,10 +161,13 @@ def resolve_source(spec: str, *, seed: int = 0) -> DataSource:
     path = Path(text).expanduser()
     if text and path.is_file():
         return FileSource(path)
+    if is_entry_point(text):
+        return CustomSource(text, seed=seed)
     raise DataError(
         f"unknown data source {spec!r}: expected 'synthetic', 'sp500', 'sp500-stocks', the "
-        f"path of an existing {', '.join(SUPPORTED_SUFFIXES)} file or a database URL with "
-        "?table= or ?query= (postgresql://user@host/db?table=daily_bars)"
+        f"path of an existing {', '.join(SUPPORTED_SUFFIXES)} file, a database URL with "
+        "?table= or ?query= (postgresql://user@host/db?table=daily_bars), or a source class "
+        "'package.module:Class'"
     )
 
 

@@ -202,7 +202,7 @@ def test_timestamps_with_time_zone_are_read_in_utc(schema: URL) -> None:
             "column 'close': symbol 'AAA' on 2020-01-03: missing value",
         ),
         (
-            'UPDATE daily_bars SET "Open" = 0 WHERE "SYMBOL" = \'BBB\' AND "Date" = \'2020-01-02\'',  # noqa: E501
+            'UPDATE daily_bars SET "Open" = 0 WHERE "SYMBOL" = \'BBB\' AND "Date" = \'2020-01-02\'',
             "column 'open': symbol 'BBB' on 2020-01-02: 0.0 must be > 0",
         ),
         (
