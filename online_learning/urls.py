@@ -9,8 +9,10 @@ kept, so that a message still says which server, database and user were meant.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL
+if TYPE_CHECKING:  # light to import: the command line uses it before anything else loads
+    from sqlalchemy.engine import URL
 
 __all__ = ["SECRET_PARAMETER_WORDS", "is_secret_parameter", "redact", "redact_url", "scrub"]
 
