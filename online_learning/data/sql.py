@@ -153,15 +153,15 @@ class SqlSource:
         """
         lo, hi = coerce_range(start, end)
         with self._translate_errors(), self._connect() as connection:
-            if self._layout is None:
-                self._layout = read_layout(
-                    connection, table=self.table, query=self.query, where=self._where
-                )
-            layout = self._layout
-            relation = layout.relation()
-            rows, names = _read(connection, relation, layout, lo, hi)
+            layout = self._layout or read_layout(
+                connection, table=self.table, query=self.query, where=self._where
+            )
+            if layout.date_kind is None:  # not kept: the next fetch looks again
+                raise DataError(_empty(None, layout, lo, hi, self._where))
+            self._layout = layout
+            rows, names = _read(connection, layout, lo, hi)
             if not rows:
-                raise DataError(_empty(connection, relation, layout, lo, hi, self._where))
+                raise DataError(_empty(connection, layout, lo, hi, self._where))
         return check_long_frame(pd.DataFrame.from_records(rows, columns=names), where=self._where)
 
     def __repr__(self) -> str:
@@ -192,11 +192,11 @@ class SqlSource:
 
 def _read(
     connection: Connection,
-    relation: sa.FromClause,
     layout: Layout,
     lo: pd.Timestamp | None,
     hi: pd.Timestamp | None,
 ) -> tuple[list[Any], list[str]]:
+    relation = layout.relation()
     names = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in layout.columns]
     selected = [relation.c[layout.columns[c]].label(c) for c in names]
     statement = sa.select(*selected).where(_in_range(relation, layout, lo, hi))
@@ -220,16 +220,17 @@ def _in_range(
 
 
 def _empty(
-    connection: Connection,
-    relation: sa.FromClause,
+    connection: Connection | None,
     layout: Layout,
     lo: pd.Timestamp | None,
     hi: pd.Timestamp | None,
     where: str,
 ) -> str:
-    day = relation.c[layout.columns[DATE]]
-    first, last = connection.execute(sa.select(sa.func.min(day), sa.func.max(day))).one()
-    span = "no dated rows at all"
+    """The message of an empty fetch, with the dates the relation covers when it has any."""
+    span, first = "no dated rows at all", None
+    if connection is not None:
+        day = layout.relation().c[layout.columns[DATE]]
+        first, last = connection.execute(sa.select(sa.func.min(day), sa.func.max(day))).one()
     if first is not None:
         span = f"it covers {_day(first)} to {_day(last)}"
     low = lo.date() if lo is not None else "-inf"

@@ -44,8 +44,9 @@ class Layout:
         Every column of the relation, as the database names them.
     columns : dict
         Contract column (``date``, ``symbol``, ``close``, ...) -> the relation's column.
-    date_kind : str
-        ``"date"``, ``"timestamp"``, ``"timestamptz"`` or ``"text"`` (ISO 8601).
+    date_kind : str or None
+        ``"date"``, ``"timestamp"``, ``"timestamptz"`` or ``"text"`` (ISO 8601); None when
+        the relation has no dated row to tell (nothing can then be read).
     """
 
     schema: str | None
@@ -53,7 +54,7 @@ class Layout:
     query: str | None
     names: tuple[str, ...]
     columns: dict[str, str]
-    date_kind: str
+    date_kind: str | None
 
     def relation(self) -> sa.FromClause:
         """The table, or the query as the subquery ``q``, with its columns declared."""
@@ -151,9 +152,9 @@ def _relation(
     return sa.text(_BIND.sub(r"\\:\1", query or "")).columns(*columns).subquery("q")
 
 
-def _date_kind(sample: Any, column: str, where: str) -> str:
-    if sample is None:  # no dated row at all: any kind reads nothing
-        return "date"
+def _date_kind(sample: Any, column: str, where: str) -> str | None:
+    if sample is None:
+        return None
     if isinstance(sample, datetime):
         return "timestamptz" if sample.tzinfo is not None else "timestamp"
     if isinstance(sample, date):

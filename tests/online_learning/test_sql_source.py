@@ -364,3 +364,19 @@ def test_sqlite_infinite_close_is_named(tmp_path) -> None:
         f"sqlite:///{path}, query 'SELECT * FROM bars', column 'close': symbol 'BBB' on "
         "2020-01-03: inf is not a finite number"
     )
+
+
+def test_an_empty_table_is_read_again_once_it_has_rows(tmp_path) -> None:
+    path = tmp_path / "market.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE bars (date TEXT, symbol TEXT, close REAL)")
+    db.close()
+    source = resolve_source(f"sqlite:///{path}?table=bars")
+
+    with pytest.raises(DataError, match=r"no prices between -inf and \+inf \(no dated rows at all"):
+        source.fetch()
+    with sqlite3.connect(path) as db:  # the first rows arrive, as text dates
+        db.execute("INSERT INTO bars VALUES ('2024-01-02', 'AAA', 10.0), ('2024-01-03', 'AAA', 11)")
+    db.close()
+
+    assert source.fetch(end="2024-01-02")["close"].tolist() == [10.0]
