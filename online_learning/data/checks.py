@@ -12,7 +12,7 @@ missing value there is allowed), and one row per (date, symbol).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -102,24 +102,29 @@ def _parse_dates(values: pd.Series, symbols: pd.Series, where: str) -> pd.Series
         return f"symbol {symbols[i]!r}: {problem}"
 
     _raise_first(where, DATE, values.isna(), lambda i: named(i, "missing date"))
-    if values.map(_is_aware).any():
-        # Keep the wall-clock day (a TIMESTAMPTZ arrives in the session's time zone).
-        values = values.map(lambda v: v.replace(tzinfo=None) if _is_aware(v) else v)
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
     else:
-        is_text = values.map(lambda v: isinstance(v, str)).to_numpy()
+        kinds = values.map(_kind_of_date).to_numpy()
+        if (kinds == "aware").any():
+            # Keep the wall-clock day (a TIMESTAMPTZ arrives in the session's time zone).
+            values = values.map(lambda v: v.replace(tzinfo=None) if _is_aware(v) else v)
         parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        text, dated = kinds == "text", (kinds == "date") | (kinds == "aware")
         try:
-            if is_text.any():
-                parsed[is_text] = pd.to_datetime(values[is_text], errors="coerce", format="ISO8601")
-            if (~is_text).any():
-                parsed[~is_text] = pd.to_datetime(values[~is_text], errors="coerce")
+            if text.any():
+                parsed[text] = pd.to_datetime(values[text], errors="coerce", format="ISO8601")
+            if dated.any():
+                parsed[dated] = pd.to_datetime(values[dated], errors="coerce")
         except (TypeError, ValueError, OverflowError) as exc:
             raise DataFormatError(where, f"dates cannot be read: {exc}", column=DATE) from exc
+        # A number is no date: read as nanoseconds since 1970 it would pass for one.
         unreadable = parsed.isna()
         _raise_first(
-            where, DATE, unreadable, lambda i: named(i, f"cannot read {values[i]!r}; {_ISO_HINT}")
+            where,
+            DATE,
+            unreadable,
+            lambda i: named(i, f"cannot read {_show(values[i])}; {_ISO_HINT}"),
         )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_localize(None)
@@ -130,6 +135,20 @@ def _parse_dates(values: pd.Series, symbols: pd.Series, where: str) -> pd.Series
         lambda i: named(i, f"{values[i]!s} has a time of day; daily data needs dates only"),
     )
     return parsed.astype("datetime64[ns]")
+
+
+def _show(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _kind_of_date(value: object) -> str:
+    if isinstance(value, str):
+        return "text"
+    if _is_aware(value):
+        return "aware"
+    if isinstance(value, date | np.datetime64):
+        return "date"
+    return "other"
 
 
 def _is_aware(value: object) -> bool:

@@ -89,10 +89,9 @@ def import_entry_point(spec: str) -> Any:
     path = module_name
     for part in attribute.split("."):
         if not hasattr(target, part):
-            public = sorted(n for n in dir(target) if not n.startswith("_"))[:12]
             raise ConfigError(
                 f"{spec}: {_kind(target)} {path!r} has no attribute {part!r} "
-                f"(it has: {', '.join(public) or 'nothing public'})"
+                f"(it has: {_public_names(target)})"
             )
         target, path = getattr(target, part), f"{path}.{part}"
     return target
@@ -254,6 +253,20 @@ def _plain(signature: inspect.Signature) -> str:
             return_annotation=empty,
         )
     )
+
+
+def _public_names(target: Any, limit: int = 12) -> str:
+    """What ``target`` offers, without the modules and ``__future__`` flags it imported."""
+    names = []
+    for name in sorted(dir(target)):
+        value = getattr(target, name, None)
+        if name.startswith("_") or inspect.ismodule(value):
+            continue
+        if type(value).__module__ == "__future__":  # "from __future__ import annotations"
+            continue
+        names.append(name)
+    more = ", ..." if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "nothing public"
 
 
 def _kind(target: Any) -> str:

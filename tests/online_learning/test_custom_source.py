@@ -66,7 +66,7 @@ def test_a_factory_an_instance_and_an_indexed_frame_are_accepted() -> None:
             "acme_data.sources:DailyBar",
             "acme_data.sources:DailyBar: module 'acme_data.sources' has no attribute 'DailyBar' "
             "(it has: BadTick, DailyBars, FlakyFeed, IndexedBars, LeakyBars, ListBars, "
-            "Nameless, NeedsPath, NoCredentials, NoFetch, NoRange, SHARED)",
+            "Nameless, NeedsPath, NoCredentials, NoFetch, NoRange, SHARED, ...)",
         ),
         (
             "acme_data.sources:NeedsPath",
@@ -164,8 +164,14 @@ def test_a_module_that_fails_to_import_is_named_with_its_error(
             "acme_data.sources:FlakyFeed: fetch(2021-02-01, 2021-02-05) failed: ConnectionError: "
             "vendor API timed out after 30 s",
         ),
+        (
+            "acme_data.sources:YmdDates",
+            DataFormatError,
+            "acme_data.sources:YmdDates, column 'date': symbol 'ACME': cannot read 20210201; "
+            "expected a date such as 2024-01-31 (a DATE or TIMESTAMP column, or ISO 8601 text)",
+        ),
     ],
-    ids=["future-rows", "non-finite", "not-a-frame", "fetch-raises"],
+    ids=["future-rows", "non-finite", "not-a-frame", "fetch-raises", "integer-dates"],
 )
 def test_bad_frames_are_refused_naming_the_source(spec: str, error: type, message: str) -> None:
     source = resolve_source(spec)

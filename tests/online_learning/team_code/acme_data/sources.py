@@ -121,3 +121,13 @@ class NoRange:
 
 class Nameless(DailyBars):
     name = ""
+
+
+class YmdDates(DailyBars):
+    """Dates as yyyymmdd integers, as some vendor files have them."""
+
+    name = "acme-ymd"
+
+    def fetch(self, start=None, end=None) -> pd.DataFrame:
+        frame = super().fetch(start, end)
+        return frame.assign(date=frame["date"].dt.strftime("%Y%m%d").astype(int))
