@@ -10,10 +10,11 @@ What comes out must follow :class:`~online_learning.data.DataSource`: a non-empt
 ``name`` and a method ``fetch(start, end)`` returning the long price frame of
 :mod:`online_learning.data.base` for the days from ``start`` to ``end`` inclusive (each a
 midnight :class:`pandas.Timestamp`, or None for unbounded). A ``date``/``symbol`` index is
-turned back into columns. Each frame is checked like a file's (missing, non-finite or
-non-positive prices, a time of day, duplicates) and must stay within the range asked for: a
-source that returns later days would let a model see the future, so it is refused rather than
-trimmed (:func:`online_learning.data.slice_dates` trims a frame).
+turned back into columns; columns outside the contract are dropped, as a file's and a table's
+are. Each frame is checked like a file's (missing, non-finite or non-positive prices, a time
+of day, duplicates) and must stay within the range asked for: a source that returns later
+days would let a model see the future, so it is refused rather than trimmed
+(:func:`online_learning.data.slice_dates` trims a frame).
 
 Every failure is a :class:`~online_learning.errors.ConfigError` (the entry point cannot be
 used) or a :class:`~online_learning.errors.DataError` (its data is wrong) whose message starts
@@ -31,7 +32,14 @@ from typing import Any
 
 import pandas as pd
 
-from online_learning.data.base import DATE, REQUIRED_COLUMNS, SYMBOL, DataSource, coerce_range
+from online_learning.data.base import (
+    DATE,
+    PRICE_COLUMNS,
+    REQUIRED_COLUMNS,
+    SYMBOL,
+    DataSource,
+    coerce_range,
+)
 from online_learning.data.checks import check_long_frame
 from online_learning.errors import ConfigError, DataError, OnlineLearningError
 
@@ -162,6 +170,8 @@ class CustomSource:
             frame = frame.reset_index()
         if frame.empty:
             raise DataError(f"{self.spec}: no prices between {low} and {high}")
+        if set(REQUIRED_COLUMNS) <= set(frame.columns):  # else the error lists every column
+            frame = frame[[c for c in PRICE_COLUMNS if c in frame.columns]]
         prices = check_long_frame(frame, where=self.spec)
         outside = pd.Series(False, index=prices.index)
         if lo is not None:

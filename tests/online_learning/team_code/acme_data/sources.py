@@ -46,12 +46,13 @@ SHARED = DailyBars(seed=3)
 
 
 class IndexedBars(DailyBars):
-    """Returns the frame indexed by (date, symbol), as pandas code often does."""
+    """Returns the frame indexed by (date, symbol), as pandas code often does, with a column
+    of its own."""
 
     name = "acme-indexed"
 
     def fetch(self, start=None, end=None) -> pd.DataFrame:
-        return super().fetch(start, end).set_index(["date", "symbol"])
+        return super().fetch(start, end).assign(vendor="acme").set_index(["date", "symbol"])
 
 
 class LeakyBars(DailyBars):
