@@ -44,7 +44,11 @@ DataOpt = Annotated[
     typer.Option(
         "--data",
         envvar="ONLINE_LEARNING_DATA",
-        help="Market data: 'synthetic', 'sp500', or a CSV/Parquet file path.",
+        help=(
+            "Market data: 'synthetic', 'sp500', 'sp500-stocks', a CSV/Parquet file path, a "
+            "database URL with ?table=NAME or ?query=SELECT... (postgresql://user@host/db"
+            "?table=daily_bars), or a source class package.module:Class."
+        ),
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the synthetic market and training.")]

@@ -32,6 +32,7 @@ from cli._common import (
 from cli.models_cmd import train_models
 from cli.update_cmd import print_outcomes, run_updates
 from online_learning.errors import OnlineLearningError
+from online_learning.urls import redact
 
 
 @dataclass
@@ -185,7 +186,7 @@ def up(
             console.print(f"{kind}: {services.bootstrap_servers}")
             missing = [m for m in DEFAULT_MODELS if registry().champion_version(m) is None]
             if missing:
-                console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
+                console.print(f"bootstrapping {', '.join(missing)} on {redact(data)} (seed {seed})")
                 train_models(missing, data, seed, None, None, holdout_days, 40, 1e-3, True)
             outcomes = run_updates(
                 DEFAULT_MODELS, data, seed, None, UpdateSettings(), services.store

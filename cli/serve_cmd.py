@@ -19,6 +19,7 @@ import typer
 
 from cli._common import DEFAULT_MODELS, DataOpt, SeedOpt, app, console, fail
 from online_learning.errors import OnlineLearningError
+from online_learning.urls import redact
 
 __all__ = ["QueryStringFilter", "log_config", "serve"]
 
@@ -102,7 +103,7 @@ def serve(
         if missing and bootstrap:
             from cli.models_cmd import train_models
 
-            console.print(f"bootstrapping {', '.join(missing)} on {data} (seed {seed})")
+            console.print(f"bootstrapping {', '.join(missing)} on {redact(data)} (seed {seed})")
             train_models(missing, data, seed, None, None, 60, 40, 1e-3, True)
         with contextlib.ExitStack() as stack:
             if orchestrate or PREFECT_API_URL.value():

@@ -9,7 +9,6 @@ makes a second writer wait instead of failing, and write transactions start with
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,24 +22,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from online_learning.metrics_store.errors import StoreError
+from online_learning.urls import redact
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # Execution option marking a connection whose transactions write (see ``begin_write``).
 WRITE_OPTION = "metrics_store_write"
-
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``; safe to put in a message.
-
-    Examples
-    --------
-    >>> redact("postgresql://trader:s3cret@db:5432/metrics")
-    'postgresql://trader:***@db:5432/metrics'
-    """
-    return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
 def normalise_url(url: str | URL) -> URL:

@@ -315,10 +315,11 @@ def test_resolve_source_builds_each_kind(tmp_path) -> None:
 
 @pytest.mark.parametrize("spec", ["yahoo", "missing.csv", ""])
 def test_resolve_source_lists_the_choices_when_unknown(spec: str) -> None:
-    with pytest.raises(
-        DataError, match="expected 'synthetic', 'sp500', 'sp500-stocks' or the path"
-    ):
+    with pytest.raises(DataError) as caught:
         resolve_source(spec)
+    message = str(caught.value)
+    assert "expected 'synthetic', 'sp500', 'sp500-stocks', the path of an existing" in message
+    assert "a database URL with ?table= or ?query=" in message
 
 
 def test_sp500_stocks_come_from_skfolio_data_without_importing_skfolio() -> None:

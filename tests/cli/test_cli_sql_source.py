@@ -1,0 +1,109 @@
+"""``online-learning train/update --data <database URL>`` on a table of the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from cli import EXIT_ERROR, EXIT_PROMOTED, EXIT_ROLLED_BACK, app
+from online_learning.data import resolve_source
+from tests.utils.postgres import temporary_database
+
+runner = CliRunner()
+PASSWORD = "cli-s3cret"  # ignored by trust authentication; must never be printed
+SYMBOLS = ["AAPL", "JNJ", "KO", "XOM"]
+
+
+@pytest.fixture(scope="module")
+def bars_url() -> Iterator[str]:
+    """Four of the bundled sp500-stocks, 2019-2021, in a table ``daily_bars``.
+
+    The URL is written as a user would: ``postgresql://`` without a driver, a password.
+    """
+    prices = resolve_source("sp500-stocks").fetch("2019-01-02", "2021-12-31")
+    prices = prices[prices["symbol"].isin(SYMBOLS)]
+    with temporary_database("ol_cli_sql") as url:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("CREATE TABLE daily_bars (day date, symbol text, close float8)")
+            )
+            connection.execute(
+                sa.text("INSERT INTO daily_bars VALUES (:day, :symbol, :close)"),
+                [
+                    {"day": r.date.date(), "symbol": r.symbol, "close": r.close}
+                    for r in prices.itertuples()
+                ],
+            )
+            # The date column has another name: a query renames it.
+            connection.execute(
+                sa.text("CREATE VIEW bars AS SELECT day AS date, symbol, close FROM daily_bars")
+            )
+        yield url.set(drivername="postgresql", password=PASSWORD).render_as_string(
+            hide_password=False
+        )
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_train_and_update_on_a_postgresql_table(home, bars_url: str) -> None:
+    data = ("--model_id", "sql_model", "--data", f"{bars_url}?table=bars")
+    trained = _run("train", *data, "--end", "2021-06-30", "--epochs", "5")
+    assert trained.exit_code == 0, trained.output
+    assert "sql_model" in trained.output
+
+    query = "SELECT+day+AS+date,+symbol,+close+FROM+daily_bars"
+    updated = _run(
+        "update", "--model_id", "sql_model", "--data", f"{bars_url}?query={query}",
+        "--as-of", "2021-12-31", "--epochs", "2", "--json",
+    )  # fmt: skip
+
+    assert updated.exit_code in (EXIT_PROMOTED, EXIT_ROLLED_BACK), updated.output
+    [outcome] = json.loads(updated.stdout)
+    assert outcome["decision"] in ("promoted", "rolled_back")
+    assert PASSWORD not in trained.output + updated.output
+    # The run's record names the table, never the password.
+    from mlflow.tracking import MlflowClient
+
+    from online_learning.settings import get_settings
+
+    client = MlflowClient(tracking_uri=get_settings().tracking_uri)
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()], "params.data_source LIKE 'sql:%'"
+    )
+    assert runs, "the training run records its data source"
+    [run] = runs
+    assert PASSWORD not in json.dumps(run.data.params)
+    assert run.data.params["data_source"].startswith("sql:postgresql://postgres:***@")
+    assert run.data.params["data_source"].endswith("?table=bars")
+    # Trained on the table's days up to --end: the last row is the last day whose next-day
+    # label the data up to 2021-06-30 knows.
+    assert run.data.params["end"] == "2021-06-29"
+    assert "2019-01-02" <= run.data.params["start"] < "2019-06-01"
+
+
+def test_a_missing_table_is_one_error_line_without_the_password(home, bars_url: str) -> None:
+    result = _run("train", "--model_id", "m", "--data", f"{bars_url}?table=daily_barz")
+
+    assert result.exit_code == EXIT_ERROR
+    line = next(x for x in result.output.splitlines() if x.startswith("error:"))
+    assert "table 'daily_barz'" in line and "no table or view 'daily_barz'" in line
+    assert "(it has: bars, daily_bars)" in line
+    assert PASSWORD not in result.output and "Traceback" not in result.output
+
+
+def test_a_team_source_that_cannot_be_imported_is_one_error_line(home) -> None:
+    result = _run("train", "--model_id", "m", "--data", "acme_feeds.daily:Bars")
+
+    assert result.exit_code == EXIT_ERROR
+    assert result.output.startswith(
+        "error: acme_feeds.daily:Bars: cannot import 'acme_feeds.daily': no module named "
+        "'acme_feeds'"
+    )
+    assert "Traceback" not in result.output
