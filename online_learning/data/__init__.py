@@ -25,12 +25,13 @@ from online_learning.data.base import (
     slice_dates,
     validate_prices,
 )
-from online_learning.data.custom import CustomSource, is_entry_point
+from online_learning.data.custom import CustomSource
 from online_learning.data.files import SUPPORTED_SUFFIXES, FileSource
 from online_learning.data.sp500 import SP500_SYMBOL, SP500Source
 from online_learning.data.sp500_stocks import SP500_STOCKS, SP500StocksSource
 from online_learning.data.sql import SqlSource
 from online_learning.data.synthetic import REGIME_PARAMS, RegimeParams, SyntheticMarket
+from online_learning.entry_points import is_entry_point
 from online_learning.errors import DataError
 
 __all__ = [
