@@ -1,0 +1,168 @@
+"""Where the configuration of the maintained models comes from, and how it is read.
+
+The file is TOML with one ``[models.<id>]`` table per model (see
+:class:`~online_learning.configuration.models.ModelConfig`). It is, in this order: the path
+given (the command line's ``--config``), ``$ONLINE_LEARNING_CONFIG``, ``./online-learning.toml``
+when present, else the built-in default (the three regime specialists on the synthetic
+market: ``specialists.toml`` beside this module, also shipped as
+``examples/online-learning.toml``). Every problem is a
+:class:`~online_learning.errors.ConfigError` naming the file, the model and the key, with the
+line where the file has one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from online_learning.configuration.models import ModelConfig
+from online_learning.errors import ConfigError
+from online_learning.update.config import validate_model_id
+
+__all__ = [
+    "BUILTIN_CONFIGURATION",
+    "CONFIG_ENV",
+    "DEFAULT_FILE",
+    "Configuration",
+    "load_configuration",
+]
+
+CONFIG_ENV = "ONLINE_LEARNING_CONFIG"
+DEFAULT_FILE = "online-learning.toml"
+BUILTIN_CONFIGURATION = Path(__file__).with_name("specialists.toml")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The maintained models, by id, and the file they were read from."""
+
+    models: Mapping[str, ModelConfig]
+    path: Path
+
+    @property
+    def builtin(self) -> bool:
+        """Whether this is the built-in default (no file of the team's was found)."""
+        return self.path == BUILTIN_CONFIGURATION
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.models)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.models)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self.models
+
+    def model(self, model_id: str) -> ModelConfig:
+        """The table of ``model_id``; a :class:`ConfigError` names the file when it has none."""
+        try:
+            return self.models[model_id]
+        except KeyError:
+            raise ConfigError(
+                f"{self.path}: no [models.{model_id}] table; configured models: "
+                f"{', '.join(self.models) or 'none'}"
+            ) from None
+
+
+def configuration_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The file the configuration is read from (see the module doc for the order)."""
+    if path is not None and str(path):
+        return Path(path).expanduser()
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser()
+    local = Path.cwd() / DEFAULT_FILE
+    return local if local.is_file() else BUILTIN_CONFIGURATION
+
+
+def load_configuration(path: str | os.PathLike[str] | None = None) -> Configuration:
+    """Read and check the configuration (see the module doc for where it is found).
+
+    Examples
+    --------
+    >>> configuration = load_configuration(BUILTIN_CONFIGURATION)
+    >>> configuration.ids
+    ('bull_specialist', 'bear_specialist', 'sideways_specialist')
+    >>> configuration.model("bear_specialist").regime
+    'bear'
+    """
+    file = configuration_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read the configuration: {exc}") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    unknown = sorted(set(document) - {"models"})
+    if unknown:
+        raise ConfigError(
+            f"{file}: line {_line(text, f'[{unknown[0]}') or _line(text, unknown[0])}: "
+            f"unknown table or key {unknown[0]!r}; expected [models.<id>] tables"
+        )
+    tables = document.get("models", {})
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigError(f"{file}: no [models.<id>] table")
+    models = {}
+    for model_id, table in tables.items():
+        where = f"{file}: [models.{model_id}]"
+        try:
+            validate_model_id(model_id)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table of keys")
+        models[model_id] = _model(text, where, model_id, table)
+    return Configuration(models=models, path=file)
+
+
+def _model(text: str, where: str, model_id: str, table: dict[str, Any]) -> ModelConfig:
+    try:
+        config = ModelConfig(**table)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            line = _line(text, key, after=f"[models.{model_id}]")
+            expected = ", ".join(sorted(ModelConfig.model_fields))
+            raise ConfigError(
+                f"{where} line {line}: unknown key {key!r}; expected one of {expected}"
+            ) from None
+        if "error" in error.get("ctx", {}):
+            message = str(error["ctx"]["error"])
+        else:
+            message = f"{error['msg']}, got {error.get('input')!r}"
+        if key:
+            line = _line(text, key, after=f"[models.{model_id}]")
+            raise ConfigError(f"{where} line {line}: {key}: {message}") from None
+        raise ConfigError(f"{where}: {message}") from None
+    try:
+        config.update_settings()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    config._origin = where
+    return config
+
+
+def _line(text: str, key: str, *, after: str | None = None) -> int | None:
+    """The 1-based line of ``key = ...`` (or of a table header), after the line ``after``."""
+    lines = text.splitlines()
+    start = 0
+    if after is not None:
+        header = re.compile(rf"^\s*{re.escape(after)}\s*(#.*)?$")
+        start = next((i for i, line in enumerate(lines) if header.match(line)), 0)
+    pattern = re.compile(rf"^\s*(\[\s*)?{re.escape(key)}\b")
+    for number in range(start, len(lines)):
+        if pattern.match(lines[number]):
+            return number + 1
+    return None
