@@ -10,10 +10,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import sqlalchemy as sa
 from confluent_kafka import Consumer
@@ -21,19 +19,7 @@ from confluent_kafka import Consumer
 from online_learning.events.kafka import consumer_config
 from online_learning.events.producers import KafkaSender
 
-T = TypeVar("T")
 CLI = [sys.executable, "-c", "from cli import main; main()"]
-
-
-def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
 
 
 def produce(bootstrap: str, topic: str, items: list[dict] | list[tuple[str, bytes]]) -> None:

@@ -20,8 +20,8 @@ from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
 from online_learning.metrics_store.sessions import SessionStore
 from online_learning.settings import Settings
-from tests.feedback.helpers import wait_for
 from tests.utils.registries import register_specialists
+from tests.utils.waiting import wait_for
 
 
 def _frames(url: str, key: str, stop: threading.Event, into: list[dict]) -> None:

@@ -15,6 +15,7 @@ from cli.broker import EmbeddedKafka
 from tests.serving.conftest import AGENT, FEEDER, bearer
 from tests.utils.registries import register
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 F = {"f1": 0.3, "f2": -0.1, "f3": 0.7}
 MODEL = "bull_specialist"
@@ -55,9 +56,13 @@ def _promote_during_requests(client, registry, *, after_promotion=None, timeout_
         new = register(registry, MODEL, seed=42)  # log, register and move champion
         if after_promotion is not None:
             after_promotion(new)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not all(s and s[-1] == new for s in seen):
-            time.sleep(0.05)
+        wait_for(
+            lambda: all(s and s[-1] == new for s in seen),
+            timeout_s=timeout_s,
+            what=f"every request thread to be served version {new}",
+            every_s=0.05,
+            details=lambda: failures,
+        )
         time.sleep(0.3)  # requests keep flowing after the swap
     finally:
         stop.set()

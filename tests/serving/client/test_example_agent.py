@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from serving.client import Client
 from tests.serving.client.helpers import AGENT, OPS
+from tests.utils.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,12 +62,23 @@ def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_pat
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in agent.stdout], daemon=True).start()
 
+    said: list[str] = []
+
     def wait_for_line(pattern: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if re.search(pattern, line):
-                return line
+        def matching() -> str | None:
+            try:
+                said.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                return None
+            return said[-1] if re.search(pattern, said[-1]) else None
+
+        return wait_for(
+            matching,
+            timeout_s=timeout,
+            what=f"the agent to say {pattern!r}",
+            every_s=0,
+            details=lambda: "".join(said[-20:]),
+        )
 
     try:
         wait_for_line(r" position ")  # trading
