@@ -8,15 +8,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from confluent_kafka import Consumer
 
-from online_learning.events.kafka import consumer_config
 from online_learning.events.producers import KafkaSender
 
 CLI = [sys.executable, "-c", "from cli import main; main()"]
@@ -32,20 +29,6 @@ def produce(bootstrap: str, topic: str, items: list[dict] | list[tuple[str, byte
     ]  # fmt: skip
     sender.send_messages(messages)
     sender.close()
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list:
-    consumer = Consumer(consumer_config(bootstrap, f"test-{uuid.uuid4().hex}"))
-    consumer.subscribe([topic])
-    messages, deadline = [], time.monotonic() + timeout_s
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                messages.append(message)
-    finally:
-        consumer.close()
-    return messages
 
 
 @dataclass

@@ -8,7 +8,8 @@ from online_learning.events.kafka import ensure_topics
 from online_learning.feedback.trade_outcome import INVALID_REASONS
 from online_learning.metrics_store.drift_store import DriftStore
 from online_learning.metrics_store.sessions import SessionStore
-from tests.feedback.helpers import WorkerProcess, count, produce, read_topic
+from tests.feedback.helpers import WorkerProcess, count, produce
+from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream
 from tests.utils.waiting import wait_for
 
