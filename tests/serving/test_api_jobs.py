@@ -10,7 +10,7 @@ import pytest
 
 from online_learning.features import FEATURE_COLUMNS
 from tests.flows.helpers import bootstrap_specialists
-from tests.serving.conftest import AGENT, OPS, bearer
+from tests.utils.api_keys import AGENT, OPS, bearer
 from tests.utils.waiting import wait_for
 
 RUN_TIMEOUT_S = 240

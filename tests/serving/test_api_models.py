@@ -11,7 +11,7 @@ import pytest
 from online_learning.metrics_store import MetricsStore, PerformanceRow
 from online_learning.metrics_store.records import UpdateRecord
 from online_learning.settings import get_settings
-from tests.serving.conftest import AGENT, bearer
+from tests.utils.api_keys import AGENT, bearer
 
 T0 = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 

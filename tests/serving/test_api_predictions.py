@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from online_learning.features import FEATURE_COLUMNS
-from tests.serving.conftest import AGENT, FEEDER, OPS, SPECIALISTS, bearer
+from tests.serving.conftest import SPECIALISTS
+from tests.utils.api_keys import AGENT, FEEDER, OPS, bearer
 from tests.utils.trade_outcomes import outcome_stream
 from tests.utils.waiting import wait_for
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from cli.broker import EmbeddedKafka
-from tests.serving.conftest import AGENT, FEEDER, bearer
+from tests.utils.api_keys import AGENT, FEEDER, bearer
 from tests.utils.registries import register
 from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from online_learning.processes import free_port
-from tests.serving.conftest import OPS, bearer
+from tests.utils.api_keys import OPS, bearer
 
 MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 45  # x 17 operations x 2 modes

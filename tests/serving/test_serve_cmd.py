@@ -18,6 +18,7 @@ import websockets.sync.client
 
 from cli.serve_cmd import QueryStringFilter, log_config
 from online_learning.processes import free_port
+from tests.utils.api_keys import bearer
 from tests.utils.waiting import wait_for
 
 
@@ -99,7 +100,7 @@ def test_serve_prints_the_development_key_and_keeps_every_key_out_of_its_log(ser
     base, port, log = server
     key = (home / "api-key").read_text().strip()
     assert f"admin scope): {key}" in log.read_text()  # printed once, at start
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = bearer(key)
     ready = httpx.get(f"{base}/api/v1/ready").json()
     assert set(ready["champions"]) == {"bull_specialist", "bear_specialist", "sideways_specialist"}
     me = httpx.get(f"{base}/api/v1/auth/me", headers=headers)
@@ -131,7 +132,7 @@ def test_serve_on_an_empty_home_bootstraps_starts_prefect_and_runs_update_jobs(h
     try:
         _wait_ready(process, base, log, 600)
         key = (home / "api-key").read_text().strip()
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = bearer(key)
         assert "bootstrapping bull_specialist, bear_specialist, sideways_specialist" in (
             log.read_text()
         )

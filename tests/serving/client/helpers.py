@@ -1,13 +1,8 @@
-"""Shared by the SDK's live tests: keys, a real uvicorn server of the app, market bars."""
+"""Shared by the SDK's live tests: a real uvicorn server of the app, market bars."""
 
 from __future__ import annotations
 
 from online_learning.processes import free_port
-
-AGENT = "sdk-agent-key-0123456789"  # predict, feedback: what a trading agent holds
-READER = "sdk-reader-key-012345678"  # predict only
-OPS = "sdk-ops-key-0123456789abc"  # admin
-KEYS = f"{AGENT}:predict,feedback;{READER}:predict;{OPS}:admin"
 
 
 class LiveServer:

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 from serving.client import Client
-from tests.serving.client.helpers import AGENT, OPS
+from tests.utils.api_keys import OPS, TRADER
 from tests.utils.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_example_agent_predicts_trades_and_feeds_its_outcomes_back(live, tmp_path):
-    (tmp_path / "api-key").write_text(AGENT + "\n")  # as `make run` leaves it
+    (tmp_path / "api-key").write_text(TRADER + "\n")  # as `make run` leaves it
     env = {k: v for k, v in os.environ.items() if k != "ONLINE_LEARNING_API_KEY"}
     run = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "trading_agent.py"), "--url", live.url,
@@ -53,7 +53,7 @@ def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_pat
     import re
     import threading
 
-    env = {**os.environ, "ONLINE_LEARNING_API_KEY": AGENT}
+    env = {**os.environ, "ONLINE_LEARNING_API_KEY": TRADER}
     agent = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "trading_agent.py"), "--url", live.url,
          "--steps", "25", "--interval", "0.1", "--min-confidence", "0.5"],

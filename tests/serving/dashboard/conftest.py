@@ -25,12 +25,9 @@ import pytest
 from pydantic import SecretStr
 
 from online_learning.processes import free_port
+from tests.utils.api_keys import KEYS, OPS, bearer
 
 CHROMIUM = "/usr/bin/chromium"
-ADMIN = "dash-admin-key-0123456789"
-AGENT = "dash-agent-key-0123456789"  # predict only
-FEEDER = "dash-feeder-key-012345678"  # feedback only
-KEYS = f"{ADMIN}:admin;{AGENT}:predict;{FEEDER}:feedback"
 ROOT = Path(__file__).resolve().parents[3]
 _SCREENSHOTS: list[Path] = []
 
@@ -98,12 +95,10 @@ class LiveApp:
             self._thread.join(timeout=60)
             self._server = None
 
-    def api(self, key: str = ADMIN):
+    def api(self, key: str = OPS):
         import httpx
 
-        return httpx.Client(
-            base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=60
-        )
+        return httpx.Client(base_url=f"{self.url}/api/v1", headers=bearer(key), timeout=60)
 
     def wait_ready(self, timeout_s: float = 60) -> dict:
         import httpx
@@ -189,7 +184,7 @@ class Dashboard:
     blocked: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
 
-    def open(self, key: str | None = ADMIN, *, hash: str = "") -> None:
+    def open(self, key: str | None = OPS, *, hash: str = "") -> None:
         self.page.goto(f"{self.origin}/dashboard{hash}")
         if key is None:
             return
@@ -199,7 +194,7 @@ class Dashboard:
     def wait_open(self) -> None:
         self.page.wait_for_selector("#app:not([hidden])", timeout=30_000)
 
-    def open_watching(self, *symbols: str, key: str = ADMIN) -> None:
+    def open_watching(self, *symbols: str, key: str = OPS) -> None:
         """Open the page with ``key`` and watch ``symbols`` until their streams are live."""
         self.open(key)
         self.wait_open()

@@ -21,11 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from cli.broker import free_port
 from serving.auth import ApiKeys
 from serving.streaming import StreamHub, router
-
-AGENT = "agent-key-0123456789"
-OPS = "ops-key-0123456789ab"
-FEEDBACK_ONLY = "feedback-key-0123456789"
-KEYS = f"{AGENT}:predict;{OPS}:admin;{FEEDBACK_ONLY}:feedback"
+from tests.utils.api_keys import AGENT, KEYS, bearer
 
 
 def build_app(hub: StreamHub, keys: str = KEYS) -> FastAPI:
@@ -124,7 +120,7 @@ async def open_stream(url: str, *, key: str | None = AGENT, how: str = "header",
     kwargs.setdefault("open_timeout", 10)
     if key is not None:
         if how == "header":
-            kwargs["additional_headers"] = {"Authorization": f"Bearer {key}"}
+            kwargs["additional_headers"] = bearer(key)
         elif how == "subprotocol":
             kwargs["subprotocols"] = ["bearer", f"bearer.{key}"]
         elif how == "query":
