@@ -19,8 +19,9 @@ from serving.client import (
     ValidationError,
 )
 from serving.signals import SignalCombiner, build_outcome
-from tests.serving.client.helpers import LiveServer, bars_of
+from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import AGENT, OPS, TRADER, UNKNOWN
+from tests.utils.live_server import LiveServer
 
 
 def test_predict_from_bars_is_the_prediction_of_the_platforms_features(live, market_prices):

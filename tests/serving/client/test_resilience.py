@@ -12,8 +12,9 @@ import pytest
 from online_learning.prediction import features_from_bars
 from serving.client import AsyncClient, Client, RetryPolicy, ServerError
 from serving.signals import SignalCombiner
-from tests.serving.client.helpers import LiveServer, bars_of
+from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import OPS, TRADER
+from tests.utils.live_server import LiveServer
 from tests.utils.registries import register_specialists
 
 TIMEOUT = 30
