@@ -108,7 +108,7 @@ def _wait_ready(api: ApiProcess, timeout_s: float) -> None:
 
 
 #: The example agent of the repository (``examples/trading_agent.py``); absent from a wheel.
-EXAMPLE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "trading_agent.py"
+EXAMPLE_AGENT = Path(__file__).resolve().parents[1] / "examples" / "trading_agent.py"
 
 
 @contextmanager

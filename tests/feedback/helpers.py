@@ -8,32 +8,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import sqlalchemy as sa
-from confluent_kafka import Consumer
 
-from online_learning.events.kafka import consumer_config
 from online_learning.events.producers import KafkaSender
 
-T = TypeVar("T")
 CLI = [sys.executable, "-c", "from cli import main; main()"]
-
-
-def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
 
 
 def produce(bootstrap: str, topic: str, items: list[dict] | list[tuple[str, bytes]]) -> None:
@@ -46,20 +29,6 @@ def produce(bootstrap: str, topic: str, items: list[dict] | list[tuple[str, byte
     ]  # fmt: skip
     sender.send_messages(messages)
     sender.close()
-
-
-def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list:
-    consumer = Consumer(consumer_config(bootstrap, f"test-{uuid.uuid4().hex}"))
-    consumer.subscribe([topic])
-    messages, deadline = [], time.monotonic() + timeout_s
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                messages.append(message)
-    finally:
-        consumer.close()
-    return messages
 
 
 @dataclass

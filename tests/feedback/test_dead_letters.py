@@ -8,8 +8,10 @@ from online_learning.events.kafka import ensure_topics
 from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.trade_outcome import INVALID_REASONS
 from online_learning.metrics_store.drift_store import DriftStore
-from tests.feedback.helpers import WorkerProcess, count, produce, read_topic, wait_for
+from tests.feedback.helpers import WorkerProcess, count, produce
+from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 
 def _bad_messages() -> list[tuple[str, bytes, str]]:

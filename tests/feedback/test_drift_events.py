@@ -20,9 +20,11 @@ from online_learning.feedback.notifier import AdaptationNotifier
 from online_learning.feedback.service import FeedbackService
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
-from tests.feedback.helpers import WorkerProcess, count, produce, read_topic, wait_for
+from tests.feedback.helpers import WorkerProcess, count, produce
 from tests.flows.helpers import bootstrap_specialists, flow_runs_of
+from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 MODEL = "bear_specialist"
 CHANGE = 300

@@ -13,7 +13,7 @@ from online_learning.feedback.trade_outcome import parse_trade_outcome
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
 from online_learning.settings import Settings
-from tests.feedback.helpers import wait_for
+from tests.utils.waiting import wait_for
 
 
 def test_the_simulated_market_follows_its_schedule_and_its_seed() -> None:

@@ -20,15 +20,14 @@ from online_learning.feedback.simulator import SimulatedMarket
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
 from online_learning.settings import Settings
-from tests.feedback.helpers import wait_for
+from tests.utils.api_keys import bearer
 from tests.utils.registries import register_specialists
+from tests.utils.waiting import wait_for
 
 
 def _frames(url: str, key: str, stop: threading.Event, into: list[dict]) -> None:
     async def read() -> None:
-        async with websockets.connect(
-            url, additional_headers={"Authorization": f"Bearer {key}"}
-        ) as socket:
+        async with websockets.connect(url, additional_headers=bearer(key)) as socket:
             while not stop.is_set():
                 try:
                     into.append(json.loads(await asyncio.wait_for(socket.recv(), 0.5)))

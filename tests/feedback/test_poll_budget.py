@@ -7,8 +7,9 @@ import threading
 from online_learning.events.kafka import ensure_topics
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.session_store import SessionStore
-from tests.feedback.helpers import count, produce, wait_for
+from tests.feedback.helpers import count, produce
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 
 def test_a_slow_batch_is_cut_at_its_budget_and_every_outcome_is_learned_once(deployment, store):

@@ -8,8 +8,9 @@ import pytest
 
 from online_learning.events.kafka import ensure_topics
 from online_learning.feedback.session_store import SessionStore
-from tests.feedback.helpers import WorkerProcess, count, produce, wait_for
+from tests.feedback.helpers import WorkerProcess, count, produce
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 SYMBOLS = ("AAA", "BBB", "CCC", "DDD", "EEE", "FFF")
 TIMEOUT_S = 90

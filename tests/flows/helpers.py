@@ -1,10 +1,6 @@
-"""Bootstrapped specialists, Prefect API reads and waits shared by the flow tests."""
+"""Bootstrapped specialists and Prefect API reads shared by the flow tests."""
 
 from __future__ import annotations
-
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -23,7 +19,6 @@ from online_learning.update.gate import StabilityGate
 from online_learning.update.window import labelled_features
 
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
-T = TypeVar("T")
 
 
 def bootstrap_specialists(registry, *, models=SPECIALISTS, epochs: int = 5) -> dict[str, str]:
@@ -53,18 +48,6 @@ def gate_passes(row: dict) -> bool:
     if row.get("degradation_pct") is not None and degradation is not None:
         assert abs(row["degradation_pct"] - degradation) < 1e-3, row
     return row["reason"] == "passed"
-
-
-def wait_for(condition: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 1.0) -> T:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
 
 
 def flow_runs_of(deployment_name: str) -> list[FlowRun]:

@@ -25,8 +25,8 @@ from tests.flows.helpers import (
     gate_passes,
     report_rows,
     task_runs_of,
-    wait_for,
 )
+from tests.utils.waiting import wait_for
 
 
 def _check_decided(row: dict, registry, bootstrapped: dict[str, str]) -> None:

@@ -10,7 +10,8 @@ from prefect.client.orchestration import get_client
 from flows.deployments import DRIFT_ADAPTATION
 from flows.events import emit_drift_event
 from flows.jobs import JobConflictError, get_job, in_flight, submit_update
-from tests.flows.helpers import flow_runs_of, gate_passes, report_rows, wait_for
+from tests.flows.helpers import flow_runs_of, gate_passes, report_rows
+from tests.utils.waiting import wait_for
 
 # A flow run of a served deployment starts in a new process (imports torch, MLflow...).
 RUN_TIMEOUT_S = 240
@@ -49,6 +50,7 @@ def test_a_burst_of_drift_events_starts_one_adaptation_per_model(
         lambda: (lambda r: r if len(r) >= 2 and _finished(r) else None)(new_runs()),
         timeout_s=RUN_TIMEOUT_S,
         what="the adaptation runs to finish",
+        every_s=1.0,
     )
     time.sleep(5)  # give any straggling event of the burst time to (wrongly) start a run
     runs = new_runs()
@@ -85,6 +87,7 @@ def test_an_update_job_reaches_a_final_state_that_matches_the_registry(
         lambda: (lambda j: j if j.final else None)(get_job(job_id)),
         timeout_s=RUN_TIMEOUT_S,
         what="the job to finish",
+        every_s=1.0,
     )
     assert job.status in ("promoted", "rolled_back"), job
     assert job.model_id == model
@@ -100,7 +103,12 @@ def test_an_update_job_reaches_a_final_state_that_matches_the_registry(
     assert record.decision == job.status
     assert record.config["learning_rate"] == 2e-5
 
-    wait_for(lambda: get_job(submit_other).final, timeout_s=RUN_TIMEOUT_S, what="the other job")
+    wait_for(
+        lambda: get_job(submit_other).final,
+        timeout_s=RUN_TIMEOUT_S,
+        what="the other job",
+        every_s=1.0,
+    )
     # Once it is done, nothing holds the model: it takes updates again.
     with get_client(sync_client=True) as client:
         assert in_flight(client, model) == []

@@ -18,6 +18,7 @@ from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.learner import OnlineLearner
 from online_learning.update.service import run_update
 from tests.utils.markets import inverted_relationship, regime_switch, trading_days
+from tests.utils.waiting import wait_for
 
 TOPIC = "model-updates"
 MODEL = "event_model"
@@ -152,9 +153,12 @@ def test_events_wait_out_a_broker_outage_and_arrive_once(store, learner, days):
 
         broker.start()  # same port: the relay's producer reconnects by itself
         ensure_topics(broker.bootstrap_servers, [TOPIC])
-        deadline = time.monotonic() + 30
-        while store.pending_events() and time.monotonic() < deadline:
+
+        def relayed() -> bool:
             relay.relay_once()
+            return not store.pending_events()
+
+        wait_for(relayed, timeout_s=30, what="the outbox relayed", every_s=0)
         assert store.pending_events() == []
         after = _consume(broker.bootstrap_servers, expected=3)
     finally:

@@ -1,7 +1,8 @@
 """Fixtures of the API tests: the real app on the test's MLflow store and SQLite metrics store.
 
 ``client`` runs the app's lifespan (migrations, registry, feedback service, champions, hot
-swap) through Starlette's TestClient; the keys below are its only credentials.
+swap) through Starlette's TestClient; the keys of ``tests.utils.api_keys`` are its only
+credentials.
 """
 
 from __future__ import annotations
@@ -12,15 +13,9 @@ from contextlib import contextmanager
 import pytest
 from pydantic import SecretStr
 
-AGENT = "agent-key-0123456789"  # predict
-FEEDER = "feeder-key-012345678"  # feedback
-OPS = "ops-key-0123456789ab"  # admin
-KEYS = f"{AGENT}:predict;{FEEDER}:feedback;{OPS}:admin"
+from tests.utils.api_keys import KEYS
+
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving.conftest import AGENT, FEEDER, OPS, bearer
+from tests.utils.api_keys import AGENT, FEEDER, OPS, UNKNOWN, bearer
 
 SID = "s-0000"
 JOB = "00000000-0000-0000-0000-000000000000"
@@ -38,7 +38,7 @@ def test_protected_endpoints_need_a_valid_key_with_the_scope(client, method, pat
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert "missing API key" in missing.json()["detail"]
 
-    wrong = client.request(method, path, json=body, headers=bearer("x" * 20))
+    wrong = client.request(method, path, json=body, headers=bearer(UNKNOWN))
     assert wrong.status_code == 401
     assert wrong.json()["detail"] == "invalid API key"
     basic = client.request(method, path, json=body, headers={"Authorization": f"Basic {OPS}"})

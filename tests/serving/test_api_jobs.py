@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from online_learning.features import FEATURE_COLUMNS
-from tests.flows.helpers import bootstrap_specialists, wait_for
-from tests.serving.conftest import AGENT, OPS, bearer
+from tests.flows.helpers import bootstrap_specialists
+from tests.utils.api_keys import AGENT, OPS, bearer
+from tests.utils.waiting import wait_for
 
 RUN_TIMEOUT_S = 240
 
@@ -58,7 +59,7 @@ def test_an_update_job_runs_to_its_final_state_and_the_new_champion_is_served(
             state if state["status"] in ("promoted", "rolled_back", "deferred", "failed") else None
         )
 
-    done = wait_for(final, timeout_s=RUN_TIMEOUT_S, what="the job to finish")
+    done = wait_for(final, timeout_s=RUN_TIMEOUT_S, what="the job to finish", every_s=1.0)
     assert done["status"] in ("promoted", "rolled_back"), done
     assert done["model_id"] == model and done["finished_at"] is not None
     assert done["version"] == registry.champion_version(model)
@@ -98,6 +99,7 @@ def test_an_update_job_runs_to_its_final_state_and_the_new_champion_is_served(
         ),
         timeout_s=RUN_TIMEOUT_S,
         what="the second job",
+        every_s=1.0,
     )
 
 

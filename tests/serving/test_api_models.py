@@ -12,7 +12,7 @@ from online_learning.metrics_store import MetricsStore, PerformanceRow
 from online_learning.metrics_store.records import UpdateRecord
 from online_learning.settings import get_settings
 from online_learning.update_result import UpdateResult
-from tests.serving.conftest import AGENT, bearer
+from tests.utils.api_keys import AGENT, bearer
 
 T0 = datetime(2026, 1, 5, 18, 0, tzinfo=UTC)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from online_learning.features import FEATURE_COLUMNS
-from tests.serving.conftest import AGENT, FEEDER, OPS, SPECIALISTS, bearer
+from tests.serving.conftest import SPECIALISTS
+from tests.utils.api_keys import AGENT, FEEDER, OPS, bearer
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 F = {"f1": 0.5, "f2": -0.25, "f3": 1.0}
 
@@ -53,12 +54,12 @@ def test_the_online_session_joins_once_it_has_learned(served):
     outcomes = outcome_stream(30, symbol="OOO", feature_names=("f1", "f2", "f3"))
     posted = served.post("/api/v1/feedback/outcomes", json=outcomes, headers=bearer(FEEDER))
     assert {r["status"] for r in posted.json()["results"]} == {"accepted"}
-    deadline = time.monotonic() + 10
-    while True:  # the service caches a symbol's session for a second
+
+    def joined() -> dict | None:  # the service caches a symbol's session for a second
         body = _predict(served, {"symbol": "OOO", "features": F}).json()
-        if body["session"] is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        return body if body["session"] is not None else None
+
+    body = wait_for(joined, timeout_s=10, what="the online session in the prediction")
     online = [c for c in body["components"] if c["kind"] == "online"]
     assert len(online) == 1, body
     assert body["session"]["session_id"] == started.json()["session_id"]
@@ -127,12 +128,13 @@ def test_before_any_champion_predictions_are_503_then_the_poll_loads_them(client
     assert "no champions" in response.json()["detail"]
     assert client.get("/api/v1/ready").status_code == 503
     versions = {m: register(registry, m, seed) for seed, m in enumerate(SPECIALISTS, start=1)}
-    deadline = time.monotonic() + 15
     # Ready once a champion is loaded (the poll may catch the registrations half done); the
     # next polls add the others.
-    while client.get("/api/v1/ready").json().get("champions") != versions:
-        assert time.monotonic() < deadline, "the registry poll did not load the champions"
-        time.sleep(0.2)
+    wait_for(
+        lambda: client.get("/api/v1/ready").json().get("champions") == versions,
+        timeout_s=15,
+        what="the registry poll to load the champions",
+    )
     assert _predict(client, {"symbol": "AAA", "features": F}).status_code == 200
 
 
@@ -236,14 +238,14 @@ def test_an_outcome_of_a_champion_challenger_prediction_settles_its_shadow_row(s
     )
     learned = outcome_stream(30, symbol="CCH", feature_names=("f1", "f2", "f3"))
     served.post("/api/v1/feedback/outcomes", json=learned, headers=bearer(FEEDER))
-    deadline = time.monotonic() + 10
-    while True:  # the online side exists once the session cache saw the learning
+
+    def joined() -> dict | None:  # once the session cache saw the learning
         body = _predict(
             served, {"symbol": "CCH", "features": F, "strategy": "champion_challenger"}
         ).json()
-        if body["session"] is not None or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        return body if body["session"] is not None else None
+
+    body = wait_for(joined, timeout_s=10, what="the online session in the prediction")
     assert body["session"] is not None, body
     shadow = served.app.state.service.shadow
     shadow.flush()

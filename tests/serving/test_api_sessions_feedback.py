@@ -4,7 +4,7 @@ is learned and durable before the answer."""
 from __future__ import annotations
 
 from online_learning.features import FEATURE_COLUMNS
-from tests.serving.conftest import AGENT, FEEDER, OPS, bearer
+from tests.utils.api_keys import AGENT, FEEDER, OPS, bearer
 from tests.utils.trade_outcomes import outcome_stream
 
 FEATURES = {name: 0.01 * (i + 1) for i, name in enumerate(FEATURE_COLUMNS)}

@@ -8,9 +8,7 @@ import pytest
 
 from online_learning.errors import ConfigError
 from serving.auth import ApiKeys, bearer_token, development_key
-
-AGENT = "agent-key-0123456789"
-OPS = "ops-key-0123456789ab"
+from tests.utils.api_keys import AGENT, OPS
 
 
 def test_keys_map_to_their_scopes_and_admin_implies_the_others():

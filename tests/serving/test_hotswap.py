@@ -12,9 +12,11 @@ import uuid
 import pytest
 
 from cli.broker import EmbeddedKafka
-from tests.serving.conftest import AGENT, FEEDER, bearer
+from tests.utils.api_keys import AGENT, FEEDER, bearer
 from tests.utils.registries import register
+from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream
+from tests.utils.waiting import wait_for
 
 F = {"f1": 0.3, "f2": -0.1, "f3": 0.7}
 MODEL = "bull_specialist"
@@ -55,9 +57,13 @@ def _promote_during_requests(client, registry, *, after_promotion=None, timeout_
         new = register(registry, MODEL, seed=42)  # log, register and move champion
         if after_promotion is not None:
             after_promotion(new)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and not all(s and s[-1] == new for s in seen):
-            time.sleep(0.05)
+        wait_for(
+            lambda: all(s and s[-1] == new for s in seen),
+            timeout_s=timeout_s,
+            what=f"every request thread to be served version {new}",
+            every_s=0.05,
+            details=lambda: failures,
+        )
         time.sleep(0.3)  # requests keep flowing after the swap
     finally:
         stop.set()
@@ -124,9 +130,7 @@ def test_with_a_broker_the_model_updates_event_swaps_at_once(
 
 
 def test_with_a_broker_outcomes_go_to_the_feedback_workers(broker, champions, make_client):
-    from confluent_kafka import Consumer
-
-    from online_learning.events.kafka import consumer_config, ensure_topics
+    from online_learning.events.kafka import ensure_topics
 
     topic = f"trade-outcomes-{uuid.uuid4().hex[:6]}"
     ensure_topics(broker.bootstrap_servers, [topic, "model-updates"])
@@ -139,16 +143,9 @@ def test_with_a_broker_outcomes_go_to_the_feedback_workers(broker, champions, ma
             "/api/v1/feedback/outcomes", json=[*outcomes, {"trade_id": "x"}], headers=bearer(FEEDER)
         )
         assert [r["status"] for r in posted.json()["results"]] == ["accepted"] * 5 + ["rejected"]
-    consumer = Consumer(consumer_config(broker.bootstrap_servers, f"t-{uuid.uuid4().hex[:6]}"))
-    consumer.subscribe([topic])
-    received = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(received) < 5 and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                received.append((message.key().decode(), json.loads(message.value())))
-    finally:
-        consumer.close()
+    received = [
+        (message.key().decode(), json.loads(message.value()))
+        for message in read_topic(broker.bootstrap_servers, topic, expected=5)
+    ]
     assert [key for key, _ in received] == ["KKK"] * 5
     assert [value["trade_id"] for _, value in received] == [o["trade_id"] for o in outcomes]

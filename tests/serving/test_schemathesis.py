@@ -5,16 +5,14 @@ type, headers, body)."""
 
 from __future__ import annotations
 
-import contextvars
-import threading
 import time
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from online_learning.processes import free_port
-from tests.serving.conftest import OPS, bearer
+from tests.utils.api_keys import OPS, bearer
+from tests.utils.live_server import LiveServer
 
 MIN_REQUESTS = 1000
 EXAMPLES_PER_OPERATION = 45  # x 17 operations x 2 modes
@@ -25,35 +23,16 @@ TIME_BUDGET_S = 420.0
 def live_server(platform_champions, serving_settings, prefect_api):
     """The app under uvicorn in a thread of this process; jobs reach the session's Prefect
     server (no deployment is served: nothing a generated request submits can run)."""
-    import uvicorn
-
     from cli.serve_cmd import log_config
-    from serving.app import create_app
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(serving_settings),
-        host="127.0.0.1",
-        port=port,
+    with LiveServer(
+        serving_settings,
         loop="uvloop",
         http="httptools",
         log_config=log_config(),
-        log_level="warning",
         access_log=False,
-    )
-    server = uvicorn.Server(config)
-    # In this thread's context: Prefect's settings (the session's API) live in a contextvar.
-    thread = threading.Thread(
-        target=contextvars.copy_context().run, args=(server.run,), daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    ) as server:
+        yield server.url
 
 
 def test_generated_requests_find_no_5xx_and_no_schema_violation(live_server):

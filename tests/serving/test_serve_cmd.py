@@ -18,6 +18,8 @@ import websockets.sync.client
 
 from cli.serve_cmd import QueryStringFilter, log_config
 from online_learning.processes import free_port
+from tests.utils.api_keys import bearer
+from tests.utils.waiting import wait_for
 
 
 def test_the_filter_drops_query_strings_from_access_and_websocket_lines():
@@ -71,16 +73,16 @@ def _start(home, *args: str):
 
 
 def _wait_ready(process, base: str, log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def ready() -> bool:
         assert process.poll() is None, log.read_text()
         try:
-            if httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{base}/api/v1/ready", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.5)
+            return False
+
+    wait_for(
+        ready, timeout_s=timeout_s, what="serve to be ready", every_s=0.5, details=log.read_text
+    )
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def test_serve_prints_the_development_key_and_keeps_every_key_out_of_its_log(ser
     base, port, log = server
     key = (home / "api-key").read_text().strip()
     assert f"admin scope): {key}" in log.read_text()  # printed once, at start
-    headers = {"Authorization": f"Bearer {key}"}
+    headers = bearer(key)
     ready = httpx.get(f"{base}/api/v1/ready").json()
     assert set(ready["champions"]) == {"bull_specialist", "bear_specialist", "sideways_specialist"}
     me = httpx.get(f"{base}/api/v1/auth/me", headers=headers)
@@ -130,7 +132,7 @@ def test_serve_on_an_empty_home_bootstraps_starts_prefect_and_runs_update_jobs(h
     try:
         _wait_ready(process, base, log, 600)
         key = (home / "api-key").read_text().strip()
-        headers = {"Authorization": f"Bearer {key}"}
+        headers = bearer(key)
         assert "bootstrapping bull_specialist, bear_specialist, sideways_specialist" in (
             log.read_text()
         )
@@ -143,13 +145,22 @@ def test_serve_on_an_empty_home_bootstraps_starts_prefect_and_runs_update_jobs(h
         )
         assert submitted.status_code == 202, submitted.text
         status_url = base + submitted.json()["status_url"]
-        deadline = time.monotonic() + 300
-        while True:
-            job = httpx.get(status_url, headers=headers, timeout=30).json()
-            if job["status"] in ("promoted", "rolled_back", "deferred", "failed"):
-                break
-            assert time.monotonic() < deadline, job
-            time.sleep(1.0)
+
+        def job_state() -> dict:
+            return httpx.get(status_url, headers=headers, timeout=30).json()
+
+        def finished() -> dict | None:
+            job = job_state()
+            final = job["status"] in ("promoted", "rolled_back", "deferred", "failed")
+            return job if final else None
+
+        job = wait_for(
+            finished,
+            timeout_s=300,
+            what="the update job to finish",
+            every_s=1.0,
+            details=job_state,
+        )
         assert job["status"] in ("promoted", "rolled_back", "deferred"), job
         assert job["version"] == registry.champion_version("bear_specialist")
         prefect_api = re.search(r"Prefect: (\S+)", log.read_text()).group(1)

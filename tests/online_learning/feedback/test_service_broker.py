@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer
 
 from cli.broker import EmbeddedKafka
 from online_learning.errors import BrokerUnavailableError
-from online_learning.events.kafka import consumer_config, ensure_topics
+from online_learning.events.kafka import ensure_topics
 from online_learning.events.producers import KafkaOutcomeProducer
 from online_learning.feedback.service import FeedbackService
+from tests.utils.topics import read_topic
 from tests.utils.trade_outcomes import outcome_stream
 
 TOPIC = "trade-outcomes"
-
-
-def _read(bootstrap: str, topic: str, expected: int, timeout: float = 30.0) -> list:
-    consumer = Consumer(consumer_config(bootstrap, f"test-{uuid.uuid4().hex}"))
-    consumer.subscribe([topic])
-    messages, deadline = [], time.monotonic() + timeout
-    try:
-        while len(messages) < expected and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error():
-                messages.append(message)
-    finally:
-        consumer.close()
-    return messages
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +37,7 @@ def test_outcomes_are_handed_to_the_owner_keyed_by_symbol(broker, metrics) -> No
 
     assert [r.status for r in results] == ["accepted"] * 7 + ["duplicate", "rejected"]
     assert results[-1].reason == "wrong_features"
-    messages = _read(broker.bootstrap_servers, topic, expected=7)
+    messages = read_topic(broker.bootstrap_servers, topic, expected=7)
     assert sorted(json.loads(m.value())["trade_id"] for m in messages) == sorted(
         i["trade_id"] for i in items
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from online_learning.prediction import (
 from online_learning.registry import MlflowRegistry
 from online_learning.specialists import SPECIALISTS
 from tests.utils.registries import FEATURES, register
+from tests.utils.waiting import wait_for
 
 MODEL = "bull_specialist"
 
@@ -87,16 +87,17 @@ def test_promotion_under_load_fails_no_prediction_and_keeps_snapshots(registry) 
     thread = threading.Thread(target=agent)
     thread.start()
     try:
-        while len(served) < 50:
-            time.sleep(0.01)
+
+        def predicted(n: int) -> bool:
+            return len(served) >= n
+
+        wait = {"timeout_s": 30, "every_s": 0.01, "details": lambda: failures}
+        wait_for(lambda: predicted(50), what="50 predictions", **wait)
         v2 = register(registry, MODEL, seed=2)  # promote while the agent predicts
         assert holder.refresh() == [MODEL]
-        deadline = time.monotonic() + 30
-        while not any(v == v2 for v, _, _ in served[-5:]) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: any(v == v2 for v, _, _ in served[-5:]), what=f"v{v2} served", **wait)
         count = len(served)
-        while len(served) < count + 50 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: predicted(count + 50), what="50 predictions after the swap", **wait)
     finally:
         stop.set()
         thread.join(timeout=30)

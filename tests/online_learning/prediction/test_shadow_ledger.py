@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 
 from online_learning.metrics_store import MetricsStore, StoreError
 from online_learning.metrics_store.shadow import ShadowLedger, ShadowRow
+from tests.utils.waiting import wait_for
 
 T0 = datetime(2026, 1, 5, 21, tzinfo=UTC)
 
@@ -31,11 +31,12 @@ def test_rows_are_written_in_batches_by_the_background_thread(metrics: MetricsSt
     ledger = ShadowLedger(metrics, flush_interval_s=0.05)
     for i in range(300):
         ledger.record(row(i))
-    deadline = time.monotonic() + 20
-    while ledger.pending and time.monotonic() < deadline:
-        time.sleep(0.02)
-    while len(stored(metrics)) < 300 and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(
+        lambda: not ledger.pending and len(stored(metrics)) >= 300,
+        timeout_s=20,
+        what="the 300 rows written",
+        every_s=0.02,
+    )
     assert stored(metrics) == [f"p-{i:04d}" for i in range(300)]
     ledger.record(row(0))  # the same prediction again: written once
     ledger.record(row(300))

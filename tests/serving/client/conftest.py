@@ -9,7 +9,8 @@ import pytest
 
 from online_learning.feedback.simulator import SimulatedMarket
 from serving.client.types import Prediction
-from tests.serving.client.helpers import KEYS, LiveServer
+from tests.utils.api_keys import KEYS
+from tests.utils.live_server import LiveServer
 
 
 @pytest.fixture(scope="session")

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from serving.client import Client
-from tests.serving.client.helpers import AGENT, OPS
+from tests.utils.api_keys import OPS, TRADER
+from tests.utils.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_example_agent_predicts_trades_and_feeds_its_outcomes_back(live, tmp_path):
-    (tmp_path / "api-key").write_text(AGENT + "\n")  # as `make run` leaves it
+    (tmp_path / "api-key").write_text(TRADER + "\n")  # as `make run` leaves it
     env = {k: v for k, v in os.environ.items() if k != "ONLINE_LEARNING_API_KEY"}
     run = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "trading_agent.py"), "--url", live.url,
@@ -53,7 +53,7 @@ def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_pat
     import re
     import threading
 
-    env = {**os.environ, "ONLINE_LEARNING_API_KEY": AGENT}
+    env = {**os.environ, "ONLINE_LEARNING_API_KEY": TRADER}
     agent = subprocess.Popen(
         [sys.executable, str(ROOT / "examples" / "trading_agent.py"), "--url", live.url,
          "--steps", "25", "--interval", "0.1", "--min-confidence", "0.5"],
@@ -62,12 +62,23 @@ def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_pat
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in agent.stdout], daemon=True).start()
 
+    said: list[str] = []
+
     def wait_for_line(pattern: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            if re.search(pattern, line):
-                return line
+        def matching() -> str | None:
+            try:
+                said.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                return None
+            return said[-1] if re.search(pattern, said[-1]) else None
+
+        return wait_for(
+            matching,
+            timeout_s=timeout,
+            what=f"the agent to say {pattern!r}",
+            every_s=0,
+            details=lambda: "".join(said[-20:]),
+        )
 
     try:
         wait_for_line(r" position ")  # trading

@@ -7,7 +7,8 @@ import pytest
 
 from serving.client import Client, Conflict, JobTimeout, NotFound
 from tests.flows.helpers import bootstrap_specialists
-from tests.serving.client.helpers import OPS, LiveServer
+from tests.utils.api_keys import OPS
+from tests.utils.live_server import LiveServer
 
 MODEL = "bear_specialist"
 

@@ -19,14 +19,16 @@ from serving.client import (
     ValidationError,
 )
 from serving.signals import SignalCombiner, build_outcome
-from tests.serving.client.helpers import AGENT, OPS, READER, LiveServer, bars_of
+from tests.serving.client.helpers import bars_of
+from tests.utils.api_keys import AGENT, OPS, TRADER, UNKNOWN
+from tests.utils.live_server import LiveServer
 
 
 def test_predict_from_bars_is_the_prediction_of_the_platforms_features(live, market_prices):
     """Bars in, the platform's features computed server-side: the same p_up as sending
     the features that the training code computes from those bars (no train/serve skew)."""
     bars = bars_of(market_prices, "SIM0")
-    with Client(live.url, AGENT) as client:
+    with Client(live.url, TRADER) as client:
         champions = client.ready()["champions"]
         from_bars = client.predict("SIM0", bars=bars)
         from_features = client.predict("SIM0", features=features_from_bars(bars))
@@ -45,7 +47,7 @@ def test_predict_from_bars_is_the_prediction_of_the_platforms_features(live, mar
 
 
 def test_too_few_bars_say_how_many_are_needed(live, market_prices):
-    with Client(live.url, AGENT) as client, pytest.raises(ValidationError) as info:
+    with Client(live.url, TRADER) as client, pytest.raises(ValidationError) as info:
         client.predict("SIM0", bars=bars_of(market_prices, "SIM0", n=10))
     assert info.value.status == 422
     assert "64" in info.value.message
@@ -57,7 +59,7 @@ def test_predict_many_splits_batches_and_keeps_the_order(live, market_prices):
         for end in range(80, 100)
         for symbol in ("SIM0", "SIM1", "SIM2")
     ]
-    with Client(live.url, AGENT, max_batch=25) as client:
+    with Client(live.url, TRADER, max_batch=25) as client:
         batched = client.predict_many(rows)  # 60 rows: three requests
         singles = [client.predict(s, features=f) for s, f in rows[:5]]
     assert [p.symbol for p in batched] == [s for s, _ in rows]
@@ -68,7 +70,7 @@ def test_predict_many_splits_batches_and_keeps_the_order(live, market_prices):
 
 def test_outcomes_accepted_then_duplicate_and_rejected_in_order(live, market_prices):
     bars = bars_of(market_prices, "SIM1")
-    with Client(live.url, AGENT) as client:
+    with Client(live.url, TRADER) as client:
         prediction = client.predict("SIM1", features=features_from_bars(bars))
         signal = SignalCombiner(min_confidence=0.5).combine(prediction, rule_signal=0.3)
         outcome = build_outcome(signal, realized_return=0.004)
@@ -91,10 +93,10 @@ def test_each_class_of_http_error_is_its_exception(live, platform_settings, mark
     with Client(live.url, api_key="") as anonymous, pytest.raises(AuthenticationError) as e401:
         anonymous.models()
     assert e401.value.status == 401
-    stranger = Client(live.url, "not-a-key-of-this-server")
+    stranger = Client(live.url, UNKNOWN)
     with stranger, pytest.raises(AuthenticationError):
         stranger.predict("SIM2", features=features)
-    with Client(live.url, READER) as reader:
+    with Client(live.url, AGENT) as reader:
         with pytest.raises(PermissionDenied) as e403:
             reader.post_outcomes(build_outcome(reader.predict("SIM2", features=features),
                                                realized_return=0.0))  # fmt: skip
@@ -117,7 +119,7 @@ def test_each_class_of_http_error_is_its_exception(live, platform_settings, mark
 def test_an_oversized_batch_is_payload_too_large(platform_settings, feature_champions):
     server = LiveServer(platform_settings.model_copy(update={"max_batch": 5})).start()
     try:
-        with Client(server.url, AGENT, max_batch=10) as client:
+        with Client(server.url, TRADER, max_batch=10) as client:
             rows = [("SIM0", {"ret_1": 0.0})] * 8
             with pytest.raises(PayloadTooLarge) as info:
                 client.predict_many(rows)
@@ -130,7 +132,7 @@ def test_calls_survive_a_server_restart_through_retries(live):
     """While the server restarts, connections are refused (nothing was sent): a read and a
     prediction both wait it out under the retry policy instead of failing."""
     retry = RetryPolicy(retries=12, backoff_s=0.5, max_backoff_s=1.0)
-    with Client(live.url, AGENT, retry=retry) as client:
+    with Client(live.url, TRADER, retry=retry) as client:
         assert {m["model_id"] for m in client.models()} == {
             "bull_specialist", "bear_specialist", "sideways_specialist"
         }  # fmt: skip

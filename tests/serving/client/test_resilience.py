@@ -12,7 +12,9 @@ import pytest
 from online_learning.prediction import features_from_bars
 from serving.client import AsyncClient, Client, RetryPolicy, ServerError
 from serving.signals import SignalCombiner
-from tests.serving.client.helpers import AGENT, OPS, LiveServer, bars_of
+from tests.serving.client.helpers import bars_of
+from tests.utils.api_keys import OPS, TRADER
+from tests.utils.live_server import LiveServer
 from tests.utils.registries import register_specialists
 
 TIMEOUT = 30
@@ -25,12 +27,12 @@ def test_reads_are_retried_through_503_until_the_champions_are_loaded(
     registry has them, a prediction (not idempotent) fails at once with the server's message."""
     server = LiveServer(platform_settings).start()  # the registry is empty
     try:
-        with Client(server.url, AGENT, retry=RetryPolicy(retries=0)) as once:
+        with Client(server.url, TRADER, retry=RetryPolicy(retries=0)) as once:
             with pytest.raises(ServerError) as not_ready:
                 once.ready()
             assert not_ready.value.status == 503 and "not ready" in not_ready.value.message
         patient = RetryPolicy(retries=40, backoff_s=0.2, max_backoff_s=0.5)
-        with Client(server.url, AGENT, retry=patient) as client:
+        with Client(server.url, TRADER, retry=patient) as client:
             began = time.monotonic()
             with pytest.raises(ServerError) as refused:
                 client.predict("SIM0", features=features_from_bars(bars_of(market_prices, "SIM0")))
@@ -57,7 +59,7 @@ def test_a_resume_beyond_the_replay_buffer_yields_a_gap_then_the_newest_frames(
     features = features_from_bars(bars_of(market_prices, "SIM0"))
 
     async def scenario() -> None:
-        async with AsyncClient(server.url, AGENT) as client:
+        async with AsyncClient(server.url, TRADER) as client:
             # backoff 2 s: the reconnection waits 1-2 s, while six predictions are served.
             stream = client.stream("SIM0", control=True, backoff_s=2.0)
             async with stream:
@@ -86,7 +88,7 @@ def test_async_client_batches_and_sessions(live, market_prices):
     rows = [(s, features_from_bars(bars_of(market_prices, s))) for s in ("SIM0", "SIM1", "SIM2")]
 
     async def scenario() -> None:
-        async with AsyncClient(live.url, AGENT) as client, AsyncClient(live.url, OPS) as ops:
+        async with AsyncClient(live.url, TRADER) as client, AsyncClient(live.url, OPS) as ops:
             session = await ops.start_session("SIM2", model_type="hoeffding_tree")
             # The bearer subprotocol (what browsers use) works as well as the header.
             stream = client.stream("SIM0", auth="subprotocol", since=0)

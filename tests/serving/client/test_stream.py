@@ -8,7 +8,8 @@ import pytest
 
 from online_learning.prediction import features_from_bars
 from serving.client import AsyncClient, AuthenticationError
-from tests.serving.client.helpers import AGENT, bars_of
+from tests.serving.client.helpers import bars_of
+from tests.utils.api_keys import TRADER, UNKNOWN
 
 TIMEOUT = 30
 
@@ -25,7 +26,7 @@ def test_stream_delivers_its_symbols_predictions_in_sequence(live, market_prices
     features = {s: features_from_bars(bars_of(market_prices, s)) for s in ("SIM0", "SIM1")}
 
     async def scenario() -> None:
-        client = AsyncClient(live.url, AGENT)
+        client = AsyncClient(live.url, TRADER)
         async with client, client.stream("SIM0", control=True) as stream:
             hello = await _next(stream, "hello")
             served = []
@@ -47,7 +48,7 @@ def test_stream_resumes_after_a_dropped_socket_without_loss_or_duplicates(live, 
     features = features_from_bars(bars_of(market_prices, "SIM0"))
 
     async def scenario() -> None:
-        async with AsyncClient(live.url, AGENT) as client:
+        async with AsyncClient(live.url, TRADER) as client:
             # backoff 1 s: the reconnection waits 0.5-1 s, while two predictions are served.
             stream = client.stream("SIM0", control=True, backoff_s=1.0)
             async with stream:
@@ -77,7 +78,7 @@ def test_stream_reconnects_to_a_restarted_server_and_says_the_numbering_restarte
     features = features_from_bars(bars_of(market_prices, "SIM0"))
 
     async def scenario() -> None:
-        async with AsyncClient(live.url, AGENT) as client:
+        async with AsyncClient(live.url, TRADER) as client:
             # since=0: the replica's buffer first, so frames served before the socket opens count.
             stream = client.stream("SIM0", since=0, backoff_s=0.2, max_backoff_s=1.0)
             async with stream:
@@ -101,7 +102,7 @@ def test_stream_reconnects_to_a_restarted_server_and_says_the_numbering_restarte
 
 def test_stream_with_a_wrong_key_fails_at_once_without_retrying(live):
     async def scenario() -> None:
-        async with AsyncClient(live.url, "not-a-key-of-this-server") as client:
+        async with AsyncClient(live.url, UNKNOWN) as client:
             stream = client.stream("SIM0", max_retries=None)  # would retry forever otherwise
             with pytest.raises(AuthenticationError) as info:
                 await asyncio.wait_for(anext(stream), TIMEOUT)

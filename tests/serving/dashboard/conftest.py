@@ -12,10 +12,8 @@ Screenshots go to ``$ONLINE_LEARNING_TEST_ARTIFACTS/dashboard`` (default
 
 from __future__ import annotations
 
-import contextvars
 import os
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +23,10 @@ import pytest
 from pydantic import SecretStr
 
 from online_learning.processes import free_port
+from tests.utils.api_keys import KEYS, OPS
+from tests.utils.live_server import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
-ADMIN = "dash-admin-key-0123456789"
-AGENT = "dash-agent-key-0123456789"  # predict only
-FEEDER = "dash-feeder-key-012345678"  # feedback only
-KEYS = f"{ADMIN}:admin;{AGENT}:predict;{FEEDER}:feedback"
 ROOT = Path(__file__).resolve().parents[3]
 _SCREENSHOTS: list[Path] = []
 
@@ -49,77 +45,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
             terminalreporter.write_line(str(path))
 
 
-class LiveApp:
-    """The real serving app under uvicorn on 127.0.0.1, in a thread; stop and start again
-    (a fresh app on the same settings and port: a restarted replica)."""
-
-    def __init__(self, settings, port: int | None = None) -> None:
-        self.settings = settings
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.app = None
-        self._server = None
-        self._thread = None
-
-    def start(self, timeout_s: float = 120) -> LiveApp:
-        import uvicorn
-
-        from serving.app import create_app
-
-        self.app = create_app(self.settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-        )
-        self._server = uvicorn.Server(config)
-        # The server runs in this thread's context: settings made current here (the Prefect
-        # API of the `prefect_api` fixture) are the app's, as the environment of a process.
-        context = contextvars.copy_context()
-        self._thread = threading.Thread(
-            target=context.run, args=(self._server.run,), name="uvicorn", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError(f"the app did not start on port {self.port} (see the log)")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start within {timeout_s:.0f} s")
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=60)
-            self._server = None
-
-    def api(self, key: str = ADMIN):
-        import httpx
-
-        return httpx.Client(
-            base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=60
-        )
-
-    def wait_ready(self, timeout_s: float = 60) -> dict:
-        import httpx
-
-        deadline = time.monotonic() + timeout_s
-        while True:
-            response = httpx.get(f"{self.url}/api/v1/ready", timeout=10)
-            if response.status_code == 200:
-                return response.json()
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the app is not ready: {response.status_code} {response.text}"
-                )
-            time.sleep(0.2)
-
-
 @pytest.fixture
 def dashboard_settings(home):
     from serving.settings import ServingSettings
@@ -136,9 +61,9 @@ def small_champions(registry) -> dict[str, str]:
 
 
 @pytest.fixture
-def live_app(small_champions, dashboard_settings) -> Iterator[LiveApp]:
+def live_app(small_champions, dashboard_settings) -> Iterator[LiveServer]:
     """The app serving the small champions (ready before the test starts)."""
-    app = LiveApp(dashboard_settings).start()
+    app = LiveServer(dashboard_settings, timeout_graceful_shutdown=5).start()
     try:
         app.wait_ready()
         yield app
@@ -189,7 +114,7 @@ class Dashboard:
     blocked: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
 
-    def open(self, key: str | None = ADMIN, *, hash: str = "") -> None:
+    def open(self, key: str | None = OPS, *, hash: str = "") -> None:
         self.page.goto(f"{self.origin}/dashboard{hash}")
         if key is None:
             return
@@ -199,7 +124,7 @@ class Dashboard:
     def wait_open(self) -> None:
         self.page.wait_for_selector("#app:not([hidden])", timeout=30_000)
 
-    def open_watching(self, *symbols: str, key: str = ADMIN) -> None:
+    def open_watching(self, *symbols: str, key: str = OPS) -> None:
         """Open the page with ``key`` and watch ``symbols`` until their streams are live."""
         self.open(key)
         self.wait_open()
@@ -403,7 +328,7 @@ def update_app(prefect_api, registry, home, dashboard_settings, monkeypatch):
     # As in tests/flows/test_served.py: the child must not inherit another test's registry.
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     with serving(prefect_api, log_path=home / "serve.log", poll_seconds=1):
-        app = LiveApp(dashboard_settings).start()
+        app = LiveServer(dashboard_settings, timeout_graceful_shutdown=5).start()
         try:
             app.wait_ready()
             yield app, specialists

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from online_learning.features import FEATURE_COLUMNS
-from tests.serving.dashboard.conftest import ADMIN, AGENT, FEEDER
+from tests.utils.api_keys import AGENT, FEEDER, OPS, UNKNOWN, api_keys
 from tests.utils.trade_outcomes import outcome_stream
 
 FEATURES = FEATURE_COLUMNS  # of the champions (tests/utils/registries.py register_specialists)
@@ -32,7 +32,7 @@ def serve(app, symbol: str, n: int, *, seed: int = 0) -> list[dict]:
 
 
 def test_the_page_opens_with_a_key_and_charts_the_chosen_symbol_only(live_app, dashboard):
-    dashboard.open(ADMIN)
+    dashboard.open(OPS)
     dashboard.wait_open()
     page = dashboard.page
     assert "admin" in page.text_content("[data-testid=whoami]")
@@ -77,7 +77,7 @@ def test_a_predict_key_sees_no_update_button(live_app, dashboard):
 
 
 def test_a_wrong_key_is_refused_with_a_message(live_app, dashboard):
-    dashboard.open("wrong-key-0123456789abc")
+    dashboard.open(UNKNOWN)
     page = dashboard.page
     page.wait_for_selector("[data-testid=key-error]:not([hidden])")
     message = page.text_content("[data-testid=key-error]")
@@ -226,7 +226,7 @@ def test_an_update_triggered_from_the_page_reaches_its_final_state(
 ):
     app, specialists = update_app
     dashboard = dashboard_for(app.url)
-    dashboard.open(ADMIN)
+    dashboard.open(OPS)
     dashboard.wait_open()
     page = dashboard.page
     model = "bear_specialist"
@@ -303,7 +303,7 @@ def test_ten_symbols_at_ten_predictions_a_second_each_all_arrive(
     hub (which coalesces or closes a client that falls behind) never had to drop one. The
     page's frame timing is printed and recorded, not asserted (timing belongs to benchmarks)."""
     symbols = [f"S{i}" for i in range(10)]
-    dashboard.open(ADMIN, hash="#symbols=" + ",".join(symbols))
+    dashboard.open(OPS, hash="#symbols=" + ",".join(symbols))
     dashboard.wait_open()
     for symbol in symbols:
         dashboard.wait_live(symbol)
@@ -364,7 +364,7 @@ def test_a_key_revoked_while_the_page_is_open_sends_it_back_to_the_key_prompt(li
     dashboard.open_watching("AAA", key=AGENT)
     live_app.stop()  # the keys are rotated: the app comes back without AGENT
     live_app.settings = live_app.settings.model_copy(
-        update={"api_keys": SecretStr(f"{ADMIN}:admin;{FEEDER}:feedback")}
+        update={"api_keys": SecretStr(api_keys(OPS, FEEDER))}
     )
     live_app.start()
     page = dashboard.page

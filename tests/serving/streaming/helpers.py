@@ -4,28 +4,19 @@ a thread of the test process, and WebSocket clients of it (the ``websockets`` li
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import json
 import socket
-import threading
-import time
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from cli.broker import free_port
 from serving.auth import ApiKeys
 from serving.streaming import StreamHub, router
-
-AGENT = "agent-key-0123456789"
-OPS = "ops-key-0123456789ab"
-FEEDBACK_ONLY = "feedback-key-0123456789"
-KEYS = f"{AGENT}:predict;{OPS}:admin;{FEEDBACK_ONLY}:feedback"
+from tests.utils.api_keys import AGENT, KEYS, bearer
+from tests.utils.live_server import LiveServer
 
 
 def build_app(hub: StreamHub, keys: str = KEYS) -> FastAPI:
@@ -50,72 +41,13 @@ def build_app(hub: StreamHub, keys: str = KEYS) -> FastAPI:
     return app
 
 
-def serving(**hub_options: Any) -> ServerThread:
-    """A :class:`ServerThread` (``with serving(...) as server:``) of :func:`build_app` around a
-    ``StreamHub(**hub_options)``, named ``replica-1`` unless told otherwise."""
+def serving(**hub_options: Any) -> LiveServer:
+    """A :class:`LiveServer` (``with serving(...) as server:``) of :func:`build_app` around a
+    ``StreamHub(**hub_options)``, named ``replica-1`` unless told otherwise; its ``url`` is
+    the stream route's, ``ws://127.0.0.1:<port>/api/v1/streaming``."""
     hub_options.setdefault("replica_id", "replica-1")
-    return ServerThread(build_app(StreamHub(**hub_options)))
-
-
-class ServerThread:
-    """uvicorn serving ``app`` on ``127.0.0.1:<port>`` from its own thread and event loop."""
-
-    def __init__(self, app: FastAPI, port: int | None = None, **config: Any) -> None:
-        self.app = app
-        self.port = port or free_port()
-        self.config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="info", lifespan="on", **config
-        )
-        self.server = uvicorn.Server(self.config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/streaming"
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self.app.state.hub._loop
-
-    def start(self, timeout: float = 60.0) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start on port {self.port}")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    def submit(self, fn: Callable, *args: Any) -> concurrent.futures.Future:
-        """Run ``fn(*args)`` on the server's loop; its result or exception in a future."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to the caller
-                future.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return future
-
-    def call(self, fn: Callable, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the server's loop and return its result."""
-        return self.submit(fn, *args).result(10)
-
-    async def acall(self, fn: Callable, *args: Any) -> Any:
-        """As :meth:`call`, awaited: the caller's own loop keeps running meanwhile."""
-        return await asyncio.wrap_future(self.submit(fn, *args))
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    app = build_app(StreamHub(**hub_options))
+    return LiveServer(app=app, scheme="ws", path="/api/v1/streaming", log_level="info")
 
 
 async def open_stream(url: str, *, key: str | None = AGENT, how: str = "header", **kwargs):
@@ -124,7 +56,7 @@ async def open_stream(url: str, *, key: str | None = AGENT, how: str = "header",
     kwargs.setdefault("open_timeout", 10)
     if key is not None:
         if how == "header":
-            kwargs["additional_headers"] = {"Authorization": f"Bearer {key}"}
+            kwargs["additional_headers"] = bearer(key)
         elif how == "subprotocol":
             kwargs["subprotocols"] = ["bearer", f"bearer.{key}"]
         elif how == "query":

@@ -11,7 +11,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from serving.auth import ApiKeys
-from tests.serving.streaming.helpers import AGENT, FEEDBACK_ONLY, OPS, frames, open_stream, serving
+from tests.serving.streaming.helpers import frames, open_stream, serving
+from tests.utils.api_keys import AGENT, FEEDER, OPS, UNKNOWN, api_keys
 
 
 @pytest.fixture
@@ -31,10 +32,10 @@ async def refused(url: str, **kwargs) -> tuple[int, dict]:
     ("key", "how"),
     [
         (None, "header"),
-        ("wrong-key-0123456789", "header"),
-        ("wrong-key-0123456789", "query"),
-        ("wrong-key-0123456789", "subprotocol"),
-        (FEEDBACK_ONLY, "header"),
+        (UNKNOWN, "header"),
+        (UNKNOWN, "query"),
+        (UNKNOWN, "subprotocol"),
+        (FEEDER, "header"),
     ],
 )
 def test_no_wrong_or_underscoped_key_is_refused_with_403_before_the_socket_opens(server, key, how):
@@ -75,7 +76,7 @@ def test_a_key_revoked_after_accept_closes_the_stream_with_1008(server):
         keep = await open_stream(f"{server.url}/AAA", key=OPS)
         await frames(ws, 1)
         await frames(keep, 1)
-        server.app.state.api_keys = ApiKeys.parse(f"{OPS}:admin")  # AGENT revoked
+        server.app.state.api_keys = ApiKeys.parse(api_keys(OPS))  # AGENT revoked
         with pytest.raises(ConnectionClosed) as info:
             async with asyncio.timeout(5):
                 await ws.recv()
@@ -107,7 +108,7 @@ def test_a_key_in_the_query_string_never_reaches_uvicorns_log(server):
             ws = await open_stream(f"{server.url}/AAA?since=0", key=AGENT, how="query")
             await frames(ws, 1)
             await ws.close()
-            await refused(f"{server.url}/AAA", key="wrong-key-0123456789", how="query")
+            await refused(f"{server.url}/AAA", key=UNKNOWN, how="query")
 
         asyncio.run(scenario())
     finally:

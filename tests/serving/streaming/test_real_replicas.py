@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
 from cli.api_process import ApiProcess, api_process
-from tests.serving.streaming.helpers import AGENT, KEYS, frames, no_frame, open_stream
+from tests.serving.streaming.helpers import frames, no_frame, open_stream
+from tests.utils.api_keys import AGENT, KEYS, bearer
 from tests.utils.registries import register
 
 SPECIALISTS = ("bull_specialist", "bear_specialist", "sideways_specialist")
@@ -55,7 +56,7 @@ def replicas(registry, broker, home, monkeypatch):
 
 def test_a_subscriber_on_replica_1_sees_the_predictions_served_by_replica_2(replicas):
     one, two = replicas
-    auth = {"Authorization": f"Bearer {AGENT}"}
+    auth = bearer(AGENT)
     models = httpx.get(f"{two.http}/models", headers=auth, timeout=10).json()
     names = models[0]["feature_names"]
 

@@ -15,7 +15,8 @@ from serving.streaming import CLOSE_SLOW
 from serving.streaming.frames import Frame
 from serving.streaming.subscriber import Subscriber
 from tests.serving.streaming.events import drift_event, prediction, trade_outcome
-from tests.serving.streaming.helpers import AGENT, frames, open_stream, serving, small_buffer_socket
+from tests.serving.streaming.helpers import frames, open_stream, serving, small_buffer_socket
+from tests.utils.api_keys import AGENT
 
 
 def metric(name: str, **labels: str) -> float:

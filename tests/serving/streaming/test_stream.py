@@ -10,7 +10,8 @@ import pytest
 from online_learning.events.schema import ModelDriftEvent
 from serving.streaming import StreamHub
 from tests.serving.streaming.events import drift_event, prediction, trade_outcome
-from tests.serving.streaming.helpers import ServerThread, frames, no_frame, open_stream, serving
+from tests.serving.streaming.helpers import frames, no_frame, open_stream, serving
+from tests.utils.live_server import LiveServer
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def server():
         yield server
 
 
-def serve(server: ServerThread, *predictions: dict) -> None:
+def serve(server: LiveServer, *predictions: dict) -> None:
     for p in predictions:
         server.call(server.app.state.hub.prediction_served, p)
 
