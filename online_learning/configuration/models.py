@@ -14,17 +14,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, model_validator
 
 from online_learning.entry_points import is_entry_point
+from online_learning.features import FEATURE_COLUMNS
+from online_learning.models.definition import BUILTIN, ModelDefinition
 from online_learning.update.config import (
     MAX_WINDOW_DAYS,
     MIN_WINDOW_DAYS,
     UpdateSettings,
     optional,
 )
+from online_learning.urls import redact
 
 __all__ = ["BUILTIN", "POLICIES", "ModelConfig", "Policy", "Target"]
 
-#: The platform's own network and features.
-BUILTIN = "builtin"
 Target = Literal["direction", "return"]
 Policy = Literal["ewc", "finetune", "retrain", "warm_start"]
 POLICIES: tuple[str, ...] = ("ewc", "finetune", "retrain", "warm_start")
@@ -123,6 +124,26 @@ class _Table(BaseModel):
     def origin(self) -> str:
         """Where the table came from, ``"<file>: [models.<id>]"`` (for messages)."""
         return self._origin
+
+    def definition(self, model_id: str) -> ModelDefinition:
+        """The definition the model starts with (its feature names are known once its feature
+        function has run: :meth:`ModelDefinition.with_features`)."""
+        network = self.network is not None
+        return ModelDefinition(
+            model_id=model_id,
+            kind="network" if network else "estimator",
+            entry=self.network if network else self.estimator,
+            params=dict(self.network_params if network else self.estimator_params),
+            features=self.features,
+            feature_names=FEATURE_COLUMNS if self.features == BUILTIN else (),
+            sequence_length=self.sequence_length,
+            target=self.target,
+            horizon_days=self.horizon_days,
+            data=redact(self.data),
+            symbols=tuple(self.symbols) if self.symbols else None,
+            regime=self.regime,
+            policy=self.policy,
+        )
 
     def update_settings(self) -> UpdateSettings:
         """The model's update settings: the defaults, its window and its overrides."""

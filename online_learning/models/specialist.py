@@ -78,8 +78,16 @@ class RegimeSpecialist(nn.Module):
         self.feature_mean.copy_(values.mean(dim=0))
         self.feature_std.copy_(values.std(dim=0).clamp_min(1e-6))
 
+    #: Under the model contract (:mod:`online_learning.models.network`): two logits over rows.
+    target = "direction"
+    sequence_length = None
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net((x - self.feature_mean) / self.feature_std)
+
+    def p_up(self, output: Tensor) -> Tensor:
+        """The probability of an up move: the softmax of the second logit."""
+        return torch.softmax(output, dim=-1)[:, 1]
 
     @torch.no_grad()
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
