@@ -85,6 +85,7 @@ class TimedRegistry:
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         register: bool,
+        definition=None,
     ) -> CandidateRecord:
         with self._timed("log_candidate"):
             return self.inner.log_candidate(
@@ -95,6 +96,7 @@ class TimedRegistry:
                 metrics=metrics,
                 tags=tags,
                 register=register,
+                definition=definition,
             )
 
     def promote(self, *, model_id: str, version: str) -> Promotion:

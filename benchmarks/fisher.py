@@ -66,8 +66,9 @@ def measure(
         if len(rows) < size:
             raise ValueError(f"need {size} rows for the Fisher benchmark, have {len(rows)}")
         frame = rows.iloc[:size]
-        x, y = to_tensors(frame, FEATURE_COLUMNS)
-        loader = make_loader(frame, FEATURE_COLUMNS, batch_size=256, shuffle=False)
+        features, labels = frame.loc[:, list(FEATURE_COLUMNS)].to_numpy(), frame["target"]
+        x, y = to_tensors(features, labels.to_numpy())
+        loader = make_loader(features, labels.to_numpy(), batch_size=256, shuffle=False)
         vmapped = compute_fisher_information(model, loader)  # warm-up, and the reference
         looped = fisher_loop(model, x, y)
         torch.testing.assert_close(vmapped, looped, rtol=1e-4, atol=1e-8)

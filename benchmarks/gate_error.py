@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
 from online_learning.data import SyntheticMarket
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.models import RegimeSpecialist
 from online_learning.update.gate import StabilityGate
 from online_learning.update.training import train_from_scratch
 from online_learning.update.window import labelled_features
@@ -83,7 +85,10 @@ def equal_quality_rejections(
     train = rows[rows["date"] <= days[300]]
     models = []
     for seed in range(n_models):
-        model, _ = train_from_scratch(train, FEATURE_COLUMNS, epochs=40, seed=seed)
+        torch.manual_seed(seed)
+        model = RegimeSpecialist(FEATURE_COLUMNS)
+        features = train.loc[:, list(FEATURE_COLUMNS)].to_numpy(np.float32)
+        train_from_scratch(model, features, train["target"].to_numpy(), epochs=40, seed=seed)
         models.append(model)
         if advance is not None:
             advance()
@@ -98,7 +103,7 @@ def equal_quality_rejections(
                 old_model=models[old],
                 new_model=models[new],
                 validation=chosen,
-                feature_names=FEATURE_COLUMNS,
+                inputs=chosen.loc[:, list(FEATURE_COLUMNS)].to_numpy(np.float32),
             )
             decisions += 1
             rejected += not report.passed

@@ -5,7 +5,6 @@ import copy
 import numpy as np
 
 from online_learning.data import SyntheticMarket
-from online_learning.features import FEATURE_COLUMNS
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
@@ -35,7 +34,7 @@ def main(lr=None):
             OnlineLearner(reg, market).incremental_update(cfg)
             after = reg.load_champion("m").model
             w = update_window(market, data_window=60, validation_days=10, as_of=days[362].date())
-            x = w.validation.loc[:, list(FEATURE_COLUMNS)].to_numpy(np.float32)
+            x = w.inputs(w.validation)
             changes.append(float(np.abs(after.predict_proba(x) - before.predict_proba(x)).max()))
         out[preset] = changes
     print(out)

@@ -67,7 +67,7 @@ class ModelDefinition:
     sequence_length: int | None = None
     target: Literal["direction", "return"] = "direction"
     horizon_days: int = 1
-    data: str = "synthetic"
+    data: str | None = "synthetic"
     symbols: tuple[str, ...] | None = None
     regime: str | None = None
     policy: str = "ewc"
@@ -78,6 +78,12 @@ class ModelDefinition:
         """The platform's own network on its ten features (a specialist's regime, if any):
         what a version registered without a definition is taken to be."""
         return cls(model_id=model_id, data=redact(data), regime=SPECIALISTS.get(model_id))
+
+    @classmethod
+    def legacy(cls, model_id: str) -> ModelDefinition:
+        """A version registered before definitions were recorded: the platform's network on
+        its ten features; its data is not known (None), so no update is refused for it."""
+        return replace(cls.builtin(model_id), data=None)
 
     def with_features(self, names: tuple[str, ...]) -> ModelDefinition:
         return replace(self, feature_names=tuple(names))
@@ -104,6 +110,8 @@ class ModelDefinition:
         """
         mine, theirs = self.identity(), other.identity()
         for name in IDENTITY:
+            if name == "data" and mine[name] is None:  # a legacy version: not recorded
+                continue
             if mine[name] != theirs[name]:
                 return f"{name}: the champion's is {mine[name]!r}, this update's {theirs[name]!r}"
         return None

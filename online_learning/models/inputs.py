@@ -38,8 +38,9 @@ def inputs(
 ) -> Inputs:
     """The network inputs of ``rows``, built from ``history`` (see the module doc).
 
-    ``history`` must hold every row of ``rows`` (matched by date and symbol) and be sorted by
-    (symbol, date). ``x`` has one entry per usable row, in the order of ``rows``.
+    A row is its own input; a sequence is read from ``history``, which must then hold every
+    row of ``rows`` (matched by date and symbol) and be sorted by (symbol, date). ``x`` has one
+    entry per usable row, in the order of ``rows``.
 
     Examples
     --------
@@ -53,6 +54,10 @@ def inputs(
     """
     names = list(feature_names)
     length = int(sequence_length or 1)
+    if length == 1:  # a row is its own input
+        x = rows.loc[:, names].to_numpy(dtype=np.float32)
+        usable = np.isfinite(x).all(axis=1)
+        return Inputs(x[usable], usable)
     matrix = history.loc[:, names].to_numpy(dtype=np.float32)
     index = pd.MultiIndex.from_frame(history[[DATE, SYMBOL]])
     position = pd.Series(np.arange(len(history)), index=index)
@@ -62,10 +67,6 @@ def inputs(
         day, symbol = wanted[int(np.argmax(found.isna().to_numpy()))]
         raise ValueError(f"row {symbol!r} on {pd.Timestamp(day):%Y-%m-%d} is not in the history")
     at = found.to_numpy(dtype=np.int64)
-    if length == 1:
-        x = matrix[at]
-        usable = np.isfinite(x).all(axis=1)
-        return Inputs(x[usable], usable)
     symbols = history[SYMBOL].to_numpy()
     # The first row of each row's symbol: a sequence may not reach into another symbol.
     starts = pd.Series(np.arange(len(history))).groupby(symbols, sort=False).transform("min")

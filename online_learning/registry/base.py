@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from torch import nn
 
 from online_learning.ewc import EWCState
+from online_learning.models.definition import ModelDefinition
 
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
@@ -16,13 +17,22 @@ PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 
 @dataclass
 class LoadedModel:
-    """A registered version with its EWC state and tags."""
+    """A registered version with its EWC state, tags and definition.
+
+    A version registered before definitions were recorded is taken to be the platform's own
+    network on its ten features, on data it does not name (``definition.data`` None).
+    """
 
     model_id: str
     version: str
     model: nn.Module
     ewc_state: EWCState | None
     tags: dict[str, str] = field(default_factory=dict)
+    definition: ModelDefinition | None = None
+
+    def __post_init__(self) -> None:
+        if self.definition is None:
+            self.definition = ModelDefinition.legacy(self.model_id)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class ModelRegistry(Protocol):
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         register: bool,
+        definition: ModelDefinition | None = None,
     ) -> CandidateRecord: ...
 
     def promote(self, *, model_id: str, version: str) -> Promotion: ...

@@ -22,6 +22,7 @@ from torch import nn
 
 from online_learning.errors import ModelNotFoundError
 from online_learning.ewc import EWCState
+from online_learning.models.definition import ModelDefinition
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -51,6 +52,7 @@ class _Version:
     ewc_state: EWCState | None
     run_id: str
     tags: dict[str, str] = field(default_factory=dict)
+    definition: ModelDefinition | None = None
 
 
 class InMemoryRegistry:
@@ -136,6 +138,7 @@ class InMemoryRegistry:
             model=copy.deepcopy(stored.model),
             ewc_state=copy.deepcopy(stored.ewc_state),
             tags=dict(stored.tags),
+            definition=stored.definition,
         )
 
     # -- writing --------------------------------------------------------------------------
@@ -149,6 +152,7 @@ class InMemoryRegistry:
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         register: bool,
+        definition: ModelDefinition | None = None,
     ) -> CandidateRecord:
         """Record a run; with ``register`` also store a copy as a new version (no alias moves)."""
         run_id = f"{self.name}-run-{next(self._run_ids)}"
@@ -161,6 +165,7 @@ class InMemoryRegistry:
                 ewc_state=copy.deepcopy(ewc_state),
                 run_id=run_id,
                 tags={k: str(v) for k, v in tags.items()},
+                definition=definition,
             )
             if "regime" in tags:
                 self._model_tags.setdefault(model_id, {})["regime"] = str(tags["regime"])

@@ -28,6 +28,8 @@ from torch import nn
 
 from online_learning.errors import ModelNotFoundError, RegistryError
 from online_learning.ewc import EWCState
+from online_learning.models.code import team_code_paths
+from online_learning.models.definition import ModelDefinition
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -37,6 +39,7 @@ from online_learning.registry.base import (
 )
 
 EWC_ARTIFACT = "ewc/ewc_state.pt"
+DEFINITION_ARTIFACT = "definition/definition.json"
 _PIP_REQUIREMENTS = [f"torch=={torch.__version__.split('+')[0]}", "numpy"]
 
 
@@ -187,26 +190,30 @@ class MlflowRegistry:
             model = mlflow.pytorch.load_model(f"models:/{model_id}/{version}")
         except (MlflowException, OSError) as exc:
             raise RegistryError(f"could not load {model_id} v{version}: {exc}") from exc
-        ewc_state = None
         with tempfile.TemporaryDirectory() as tmp:
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    run_id=info.run_id,
-                    artifact_path=EWC_ARTIFACT,
-                    dst_path=tmp,
-                    tracking_uri=self.tracking_uri,
-                )
-            except (MlflowException, OSError):
-                path = None
-            if path is not None and Path(path).exists():
-                ewc_state = EWCState.load(path)
+            path = self._artifact(info.run_id, EWC_ARTIFACT, tmp)
+            ewc_state = None if path is None else EWCState.load(path)
+            path = self._artifact(info.run_id, DEFINITION_ARTIFACT, tmp)
+            definition = None if path is None else ModelDefinition.from_json(path.read_text())
         return LoadedModel(
             model_id=model_id,
             version=str(version),
             model=model,
             ewc_state=ewc_state,
             tags=dict(info.tags or {}),
+            definition=definition,
         )
+
+    def _artifact(self, run_id: str, artifact: str, folder: str) -> Path | None:
+        """A run's artifact downloaded into ``folder``, or None when the run has none."""
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=artifact, dst_path=folder,
+                tracking_uri=self.tracking_uri,
+            )  # fmt: skip
+        except (MlflowException, OSError):
+            return None
+        return Path(path) if Path(path).exists() else None
 
     # -- writing --------------------------------------------------------------------------
     def log_candidate(
@@ -219,10 +226,14 @@ class MlflowRegistry:
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         register: bool,
+        definition: ModelDefinition | None = None,
     ) -> CandidateRecord:
         """Log a training run; with ``register`` also create a model version (no alias moves).
 
-        A rejected candidate is logged with ``register=False``: its run keeps the numbers for
+        A registered version carries its EWC state, its ``definition`` (``definition.json``)
+        and the team's code the definition names (MLflow ``code_paths``, see
+        :mod:`online_learning.models.code`), so it loads without that code installed. A
+        rejected candidate is logged with ``register=False``: its run keeps the numbers for
         audit, but it never becomes a version.
         """
         self._activate()
@@ -240,6 +251,10 @@ class MlflowRegistry:
                             local = Path(tmp) / Path(EWC_ARTIFACT).name
                             ewc_state.save(local)
                             mlflow.log_artifact(str(local), artifact_path="ewc")
+                        if definition is not None:
+                            local = Path(tmp) / Path(DEFINITION_ARTIFACT).name
+                            local.write_text(definition.to_json())
+                            mlflow.log_artifact(str(local), artifact_path="definition")
                     with _quiet():
                         info = mlflow.pytorch.log_model(
                             model,
@@ -247,6 +262,7 @@ class MlflowRegistry:
                             registered_model_name=model_id,
                             pip_requirements=_PIP_REQUIREMENTS,
                             serialization_format="pickle",
+                            code_paths=team_code_paths(definition) if definition else None,
                         )
                     version = str(info.registered_model_version)
                     for key, value in tags.items():

@@ -92,6 +92,7 @@ class Attempt:
                 model_id=config.model_id,
                 model=candidate,
                 ewc_state=state,
+                definition=self.champion.definition,
                 params=config.to_params(),
                 metrics=run_metrics(stability, training.final_loss, state)
                 | numbers(self.measured)

@@ -12,19 +12,19 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.ewc import EWCState, compute_fisher_information
 from online_learning.execution import position_from_p_up
-from online_learning.features import FEATURE_COLUMNS
-from online_learning.models import RegimeSpecialist
+from online_learning.models.dataset import load_dataset
+from online_learning.models.definition import ModelDefinition
+from online_learning.models.network import build_network, loss_name
 from online_learning.registry.base import ModelRegistry
-from online_learning.specialists import regime_of
 from online_learning.stats import sharpe_ratio
 from online_learning.update.training import evaluate_loss, make_loader, train_from_scratch
-from online_learning.update.window import labelled_features
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ class TrainingResult:
     duration_s: float
 
 
-def fit_specialist(
+def fit_model(
     source: DataSource,
+    definition: ModelDefinition,
     *,
-    model_id: str,
     start: date | None = None,
     end: date | None = None,
     epochs: int = 40,
@@ -53,36 +53,46 @@ def fit_specialist(
     seed: int = 0,
     fisher_decay: float = 0.5,
     min_rows: int = 50,
-) -> tuple[RegimeSpecialist, EWCState, dict[str, object]]:
-    """Train ``model_id`` from scratch on labelled days in ``[start, end]`` of its regime.
+) -> tuple[nn.Module, EWCState, dict[str, object], ModelDefinition]:
+    """Train the model of ``definition`` from scratch on its labelled days in ``[start, end]``
+    (of its regime and symbols).
 
-    Returns the model, its initial EWC state (Fisher on the training rows, anchored at the
-    trained weights) and a summary.
+    A team's feature function is checked for look-ahead on the fetched prices first, and its
+    network's output against its target. Returns the model, its initial EWC state (Fisher on
+    the training rows, anchored at the trained weights), a summary and the definition with
+    the feature names the features produced.
     """
-    regime = regime_of(model_id)
-    rows = labelled_features(source, start=start, end=end)
-    if regime is not None:
-        rows = rows[rows["regime_label"] == regime].reset_index(drop=True)
+    dataset = load_dataset(source, definition, start=start, end=end, check_look_ahead=True)
+    definition = dataset.definition
+    rows = dataset.usable(dataset.between(start, end))
+    if definition.regime is not None:
+        rows = rows[rows["regime_label"] == definition.regime].reset_index(drop=True)
     if len(rows) < min_rows:
         raise DataError(
-            f"{source.name}: {len(rows)} labelled rows of regime {regime!r} between "
-            f"{start or 'the start'} and {end or 'the end'}; training {model_id} needs {min_rows}"
+            f"{source.name}: {len(rows)} labelled rows of regime {definition.regime!r} between "
+            f"{start or 'the start'} and {end or 'the end'}; training {definition.model_id} "
+            f"needs {min_rows}"
         )
-    model, report = train_from_scratch(
-        rows, FEATURE_COLUMNS, regime=regime, epochs=epochs, learning_rate=learning_rate, seed=seed
-    )
-    fisher = compute_fisher_information(model, make_loader(rows, FEATURE_COLUMNS, shuffle=False))
+    x, y = dataset.inputs(rows).x, rows["target"].to_numpy()
+    torch.manual_seed(seed)
+    model = build_network(definition)
+    report = train_from_scratch(
+        model, x, y, target=definition.target, epochs=epochs, learning_rate=learning_rate,
+        seed=seed,
+    )  # fmt: skip
+    loader = make_loader(x, y, target=definition.target, shuffle=False)
+    fisher = compute_fisher_information(model, loader, loss=loss_name(definition.target))
     state = EWCState.from_model(model, fisher, decay=fisher_decay)
     summary = {
         "n_train": len(rows),
-        "train_loss": evaluate_loss(model, rows, FEATURE_COLUMNS),
-        "train_sharpe": sharpe_ratio(_in_sample_returns(model, rows)),
+        "train_loss": evaluate_loss(model, x, y, definition.target),
+        "train_sharpe": sharpe_ratio(_in_sample_returns(model, x, rows)),
         "start": rows["date"].min().date().isoformat(),
         "end": rows["date"].max().date().isoformat(),
-        "regime": regime,
+        "regime": definition.regime,
         "non_finite": report.non_finite,
     }
-    return model, state, summary
+    return model, state, summary, definition
 
 
 def train_and_register(
@@ -96,12 +106,16 @@ def train_and_register(
     learning_rate: float = 1e-3,
     seed: int = 0,
     promote: bool = True,
+    definition: ModelDefinition | None = None,
 ) -> TrainingResult:
-    """Full retrain of ``model_id``: train, register a version, and promote it to champion."""
+    """Full retrain of ``model_id``: train, register a version with its definition, and
+    promote it to champion. Without ``definition`` the model is the platform's own network on
+    its ten features (a specialist's regime for the three specialists) on ``source``."""
     began = time.perf_counter()
-    model, state, summary = fit_specialist(
+    definition = definition or ModelDefinition.builtin(model_id, data=source.name)
+    model, state, summary, definition = fit_model(
         source,
-        model_id=model_id,
+        definition,
         start=start,
         end=end,
         epochs=epochs,
@@ -123,6 +137,7 @@ def train_and_register(
         model_id=model_id,
         model=model,
         ewc_state=state,
+        definition=definition,
         params={
             "start": summary["start"],
             "end": summary["end"],
@@ -155,9 +170,8 @@ def train_and_register(
     )
 
 
-def _in_sample_returns(model: nn.Module, frame: pd.DataFrame) -> np.ndarray:
+def _in_sample_returns(model: nn.Module, x: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     """Per-row gross returns of ``model``'s positions at ``same-close``: the training Sharpe of
     a retrain, an in-sample diagnostic only (decisions price at the executable timing)."""
-    features = frame.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
-    position = position_from_p_up(model.predict_proba(features).astype(np.float64))
-    return position * np.expm1(frame["forward_return"].to_numpy(dtype=np.float64))
+    position = position_from_p_up(model.predict_proba(x).astype(np.float64))
+    return position * np.expm1(rows["forward_return"].to_numpy(dtype=np.float64))

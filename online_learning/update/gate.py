@@ -37,7 +37,7 @@ max(|pre|, floor)``, positive means worse) are reported as before; they no longe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -203,18 +203,20 @@ class StabilityGate:
         old_model: nn.Module,
         new_model: nn.Module,
         validation: pd.DataFrame,
-        feature_names: Sequence[str],
+        inputs: np.ndarray,
         execution: str = "auto",
         cost_bps: float = DEFAULT_COST_BPS,
         previous: Mapping[str, float] | None = None,
     ) -> StabilityReport:
         """Price both models on ``validation`` under the execution rule and decide.
 
-        ``previous`` is the book's position per symbol before the first validation day (both
-        models trade from it); rows whose executed return is unknown are left out.
+        ``inputs`` are the models' inputs of the validation rows (rows or sequences, see
+        :mod:`online_learning.models.inputs`), in their order; ``previous`` is the book's
+        position per symbol before the first validation day (both models trade from it);
+        rows whose executed return is unknown are left out.
         """
         timing = resolve_execution(execution, validation)
-        features = validation.loc[:, list(feature_names)].to_numpy(dtype=np.float32)
+        features = np.asarray(inputs, dtype=np.float32)
         books = []
         for model in (old_model, new_model):
             position = position_from_p_up(model.predict_proba(features).astype(np.float64))

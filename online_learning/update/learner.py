@@ -19,9 +19,11 @@ import torch
 from torch import nn
 
 from online_learning.data import DataSource
+from online_learning.errors import ConfigError
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
-from online_learning.features import FEATURE_COLUMNS
 from online_learning.models import parameters_finite, relative_change
+from online_learning.models.definition import ModelDefinition
+from online_learning.models.network import loss_name
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import regime_of
 from online_learning.update.attempt import Attempt, Ended
@@ -77,6 +79,7 @@ class OnlineLearner:
         config: IncrementalUpdateConfig,
         *,
         transform_train: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        definition: ModelDefinition | None = None,
     ) -> UpdateOutcome:
         """Update ``config.model_id`` on its latest window; promote it or keep the champion.
 
@@ -92,6 +95,13 @@ class OnlineLearner:
         learned, as in EWC; a Fisher of the *old* weights on the *new* window would pin exactly
         the weights a regime change needs to move.
 
+        The model is the champion's: its definition (network, features, sequence length,
+        target and horizon, data source, symbols) comes with its version. ``definition`` is
+        what the caller was told the model is (its configuration): when it differs from the
+        champion's in any of these, the update is refused with a
+        :class:`~online_learning.errors.ConfigError` that says how (no silent change of
+        market or of model).
+
         ``transform_train`` rewrites the training rows before anything is computed from them;
         the backtest harness and the tests use it to inject faults (shuffled labels, corrupted
         features). The validation rows are never transformed.
@@ -102,6 +112,14 @@ class OnlineLearner:
         :class:`~online_learning.errors.DataError` when the source cannot supply the window.
         """
         attempt = self._load_champion(config)
+        if definition is not None:
+            problem = attempt.champion.definition.mismatch(definition)
+            if problem is not None:
+                raise ConfigError(
+                    f"{config.model_id}: the update's configuration does not match its "
+                    f"champion v{attempt.champion.version}: {problem}; train a new version "
+                    "(online-learning train) to change the model"
+                )
         self._fetch_window(attempt, transform_train)
         try:
             self._check_window(attempt)
@@ -131,6 +149,7 @@ class OnlineLearner:
         with attempt.step("data"):
             window = update_window(
                 self.data_source,
+                definition=attempt.champion.definition,
                 data_window=config.data_window,
                 validation_days=config.validation_days,
                 as_of=config.as_of,
@@ -188,10 +207,10 @@ class OnlineLearner:
                 f"{len(window.train)} training rows in regime {attempt.regime!r}, "
                 f"need {config.min_train_samples}",
             )
+        target = attempt.champion.definition.target
+        x, y = window.inputs(window.train), window.labels(window.train)
         torch.manual_seed(config.seed)
-        loader = make_loader(
-            window.train, FEATURE_COLUMNS, batch_size=config.batch_size, seed=config.seed
-        )
+        loader = make_loader(x, y, target=target, batch_size=config.batch_size, seed=config.seed)
         penalty_state = champion.ewc_state
         if penalty_state is None:
             # A version registered without EWC state (e.g. by another tool): estimate the
@@ -199,7 +218,9 @@ class OnlineLearner:
             with attempt.step("fisher"):
                 penalty_state = EWCState.from_model(
                     champion.model,
-                    compute_fisher_information(champion.model, self._fisher_loader(window)),
+                    compute_fisher_information(
+                        champion.model, self._fisher_loader(window), loss=loss_name(target)
+                    ),
                     decay=config.fisher_decay,
                 )
         if not penalty_state.is_finite():
@@ -215,12 +236,13 @@ class OnlineLearner:
                 epochs=config.epochs,
                 learning_rate=config.learning_rate,
                 penalties=[EWCPenalty(penalty_state, config.ewc_lambda)],
+                target=target,
             )
         if report.non_finite or not parameters_finite(candidate):
             self._reject(attempt, "non_finite", "training produced a non-finite loss or weights")
         with attempt.step("training"):
-            loss_before = evaluate_loss(champion.model, window.train, FEATURE_COLUMNS)
-            loss_after = evaluate_loss(candidate, window.train, FEATURE_COLUMNS)
+            loss_before = evaluate_loss(champion.model, x, y, target)
+            loss_after = evaluate_loss(candidate, x, y, target)
             weight_change = relative_change(champion.model, candidate)
         attempt.measured.update(
             train_loss_champion=loss_before,
@@ -263,10 +285,10 @@ class OnlineLearner:
                 old_model=champion.model,
                 new_model=candidate,
                 validation=window.validation,
-                feature_names=FEATURE_COLUMNS,
+                inputs=window.inputs(window.validation),
                 execution=window.execution,
                 cost_bps=config.cost_bps,
-                previous=opening_book(champion.model, window.train),
+                previous=opening_book(champion.model, window),
             )
         if stability.reason in ("passed", "sharpe_degradation"):
             attempt.measured["judged_through"] = window.end.isoformat()
@@ -284,7 +306,11 @@ class OnlineLearner:
             weight = new_day_share(window, attempt.champion.tags)
             decayed = dataclasses.replace(attempt.penalty_state, decay=config.fisher_decay)
             state = decayed.consolidate(
-                compute_fisher_information(candidate, self._fisher_loader(window)),
+                compute_fisher_information(
+                    candidate,
+                    self._fisher_loader(window),
+                    loss=loss_name(window.dataset.definition.target),
+                ),
                 {n: p.detach().clone() for n, p in candidate.named_parameters()},
                 weight=weight,
             )
@@ -309,4 +335,6 @@ class OnlineLearner:
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
     def _fisher_loader(window: UpdateWindow):
-        return make_loader(window.train, FEATURE_COLUMNS, batch_size=256, shuffle=False)
+        target = window.target
+        x, y = window.inputs(window.train), window.labels(window.train)
+        return make_loader(x, y, target=target, batch_size=256, shuffle=False)

@@ -17,7 +17,6 @@ from online_learning.execution import (
     net_returns,
     position_from_p_up,
 )
-from online_learning.features import FEATURE_COLUMNS
 from online_learning.metrics_store.records import PerformanceRow
 
 if TYPE_CHECKING:
@@ -33,6 +32,7 @@ def realised_performance(
     model_id: str,
     execution: str = DEFAULT_EXECUTION,
     cost_bps: float = DEFAULT_COST_BPS,
+    inputs: np.ndarray | None = None,
 ) -> list[PerformanceRow]:
     """One :class:`PerformanceRow` per priced (symbol, day) of ``rows``, in time order.
 
@@ -41,11 +41,15 @@ def realised_performance(
     (``auto``: the next open when the data has opens, else the next close) and recorded under
     day ``t``; ``market_return`` is the return it was held over, ``strategy_return`` the
     position times it less ``cost_bps`` per unit of position changed since the symbol's
-    previous row. Days whose executed return is not known yet are left out.
+    previous row. Days whose executed return is not known yet are left out. ``inputs`` are
+    the model's inputs of ``rows`` in their order (default: the rows' own feature columns,
+    ``model.feature_names``; a sequence model's come from
+    :meth:`~online_learning.models.dataset.ModelDataset.inputs`).
 
     Examples
     --------
     >>> import torch
+    >>> from online_learning.features import FEATURE_COLUMNS
     >>> from online_learning.models import RegimeSpecialist
     >>> _ = torch.manual_seed(0)
     >>> model = RegimeSpecialist(FEATURE_COLUMNS, hidden=(4,))
@@ -58,12 +62,16 @@ def realised_performance(
     """
     if rows.empty:
         return []
+    if inputs is None:
+        inputs = rows.loc[:, list(model.feature_names)].to_numpy(dtype=np.float32)
     market = executed_returns(rows, execution)
-    rows = rows.assign(_market=market).loc[np.isfinite(market)]
-    rows = rows.sort_values(["date", "symbol"], kind="stable")
+    priced = np.isfinite(market)
+    order = np.lexsort((rows["symbol"].to_numpy()[priced], rows["date"].to_numpy()[priced]))
+    x = np.asarray(inputs)[priced][order]
+    rows = rows.assign(_market=market).loc[priced].iloc[order]
     if rows.empty:
         return []
-    p_up = model.predict_proba(rows.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32))
+    p_up = model.predict_proba(x)
     position = position_from_p_up(p_up.astype(np.float64))
     realised = rows["_market"].to_numpy(dtype=np.float64)
     net, _ = net_returns(rows["symbol"].to_numpy(), position, realised, cost_bps=cost_bps)

@@ -9,24 +9,23 @@ from __future__ import annotations
 import math
 from datetime import date
 
-import pandas as pd
 import torch
 
 from online_learning.ewc import EWCState
 from online_learning.execution import position_from_p_up
-from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityReport
 from online_learning.update.window import UpdateWindow
 
 
-def opening_book(model: torch.nn.Module, train: pd.DataFrame) -> dict[str, float]:
+def opening_book(model: torch.nn.Module, window: UpdateWindow) -> dict[str, float]:
     """The champion's position per symbol on the last training day: what the book holds when
     the validation days start, so both models pay for the trades they would make from it."""
+    train = window.train
     last = train[train["date"] == train["date"].max()]
     if last.empty:
         return {}
-    p_up = model.predict_proba(last.loc[:, list(FEATURE_COLUMNS)].to_numpy(dtype="float32"))
+    p_up = model.predict_proba(window.inputs(last))
     return dict(zip(last["symbol"].astype(str), position_from_p_up(p_up), strict=True))
 
 

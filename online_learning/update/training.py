@@ -11,12 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
-
-from online_learning.models import RegimeSpecialist
 
 Penalty = Callable[[nn.Module], Tensor]
 
@@ -35,30 +32,39 @@ class TrainingReport:
         return self.epoch_losses[-1] if self.epoch_losses else math.nan
 
 
-def to_tensors(frame: pd.DataFrame, feature_names: Sequence[str]) -> tuple[Tensor, Tensor]:
-    """Features as float32 and the ``target`` column as class ids (long)."""
-    missing = [name for name in (*feature_names, "target") if name not in frame.columns]
-    if missing:
-        raise ValueError(f"frame lacks columns {missing}")
-    x = torch.tensor(frame.loc[:, list(feature_names)].to_numpy(dtype=np.float32))
-    y = torch.tensor(frame["target"].to_numpy(dtype=np.int64))
-    return x, y
+def to_tensors(x: np.ndarray, y: np.ndarray, target: str = "direction") -> tuple[Tensor, Tensor]:
+    """Inputs as float32; labels as class ids (long) for ``direction``, float32 for ``return``."""
+    inputs = torch.tensor(np.asarray(x, dtype=np.float32))
+    if target == "direction":
+        return inputs, torch.tensor(np.asarray(y, dtype=np.int64))
+    return inputs, torch.tensor(np.asarray(y, dtype=np.float32))
 
 
 def make_loader(
-    frame: pd.DataFrame,
-    feature_names: Sequence[str],
+    x: np.ndarray,
+    y: np.ndarray,
     *,
+    target: str = "direction",
     batch_size: int = 32,
     shuffle: bool = True,
     seed: int = 0,
 ) -> DataLoader:
-    """A seeded :class:`DataLoader` over a labelled feature frame."""
-    x, y = to_tensors(frame, feature_names)
+    """A seeded :class:`DataLoader` over inputs (rows or sequences) and their labels."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
-        TensorDataset(x, y), batch_size=batch_size, shuffle=shuffle, generator=generator
+        TensorDataset(*to_tensors(x, y, target)),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=generator,
     )
+
+
+def task_loss(target: str = "direction") -> Callable[[Tensor, Tensor], Tensor]:
+    """The loss a target trains with: cross-entropy on two logits, or squared error of one
+    output (see :mod:`online_learning.models.network`)."""
+    if target == "direction":
+        return nn.functional.cross_entropy
+    return lambda output, y: nn.functional.mse_loss(output.reshape(-1), y)
 
 
 def fit(
@@ -70,8 +76,9 @@ def fit(
     penalties: Sequence[Penalty] = (),
     weight_decay: float = 0.0,
     on_epoch: Callable[[int, float], None] | None = None,
+    target: str = "direction",
 ) -> TrainingReport:
-    """Train ``model`` in place with Adam on cross-entropy plus ``penalties``.
+    """Train ``model`` in place with Adam on its target's loss plus ``penalties``.
 
     Stops at the first non-finite loss and reports it (``non_finite=True``) rather than raising,
     so the caller can reject the update; the model's weights are then not to be trusted.
@@ -89,7 +96,7 @@ def fit(
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = task_loss(target)
     report = TrainingReport()
     model.train()
     for epoch in range(epochs):
@@ -97,7 +104,7 @@ def fit(
         for x, y in loader:
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y)
-            task_loss = float(loss.detach())
+            batch_loss = float(loss.detach())
             for penalty in penalties:
                 term = penalty(model)
                 penalty_total += float(term.detach())
@@ -109,7 +116,7 @@ def fit(
             loss.backward()
             optimizer.step()
             report.steps += 1
-            total += task_loss * len(y)
+            total += batch_loss * len(y)
             count += len(y)
         epoch_loss = total / max(count, 1)
         report.epoch_losses.append(epoch_loss)
@@ -121,40 +128,44 @@ def fit(
 
 
 @torch.no_grad()
-def evaluate_loss(model: nn.Module, frame: pd.DataFrame, feature_names: Sequence[str]) -> float:
-    """Mean cross-entropy of ``model`` on a labelled feature frame."""
-    x, y = to_tensors(frame, feature_names)
+def evaluate_loss(
+    model: nn.Module, x: np.ndarray, y: np.ndarray, target: str = "direction"
+) -> float:
+    """Mean loss of ``model`` on inputs and labels (its target's loss)."""
+    inputs, labels = to_tensors(x, y, target)
     model.eval()
-    return float(nn.functional.cross_entropy(model(x), y))
+    return float(task_loss(target)(model(inputs), labels))
 
 
 def train_from_scratch(
-    frame: pd.DataFrame,
-    feature_names: Sequence[str],
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
     *,
-    regime: str | None = None,
-    hidden: Sequence[int] | None = None,
+    target: str = "direction",
     epochs: int = 40,
     learning_rate: float = 1e-3,
     batch_size: int = 64,
     weight_decay: float = 1e-4,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
-) -> tuple[RegimeSpecialist, TrainingReport]:
-    """Build a :class:`RegimeSpecialist` and train it on ``frame`` ("full retrain").
+) -> TrainingReport:
+    """Train a fresh ``model`` on inputs ``x`` and labels ``y`` ("full retrain").
 
-    The input scaling is fitted on ``frame`` and then frozen; later incremental updates keep it.
+    The input scaling (and, for a ``return`` target, the output scale) is fitted on ``x`` and
+    ``y`` and then frozen; later incremental updates keep it. Seed torch before building the
+    model for a reproducible initialisation.
     """
-    torch.manual_seed(seed)
-    model = RegimeSpecialist(feature_names, hidden=hidden, regime=regime)
-    model.set_normalization(frame.loc[:, list(feature_names)].to_numpy(dtype=np.float32))
-    loader = make_loader(frame, feature_names, batch_size=batch_size, seed=seed)
-    report = fit(
+    model.set_normalization(x)
+    if target == "return":
+        model.set_target_scale(y)
+    loader = make_loader(x, y, target=target, batch_size=batch_size, seed=seed)
+    return fit(
         model,
         loader,
         epochs=epochs,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         on_epoch=on_epoch,
+        target=target,
     )
-    return model, report

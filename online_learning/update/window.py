@@ -18,7 +18,8 @@ import pandas as pd
 from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.execution import RETURN_COLUMNS, resolve_execution
-from online_learning.features import FEATURE_COLUMNS, build_features, labelled
+from online_learning.models.dataset import ModelDataset, load_dataset
+from online_learning.models.definition import ModelDefinition
 
 # Calendar days fetched before the window so that the longest feature lookback is warm.
 _LOOKBACK_CALENDAR_DAYS = 140
@@ -26,12 +27,12 @@ _LOOKBACK_CALENDAR_DAYS = 140
 
 @dataclass(frozen=True)
 class UpdateWindow:
-    """Labelled feature rows of one window, split by date, and the window's trading days.
+    """Labelled rows of one window, split by date, and the window's trading days.
 
     ``universe`` holds the rows of every symbol and regime on the window's days (a specialist
     trains on its regime's rows only, but a bad price anywhere in the window is seen there);
     ``execution`` is the resolved timing; ``judged_through`` the last day an earlier decision
-    judged.
+    judged; ``dataset`` the model's rows with the history their inputs need.
     """
 
     train: pd.DataFrame
@@ -39,6 +40,7 @@ class UpdateWindow:
     start: date
     end: date
     trading_days: tuple[date, ...]
+    dataset: ModelDataset
     universe: pd.DataFrame | None = None
     execution: str = "next-close"
     judged_through: date | None = None
@@ -52,31 +54,31 @@ class UpdateWindow:
         return tuple(d for d in self.trading_days if d >= first)
 
     @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.dataset.feature_names
+
+    @property
+    def target(self) -> str:
+        return self.dataset.definition.target
+
+    @property
     def finite(self) -> bool:
         frames = (self.train, self.validation)
-        columns = [*FEATURE_COLUMNS, "forward_return"]
+        columns = [*self.feature_names, "forward_return"]
         return all(np.isfinite(f.loc[:, columns].to_numpy(dtype=np.float64)).all() for f in frames)
 
+    def inputs(self, rows: pd.DataFrame) -> np.ndarray:
+        """The network inputs of ``rows`` (rows of the window; each has a complete input)."""
+        return self.dataset.inputs(rows).x
 
-def labelled_features(
-    source: DataSource, *, start: date | None = None, end: date | None = None
-) -> pd.DataFrame:
-    """Causal features with known targets for the days in ``[start, end]``.
-
-    Prices are fetched from before ``start`` so that the first day already has warm features.
-    """
-    fetch_start = None if start is None else start - timedelta(days=_LOOKBACK_CALENDAR_DAYS)
-    features = labelled(build_features(source.fetch(fetch_start, end)))
-    if start is not None:
-        features = features[features["date"] >= pd.Timestamp(start)]
-    if features.empty:
-        raise DataError(f"{source.name}: no labelled days between {start} and {end}")
-    return features.reset_index(drop=True)
+    def labels(self, rows: pd.DataFrame) -> np.ndarray:
+        return rows["target"].to_numpy()
 
 
 def update_window(
     source: DataSource,
     *,
+    definition: ModelDefinition | None = None,
     data_window: int,
     validation_days: int,
     as_of: date | None = None,
@@ -86,16 +88,25 @@ def update_window(
 ) -> UpdateWindow:
     """The last ``data_window`` trading days up to ``as_of`` whose executed return is known.
 
-    A day is labelled when the next day's close is known, and priced when the return of its
+    A day is labelled when the model's label is known, and priced when the return of its
     position under ``execution`` is, so the newest day or two of data are never in the
     window. Of the window's days after ``judged_through``, the last ``validation_days`` are
-    held out (possibly fewer, or none). With ``regime``, only rows whose causal regime label
-    matches are trained and judged on (a regime specialist learns from its own regime).
+    held out (possibly fewer, or none). With ``regime`` (default: the definition's), only
+    rows whose causal regime label matches are trained and judged on (a regime specialist
+    learns from its own regime). Rows are the model's own (:mod:`online_learning.models`;
+    default: the platform's network on its ten features):
+    its features, its symbols, its target and horizon; a row without a complete input (the
+    warm-up of a team's features or sequences) is not in the window.
     """
+    definition = definition or ModelDefinition.builtin("model", data=source.name)
+    regime = definition.regime if regime is None else regime
     fetch_start = None
     if as_of is not None:
         fetch_start = as_of - timedelta(days=int(data_window * 1.6) + 14)
-    features = labelled_features(source, start=fetch_start, end=as_of)
+    dataset = load_dataset(source, definition, start=fetch_start, end=as_of)
+    features = dataset.usable(dataset.between(fetch_start, None))
+    if features.empty:
+        raise DataError(f"{source.name}: no labelled days between {fetch_start} and {as_of}")
     timing = resolve_execution(execution, features)
     priced = features[features[RETURN_COLUMNS[timing]].notna()]
     dates = np.sort(priced["date"].unique())
@@ -121,6 +132,7 @@ def update_window(
         start=pd.Timestamp(window_dates[0]).date(),
         end=pd.Timestamp(window_dates[-1]).date(),
         trading_days=tuple(pd.Timestamp(d).date() for d in window_dates),
+        dataset=dataset,
         universe=universe.reset_index(drop=True),
         execution=timing,
         judged_through=judged_through,

@@ -114,7 +114,10 @@ def test_gate_and_metrics_store_price_like_the_backtest():
     )
     book = daily_net_returns(rows, positions, execution="auto", cost_bps=5)
     report = StabilityGate().check(
-        old_model=model, new_model=model, validation=rows, feature_names=FEATURE_COLUMNS
+        old_model=model,
+        new_model=model,
+        validation=rows,
+        inputs=rows.loc[:, list(FEATURE_COLUMNS)].to_numpy(np.float32),
     )
     assert report.execution == "next-open" and report.passed
     assert report.sharpe_pre == pytest.approx(sharpe_ratio(book.net.to_numpy()))

@@ -15,8 +15,9 @@ from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import AWAITING
-from online_learning.update.training import evaluate_loss, fit, make_loader, train_from_scratch
+from online_learning.update.training import evaluate_loss, fit, make_loader
 from online_learning.update.window import labelled_features
+from tests.utils.frames import trained_specialist, xy
 from tests.utils.markets import regime_switch, trading_days
 
 
@@ -28,30 +29,28 @@ def test_ewc_forgets_the_old_regime_less_than_plain_fine_tuning():
     bull_test = rows[(rows["date"] > days[300]) & (rows["date"] <= days[399])]
     sideways = rows[(rows["date"] > days[410]) & (rows["date"] <= days[470])]
 
-    old, _ = train_from_scratch(bull_train, FEATURE_COLUMNS, epochs=40, seed=0)
+    old = trained_specialist(bull_train, epochs=40, seed=0)
     fisher = compute_fisher_information(
-        old, make_loader(bull_train, FEATURE_COLUMNS, batch_size=256, shuffle=False)
+        old, make_loader(*xy(bull_train), batch_size=256, shuffle=False)
     )
     state = EWCState.from_model(old, fisher)
-    loss_before = evaluate_loss(old, bull_test, FEATURE_COLUMNS)
+    loss_before = evaluate_loss(old, *xy(bull_test))
 
     def fine_tune(penalties) -> torch.nn.Module:
         model = copy.deepcopy(old)
-        loader = make_loader(sideways, FEATURE_COLUMNS, batch_size=32, seed=1)
+        loader = make_loader(*xy(sideways), batch_size=32, seed=1)
         fit(model, loader, epochs=30, learning_rate=1e-2, penalties=penalties)
         return model
 
     plain = fine_tune([])
     ewc = fine_tune([EWCPenalty(state, ewc_lambda=100.0)])
-    plain_forgetting = evaluate_loss(plain, bull_test, FEATURE_COLUMNS) - loss_before
-    ewc_forgetting = evaluate_loss(ewc, bull_test, FEATURE_COLUMNS) - loss_before
+    plain_forgetting = evaluate_loss(plain, *xy(bull_test)) - loss_before
+    ewc_forgetting = evaluate_loss(ewc, *xy(bull_test)) - loss_before
 
     assert plain_forgetting > 0.02  # plain fine-tuning really forgot the bull regime
     assert ewc_forgetting < 0.5 * plain_forgetting
     # ... while still learning the new regime, rather than staying frozen.
-    assert evaluate_loss(ewc, sideways, FEATURE_COLUMNS) < evaluate_loss(
-        old, sideways, FEATURE_COLUMNS
-    )
+    assert evaluate_loss(ewc, *xy(sideways)) < evaluate_loss(old, sideways, FEATURE_COLUMNS)
 
 
 def _daily_updates(market, days, first: int, count: int, **options):
@@ -87,7 +86,7 @@ def test_online_fisher_stays_bounded_on_a_daily_schedule():
     assert champion.ewc_state.n_updates > 15
     rows = labelled_features(market, start=days[200].date(), end=days[259].date())
     window = compute_fisher_information(
-        champion.model, make_loader(rows, FEATURE_COLUMNS, batch_size=256, shuffle=False)
+        champion.model, make_loader(*xy(rows), batch_size=256, shuffle=False)
     )
     accumulated = champion.ewc_state.stats()["fisher_mean"]
     one_window = float(torch.cat([f.reshape(-1) for f in window.values()]).mean())
@@ -111,7 +110,7 @@ def test_after_a_regime_switch_the_default_update_beats_a_coin_within_a_few_upda
     for i, outcome, champion in _daily_updates(market, days, 405, 80):
         decisions += outcome.reason != AWAITING
         ahead = rows[(rows["date"] > days[i]) & (rows["date"] <= days[i + 20])]
-        losses.append(evaluate_loss(champion.model, ahead, FEATURE_COLUMNS))
+        losses.append(evaluate_loss(champion.model, *xy(ahead)))
         if losses[-1] < coin:
             break
     assert losses[0] > coin, losses[0]
