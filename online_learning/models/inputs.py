@@ -57,7 +57,9 @@ def inputs(
     if length == 1:  # a row is its own input
         x = rows.loc[:, names].to_numpy(dtype=np.float32)
         usable = np.isfinite(x).all(axis=1)
-        return Inputs(x[usable], usable)
+        # The array as pandas lays it out when every row is usable: the memory layout decides
+        # which BLAS kernel a forward uses, and with it the last bits of every result.
+        return Inputs(x if usable.all() else x[usable], usable)
     matrix = history.loc[:, names].to_numpy(dtype=np.float32)
     index = pd.MultiIndex.from_frame(history[[DATE, SYMBOL]])
     position = pd.Series(np.arange(len(history)), index=index)

@@ -18,6 +18,7 @@ import pandas as pd
 from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.execution import RETURN_COLUMNS, resolve_execution
+from online_learning.features import build_features, labelled
 from online_learning.models.dataset import ModelDataset, load_dataset
 from online_learning.models.definition import ModelDefinition
 
@@ -73,6 +74,22 @@ class UpdateWindow:
 
     def labels(self, rows: pd.DataFrame) -> np.ndarray:
         return rows["target"].to_numpy()
+
+
+def labelled_features(
+    source: DataSource, *, start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
+    """Causal features with known targets for the days in ``[start, end]``.
+
+    Prices are fetched from before ``start`` so that the first day already has warm features.
+    """
+    fetch_start = None if start is None else start - timedelta(days=_LOOKBACK_CALENDAR_DAYS)
+    features = labelled(build_features(source.fetch(fetch_start, end)))
+    if start is not None:
+        features = features[features["date"] >= pd.Timestamp(start)]
+    if features.empty:
+        raise DataError(f"{source.name}: no labelled days between {start} and {end}")
+    return features.reset_index(drop=True)
 
 
 def update_window(

@@ -50,7 +50,7 @@ def test_ewc_forgets_the_old_regime_less_than_plain_fine_tuning():
     assert plain_forgetting > 0.02  # plain fine-tuning really forgot the bull regime
     assert ewc_forgetting < 0.5 * plain_forgetting
     # ... while still learning the new regime, rather than staying frozen.
-    assert evaluate_loss(ewc, *xy(sideways)) < evaluate_loss(old, sideways, FEATURE_COLUMNS)
+    assert evaluate_loss(ewc, *xy(sideways)) < evaluate_loss(old, *xy(sideways))
 
 
 def _daily_updates(market, days, first: int, count: int, **options):
