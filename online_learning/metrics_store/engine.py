@@ -22,7 +22,11 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
-from online_learning.metrics_store.errors import StoreError
+from online_learning.metrics_store.errors import (
+    StoreError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -162,12 +166,43 @@ def begin_write(engine: Engine) -> Iterator[sa.Connection]:
 
 @contextmanager
 def translate_errors(action: str, url: URL) -> Iterator[None]:
-    """Turn driver errors into :class:`StoreError` naming ``action`` and the redacted URL."""
+    """Turn driver errors into :class:`StoreError` naming ``action`` and the redacted URL.
+
+    A connection that failed or dropped is :class:`StoreUnavailableError`; values the
+    database refused (PostgreSQL's ``DataError``: a NUL in a text, a value too long; a text
+    the driver cannot encode) are :class:`StoreRefusedError`; anything else (a constraint,
+    a missing table) is a plain :class:`StoreError`.
+    """
     try:
         yield
     except DBAPIError as exc:
+        kind = error_kind(exc)
         where = url.render_as_string()
-        raise StoreError(f"{action} failed on {where}: {describe(exc, url)}") from exc
+        message = f"{action} failed on {where}: {describe(exc, url)}"
+        raise kind(message, action=action) from exc
+    except UnicodeEncodeError as exc:  # psycopg encodes text itself, outside DBAPIError
+        where = url.render_as_string()
+        raise StoreRefusedError(
+            f"{action} failed on {where}: a text cannot be encoded ({exc.reason})", action=action
+        ) from exc
+
+
+_SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column")
+
+
+def error_kind(exc: DBAPIError) -> type[StoreError]:
+    """Which :class:`StoreError` a driver error is: unavailable, refused or plain."""
+    if exc.connection_invalidated:
+        return StoreUnavailableError
+    if isinstance(exc, sa.exc.DataError):
+        return StoreRefusedError
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        # SQLite reports a missing table as an operational error too: that is no outage.
+        text = str(getattr(exc, "orig", exc)).lower()
+        if any(problem in text for problem in _SCHEMA_PROBLEMS):
+            return StoreError
+        return StoreUnavailableError
+    return StoreError
 
 
 def describe(exc: BaseException, url: URL) -> str:
