@@ -85,6 +85,28 @@ def _global(
     get_settings.cache_clear()
 
 
+#: Loggers whose INFO lines a long-running command shows: states, outages and recoveries.
+_SERVICE_LOGGERS = ("feedback", "cli", "online_learning.monitoring.health",
+                    "online_learning.events.relay", "online_learning.feedback")  # fmt: skip
+
+
+def log_to_stderr() -> None:
+    """Log to stderr with a timestamp: warnings of everything, and the INFO lines of the
+    platform's long-running parts (a worker paused, a store back after 20 s, a child
+    restarted). Called by the long-running commands only."""
+    import logging
+
+    root = logging.getLogger()
+    if not any(getattr(h, "_online_learning", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._online_learning = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+    for name in _SERVICE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def fail(message: str) -> typer.Exit:
     # The message is text, not markup: a path or value with "[...]" must print as it is.
     err_console.print(f"[bold red]error:[/] {escape(message)}")
