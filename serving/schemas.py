@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+)
 
 from online_learning.features import FEATURE_COLUMNS
 
@@ -28,6 +36,18 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+def _unique(names: list[str]) -> list[str]:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"feature names must not repeat; repeated: {repeated[:10]}")
+    return names
+
+
+UniqueNames = Annotated[
+    list[FeatureName], AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -43,17 +63,19 @@ class FeaturesRequest(_Strict):
     )
 
     symbol: Symbol
-    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+    features: dict[FeatureName, FiniteFloat] = Field(min_length=1, max_length=1000)
     strategy: Strategy | None = Field(default=None, description="Default: the server's.")
 
 
 class Bar(_Strict):
+    """One daily bar: prices > 0, volume >= 0 (a close of 0 has no return)."""
+
     date: Date
-    open: FiniteFloat | None = None
-    high: FiniteFloat | None = None
-    low: FiniteFloat | None = None
-    close: FiniteFloat
-    volume: FiniteFloat | None = None
+    open: FiniteFloat | None = Field(default=None, gt=0)
+    high: FiniteFloat | None = Field(default=None, gt=0)
+    low: FiniteFloat | None = Field(default=None, gt=0)
+    close: FiniteFloat = Field(gt=0)
+    volume: FiniteFloat | None = Field(default=None, ge=0)
 
 
 class BarsRequest(_Strict):
@@ -193,6 +215,13 @@ class DataWindow(_Strict):
 
 
 class OnlineUpdateRequest(_Strict):
+    """``data_window`` or ``data_window_days``, not both: the schema states it (``not``), the
+    route answers it (422, ``give data_window or data_window_days, not both``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"required": ["data_window", "data_window_days"]}}
+    )
+
     model_id: ModelId
     data_window: DataWindow | None = Field(
         default=None, description="Default: the 60 trading days up to the latest data."
@@ -238,7 +267,7 @@ class SessionStartRequest(_Strict):
     hyperparameters: dict[str, Any] | None = Field(
         default=None, description="Of the model type (see SessionConfig); others answer 422."
     )
-    feature_names: list[FeatureName] | None = Field(default=None, min_length=1, max_length=1000)
+    feature_names: UniqueNames | None = Field(default=None, min_length=1, max_length=1000)
     metrics_window: int | None = Field(default=None, ge=10, le=100_000)
 
 
@@ -259,7 +288,7 @@ class SessionMetricsPublic(BaseModel):
 
 
 class SessionPredictRequest(_Strict):
-    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+    features: dict[FeatureName, FiniteFloat] = Field(min_length=1, max_length=1000)
 
 
 class SessionPredictionPublic(BaseModel):

@@ -9,6 +9,7 @@ makes a second writer wait instead of failing, and write transactions start with
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
@@ -87,7 +88,8 @@ def is_memory(url: URL) -> bool:
 
 
 def create_store_engine(url: URL) -> Engine:
-    """An engine for a URL from :func:`normalise_url`; creates the SQLite file's folder.
+    """An engine for a URL from :func:`normalise_url`; creates the SQLite file (mode 0600)
+    and its folder (0700) when they do not exist.
 
     Does not connect: an unreachable server shows up on first use.
     """
@@ -104,9 +106,11 @@ def create_store_engine(url: URL) -> Engine:
     else:
         path = Path(url.database).expanduser()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Owner-only from its first byte (SQLite gives its WAL and journal the same mode).
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError as exc:
-            raise StoreError(f"cannot create the folder of {path}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create {path}: {exc.strerror}") from exc
         engine = sa.create_engine(
             url.set(database=str(path)), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
         )
