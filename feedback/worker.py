@@ -236,9 +236,12 @@ class FeedbackWorker:
         logger.info("worker %s owns %s of %s", self.worker_id, self.stats.partitions, self.topic)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # If this recording fails, the new owner resumes from the last one.
         try:
             self.record()
-        except Exception:  # the new owner resumes from the last recording
+        except (StoreError, BrokerUnavailableError) as exc:
+            logger.warning("recording before handing partitions over failed: %s", exc)
+        except Exception:
             logger.exception("recording before handing partitions over failed")
         self._drop([p.partition for p in partitions])
 
@@ -315,10 +318,11 @@ class FeedbackWorker:
             logger.warning("recording failed, retrying next interval: %s", exc)
 
     # -- outages of the store -------------------------------------------------------------
-    def _pause(self, exc: StoreError) -> None:
+    def _pause(self, exc: StoreError | BrokerUnavailableError) -> None:
         delay = self._backoff.next()
         self._retry_at = time.monotonic() + delay
-        self.health.dependency_failed(STORE, exc, retry_in_s=delay)
+        dependency = STORE if isinstance(exc, StoreError) else "broker"
+        self.health.dependency_failed(dependency, exc, retry_in_s=delay)
         if self._paused:
             return
         self._paused = self.stats.paused = True
@@ -341,11 +345,11 @@ class FeedbackWorker:
             return
         try:
             self._recover()
-        except StoreUnavailableError as exc:
-            self._pause(exc)
         except StoreRefusedError as exc:  # it answers, and refuses what we hold
             self._resume()
             self._replay_carefully(exc)
+        except (StoreError, BrokerUnavailableError) as exc:  # not yet (or the DLQ's broker)
+            self._pause(exc)
 
     def _recover(self) -> None:
         """Claim what was assigned during the outage, record what is held, resume."""
@@ -381,11 +385,12 @@ class FeedbackWorker:
                   if o is not None]  # fmt: skip
             if at:
                 resumed[tp.partition] = min(at)
-                self.consumer.seek(TopicPartition(self.topic, tp.partition, min(at)))
+                self._seek(tp.partition, min(at))
         self._resume_at.clear()
         self._paused = self.stats.paused = False
         self._backoff.reset()
-        self.health.dependency_ok(STORE)
+        for dependency in (STORE, "broker"):
+            self.health.dependency_ok(dependency)
         logger.info("worker %s resumed %s at %s", self.worker_id, self.topic, resumed)
 
     # -- values the store refuses ---------------------------------------------------------
@@ -410,7 +415,7 @@ class FeedbackWorker:
             if base is None:
                 continue
             self._next[partition] = base
-            self.consumer.seek(TopicPartition(self.topic, partition, base))
+            self._seek(partition, base)
 
     def _refuse(self, partition: int, message, exc: StoreError) -> None:
         self.stats.refused_by_store += 1
@@ -507,6 +512,12 @@ class FeedbackWorker:
             logger.info("worker %s: %s/%d learns in chunks again", self.worker_id, self.topic,
                         partition)  # fmt: skip
         return processed, True
+
+    def _seek(self, partition: int, offset: int) -> None:
+        try:
+            self.consumer.seek(TopicPartition(self.topic, partition, offset))
+        except KafkaException as exc:  # not fetching it yet: it starts from the claimed offset
+            logger.warning("could not seek %s/%d to %d: %s", self.topic, partition, offset, exc)
 
     def _seek_back(self, partition: int, offset: int) -> None:
         self.stats.budget_cuts += 1
