@@ -188,6 +188,7 @@ class FeedbackWorker:
             "feedback_worker", instance=self.worker_id, logger=logger
         )
         self._backoff = store_backoff or Backoff(first_s=0.5, max_s=5.0)
+        self.health.dependency_ok(STORE)  # shown up in /metrics until it fails
         # Outage handling: partitions assigned while the store was down (claimed once it
         # answers), where each partition resumes after a pause, when to try the store again.
         self._unclaimed: set[int] = set()
