@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from online_learning.metrics_store.errors import StoreError
 from serving.deps import Feedback, FeedbackScope, Hub, Settings
 from serving.schemas import OutcomeResults, errors
 from serving.settings import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/feedback", tags=["feedback"])
+logger = logging.getLogger(__name__)
 
 #: Outcomes are validated one by one (each gets its own verdict, an invalid one never fails
 #: the others), so the body's schema is any object or array; the fields are described here.
@@ -62,7 +65,10 @@ def _submit(feedback, shadow, items: list) -> list:
             if result.status == "accepted" and item.get("prediction_id")
         ]
         if accepted:
-            shadow.attach_outcomes(accepted)
+            try:
+                shadow.attach_outcomes(accepted)
+            except StoreError as exc:  # the outcomes are learned: their verdicts must go back
+                logger.warning("could not settle shadow predictions: %s", exc)
     return results
 
 
