@@ -5,6 +5,8 @@ sets answer 431 on the real server, and the input rules are stated in the OpenAP
 from __future__ import annotations
 
 import contextvars
+import json
+import math
 import threading
 import time
 import uuid
@@ -45,6 +47,21 @@ def test_the_poison_outcome_gets_its_verdict_and_a_store_outage_names_only_the_s
         ]  # fmt: skip
         assert verdicts[0]["detail"].startswith("trade_id holds the control character U+0000")
         assert verdicts[1]["detail"].startswith("prediction_id holds the control character")
+        # Posted alone: 422 naming the field, so that the client does not retry it.
+        alone = post(_outcome(trade_id="t-nul\x00x"))
+        assert alone.status_code == 422
+        [issue] = alone.json()["detail"]
+        assert issue["loc"] == ["trade_id"] and issue["type"] == "invalid_field"
+        assert "U+0000" in issue["msg"]
+        nan = client.post(
+            "/api/v1/feedback/outcomes", content=json.dumps(_outcome(realized_return=math.nan)),
+            headers={**bearer(FEEDER), "content-type": "application/json"},
+        )  # fmt: skip
+        assert nan.status_code == 422
+        assert nan.json()["detail"][0] == {
+            "loc": ["realized_return"], "msg": "realized_return must be finite, got nan",
+            "type": "non_finite",
+        }  # fmt: skip
 
         server.stop()
         down = post(_outcome())
