@@ -11,7 +11,7 @@ PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory'
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
-.PHONY: install run test lint format clean promtool test-tools check-rules bench bench-quick vendor
+.PHONY: install run test lint format clean promtool test-tools check-rules bench bench-quick vendor reliability
 
 install: $(STAMP)
 
@@ -51,6 +51,11 @@ check-rules: promtool
 
 test: $(STAMP) lint promtool test-tools
 	$(BIN)/python -m pytest
+
+# The campaign's experiments alone (make test runs them too): poison pills, real store outages,
+# kill -9 loops, supervised children.
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability tests/online_learning/feedback/test_outcome_storage.py
 
 # Timings as medians and ratios against a baseline measured in the same run.
 bench: $(STAMP) test-tools

@@ -92,6 +92,30 @@ def _global(
     get_settings.cache_clear()
 
 
+#: Loggers whose INFO lines a long-running command shows: states, outages and recoveries.
+_SERVICE_LOGGERS = ("feedback", "cli", "online_learning.monitoring.health",
+                    "online_learning.events.relay", "online_learning.feedback",
+                    "online_learning.supervision")  # fmt: skip
+
+
+def log_to_stderr() -> None:
+    """Log the INFO lines of the platform's long-running parts (a worker paused, a store back
+    after 20 s, a child restarted) to stderr with a timestamp. Their loggers do not propagate,
+    so that a root handler some library installs does not print them twice; everything else
+    keeps Python's default (warnings to stderr). Called by the long-running commands only."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in _SERVICE_LOGGERS:
+        service = logging.getLogger(name)
+        if not any(getattr(h, "_online_learning", False) for h in service.handlers):
+            handler._online_learning = True  # type: ignore[attr-defined]
+            service.addHandler(handler)
+        service.setLevel(logging.INFO)
+        service.propagate = False
+
+
 def fail(message: str) -> typer.Exit:
     # The message is text, not markup: a path or value with "[...]" must print as it is.
     err_console.print(f"[bold red]error:[/] {escape(message)}")

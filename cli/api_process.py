@@ -24,10 +24,13 @@ from online_learning.processes import (
     stop_process_group,
     wait_http_ok,
 )
+from online_learning.supervision import ProcessChild, Supervisor
 
 __all__ = ["EXAMPLE_AGENT", "ApiProcess", "api_process", "example_agent"]
 
 READY_TIMEOUT_S = 180.0
+#: The API's name under a supervisor (what ``up`` says when it restarts it).
+API_CHILD = "API"
 _SERVE = "from cli import main; main()"
 
 
@@ -60,11 +63,13 @@ def api_process(
     host: str = "127.0.0.1",
     port: int = 8000,
     timeout_s: float = READY_TIMEOUT_S,
+    supervisor: Supervisor | None = None,
 ) -> Iterator[ApiProcess]:
     """Start ``online-learning serve`` and yield once it is ready; stop it on exit.
 
     ``port`` 0 picks a free one. Raises :class:`ConfigError` when the port is taken, or when
-    the API exits or is not ready within ``timeout_s`` (the message names its log).
+    the API exits or is not ready within ``timeout_s`` (the message names its log). With a
+    ``supervisor`` the API is its child ``API``: restarted (same port, same key) when it dies.
     """
     from serving.auth import development_key
 
@@ -89,16 +94,26 @@ def api_process(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-c", _SERVE, "serve", "--host", host, "--port", str(port),
                "--no-bootstrap", "--no-prefect"]  # fmt: skip
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+
+    def spawn() -> subprocess.Popen:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    if supervisor is None:
+        process = spawn()
+        stop = lambda: stop_process_group(process, timeout_s=20.0)  # noqa: E731
+    else:
+        child = supervisor.add(ProcessChild(API_CHILD, spawn, stop_timeout_s=20.0))
+        process = child.process
+        stop = lambda: supervisor.remove(API_CHILD)  # noqa: E731
     running = ApiProcess(f"http://{host}:{port}", key, created, log_path, process)
     try:
         _wait_ready(running, timeout_s)
         yield running
     finally:
-        stop_process_group(process, timeout_s=20.0)
+        stop()
 
 
 def _wait_ready(api: ApiProcess, timeout_s: float) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli._common import app, console, fail, settings, store
+from cli._common import app, console, fail, log_to_stderr, settings
 from online_learning.errors import OnlineLearningError
 
 
@@ -34,17 +34,32 @@ def feedback_worker(
         bool, typer.Option(help="Accept any model id instead of the registry's models.")
     ] = False,
     verbose: Annotated[bool, typer.Option(help="One JSON line per processed batch.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar="ONLINE_LEARNING_METRICS_PORT",
+            help="Serve Prometheus /metrics (state, outages, dead letters) on this port (0: any).",
+        ),
+    ] = None,
 ) -> None:
     """Consume trade-outcomes in the group online-learning-feedback until SIGTERM or Ctrl-C.
 
     Several workers (on one machine or many, against the same KAFKA_BOOTSTRAP_SERVERS and
     ONLINE_LEARNING_DATABASE_URL) split the partitions; each learns the symbols of its own.
+    At start-up it waits for the metrics store and the broker; while the store is down it
+    pauses and resumes where it stood (one JSON status line every 10 s says so).
     """
-    from feedback.process import FeedbackProcess
+    from feedback.process import FeedbackProcess, wait_for_dependencies
+    from feedback.worker import _worker_id
+    from online_learning.metrics_store import MetricsStore
+    from online_learning.monitoring.health import ComponentHealth, serve_metrics
 
     config = settings()
     if not config.kafka_bootstrap_servers:
         raise fail("set KAFKA_BOOTSTRAP_SERVERS (or --kafka-bootstrap-servers) to consume outcomes")
+    log_to_stderr()
     stop = threading.Event()
 
     def _stop(*_args) -> None:
@@ -56,10 +71,26 @@ def feedback_worker(
     def report(event: dict) -> None:
         print(json.dumps(event), flush=True)  # machine-readable progress
 
+    worker_id = worker_id or _worker_id()
+    health = ComponentHealth("feedback_worker", instance=worker_id)
+    if metrics_port is not None:
+        port = serve_metrics(metrics_port)
+        report({"event": "metrics", "url": f"http://127.0.0.1:{port}/metrics"})
     try:
+        metrics_store = MetricsStore.from_settings(config)
+        topics = [
+            ([config.trade_outcomes_topic], partitions),
+            ([config.trade_outcomes_dlq_topic, config.model_drift_topic], 1),
+        ]
+        ready = wait_for_dependencies(
+            metrics_store, config.kafka_bootstrap_servers, topics, health=health, stop=stop
+        )
+        if not ready:  # stopped while waiting
+            return
         process = FeedbackProcess(
             config,
-            store(),
+            metrics_store,
+            health=health,
             partitions=partitions,
             batch_size=batch_size,
             commit_interval_s=commit_interval,

@@ -24,6 +24,7 @@ from cli._common import (
     console,
     fail,
     fmt,
+    log_to_stderr,
     registry,
     settings,
     source,
@@ -159,6 +160,15 @@ def up(
         int,
         typer.Option(min=0, max=65535, help="With --serve: port of the serving API (0: any free)."),
     ] = 8000,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar="ONLINE_LEARNING_METRICS_PORT",
+            help="With --serve: port of the feedback worker's and relay's /metrics (0: any free).",
+        ),
+    ] = 0,
 ) -> None:
     """Start the platform on embedded defaults: bootstrap, one update round, events on Kafka.
 
@@ -203,22 +213,35 @@ def up(
             record_recent_performance(services.store, data, seed, days=30)
             if serve:
                 serve_until_interrupted(
-                    services, market=market, days_per_s=market_speed, api_port=api_port
-                )
+                    services, market=market, days_per_s=market_speed, api_port=api_port,
+                    metrics_port=metrics_port,
+                )  # fmt: skip
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
 
 
 def serve_until_interrupted(
-    services: Services, *, market: bool = True, days_per_s: float = 5.0, api_port: int = 8000
+    services: Services,
+    *,
+    market: bool = True,
+    days_per_s: float = 5.0,
+    api_port: int = 8000,
+    metrics_port: int = 0,
 ) -> None:
     """Serve the Prefect deployments and the API, run a feedback worker (and the simulated
-    market) and relay outbox events until Ctrl-C."""
+    market) and relay outbox events until Ctrl-C.
+
+    The API (a child process), the feedback worker and the relay (threads) are supervised: one
+    that dies is restarted with a growing delay, and a line says so.
+    """
     from cli.api_process import api_process, example_agent
     from feedback.demo import feedback_demo
     from flows.serve import orchestration
+    from online_learning.monitoring.health import serve_metrics
+    from online_learning.supervision import Supervisor, ThreadChild
 
     config = settings()
+    log_to_stderr()
     with contextlib.ExitStack() as stack:
         prefect = stack.enter_context(orchestration(config.home.expanduser()))
         if prefect.served:
@@ -231,12 +254,16 @@ def serve_until_interrupted(
                 f"Prefect: {prefect.api_url}; the 'online-learning' work pool's workers run "
                 "the deployments (`prefect deploy --all`)"
             )
+        supervisor = stack.enter_context(
+            Supervisor(say=lambda line: console.print(f"supervisor: {line}", soft_wrap=True))
+        )
         api = stack.enter_context(
             api_process(
                 home=config.home.expanduser(),
                 bootstrap_servers=services.bootstrap_servers,
                 prefect_api_url=prefect.api_url,
                 port=api_port,
+                supervisor=supervisor,
             )
         )
         console.print(
@@ -261,26 +288,27 @@ def serve_until_interrupted(
         stop = threading.Event()
         # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C: children are stopped.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        relay_thread = threading.Thread(
-            target=services.relay.run, args=(stop,), kwargs={"interval_s": 1.0}, daemon=True
+        port = serve_metrics(metrics_port)
+        console.print(
+            f"metrics of the feedback worker and the relay: http://127.0.0.1:{port}/metrics"
         )
+        relay = services.relay
+        supervisor.add(ThreadChild("outbox relay", lambda child_stop: relay.run(child_stop, 1.0)))
         with feedback_demo(
             config, services.store, services.bootstrap_servers, say=console.print,
             prefect_api_url=prefect.api_url, market=market, days_per_s=days_per_s,
-            api=(api.api_url, api.key) if api.key is not None else None,
+            api=(api.api_url, api.key) if api.key is not None else None, supervisor=supervisor,
         ):  # fmt: skip
             console.print(
                 f"feedback worker on {config.trade_outcomes_topic} "
                 f"(group {config.feedback_group}). Ctrl-C stops."
             )
-            relay_thread.start()
             try:
                 stop.wait()
             except KeyboardInterrupt:
                 console.print("stopping")
             finally:
                 stop.set()
-                relay_thread.join(timeout=5)
 
 
 @app.command()
@@ -289,21 +317,66 @@ def relay(
         bool, typer.Option("--follow", help="Keep relaying until interrupted.")
     ] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 1.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            envvar="ONLINE_LEARNING_METRICS_PORT",
+            help="With --follow: serve Prometheus /metrics on this port (0: any free).",
+        ),
+    ] = None,
 ) -> None:
-    """Deliver the outbox's pending events to Kafka (KAFKA_BOOTSTRAP_SERVERS)."""
+    """Deliver the outbox's pending events to Kafka (KAFKA_BOOTSTRAP_SERVERS).
+
+    With ``--follow`` it waits for the metrics store and the broker at start-up and rides out
+    their outages (backing off, logging each outage once) until SIGTERM or Ctrl-C.
+    """
     if not settings().kafka_bootstrap_servers:
         raise fail("set KAFKA_BOOTSTRAP_SERVERS (or --kafka-bootstrap-servers) to relay events")
     try:
+        if follow:
+            _follow(interval, metrics_port)
+            return
         with platform_services(embedded_broker=False) as services:
-            if not follow:
-                report = services.relay.relay_once()
-                console.print(f"{report.published} event(s) delivered, {report.failed} waiting")
-                return
-            stop = threading.Event()
-            console.print(f"relaying to {services.bootstrap_servers}; Ctrl-C stops")
-            try:
-                services.relay.run(stop, interval_s=interval)
-            except KeyboardInterrupt:
-                stop.set()
+            report = services.relay.relay_once()
+            console.print(f"{report.published} event(s) delivered, {report.failed} waiting")
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
+
+
+def _follow(interval: float, metrics_port: int | None) -> None:
+    from confluent_kafka import KafkaException
+
+    from online_learning.events.kafka import KafkaPublisher, ensure_topics
+    from online_learning.events.relay import OutboxRelay
+    from online_learning.metrics_store import MetricsStore, StoreUnavailableError
+    from online_learning.monitoring.health import ComponentHealth, serve_metrics, wait_until
+
+    config = settings()
+    log_to_stderr()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    health = ComponentHealth("outbox_relay")
+    if metrics_port is not None:
+        console.print(f"metrics: http://127.0.0.1:{serve_metrics(metrics_port)}/metrics")
+    bootstrap = config.kafka_bootstrap_servers
+    metrics_store = MetricsStore.from_settings(config)
+    topics = [config.model_updates_topic, config.model_drift_topic]
+    try:
+        if not wait_until(metrics_store.migrate, health=health, dependency="metrics store",
+                          stop=stop, retry_on=(StoreUnavailableError,)):  # fmt: skip
+            return
+        if not wait_until(lambda: ensure_topics(bootstrap, topics), health=health,
+                          dependency="broker", stop=stop,
+                          retry_on=(KafkaException, RuntimeError)):  # fmt: skip
+            return
+        publisher = KafkaPublisher(bootstrap)
+        console.print(f"relaying to {bootstrap}; Ctrl-C stops")
+        try:
+            OutboxRelay(metrics_store, publisher).run(stop, interval_s=interval, health=health)
+        finally:
+            publisher.close()
+    finally:
+        metrics_store.dispose()

@@ -30,12 +30,15 @@ from online_learning.feedback.simulator import (
     trade_outcomes,
 )
 from online_learning.metrics_store import MetricsStore
+from online_learning.supervision import Supervisor, ThreadChild
 
 logger = logging.getLogger(__name__)
 
 #: The demo market's seed: its three symbols raise no false alarm before the regime change
 #: (true of most seeds, not all; see ``benchmarks/feedback_drift.py`` for the rates).
 DEMO_SEED = 11
+#: The worker's name under a supervisor (what ``up`` says when it restarts it).
+WORKER_CHILD = "feedback worker"
 Say = Callable[[str], None]
 
 
@@ -157,12 +160,15 @@ def feedback_demo(
     report_every_s: float = 15.0,
     any_model: bool = False,
     api: tuple[str, str] | None = None,
+    supervisor: Supervisor | None = None,
 ) -> Iterator[FeedbackProcess]:
     """A feedback worker (and, with ``market``, the simulated market) until the block ends.
 
     ``any_model`` accepts outcomes naming models the registry does not have (tests).
     ``api`` is ``(api_url, key)`` of a serving API the market asks for predictions and posts
-    its outcomes to (see :func:`run_market`).
+    its outcomes to (see :func:`run_market`). With a ``supervisor`` the worker is its child
+    ``feedback worker``: a worker whose loop dies is replaced by a new one (a new consumer,
+    which resumes from the recorded positions); the process yielded is the first one.
     """
     simulated = SimulatedMarket(3, seed=DEMO_SEED)
 
@@ -173,14 +179,28 @@ def feedback_demo(
             f"{event.n_outcomes} outcomes; {outcome}"
         )
 
-    process = FeedbackProcess(
-        config, store, bootstrap_servers=bootstrap, relay=False, manager=True, any_model=any_model,
-        emit=prefect_emit_to(prefect_api_url) if prefect_api_url else None,
-        notify_prefect=prefect_api_url is not None,
-    )  # fmt: skip
-    process.worker.on_drift = on_drift
+    def new_process() -> FeedbackProcess:
+        process = FeedbackProcess(
+            config, store, bootstrap_servers=bootstrap, relay=False, manager=True,
+            any_model=any_model, emit=prefect_emit_to(prefect_api_url) if prefect_api_url else None,
+            notify_prefect=prefect_api_url is not None,
+        )  # fmt: skip
+        process.worker.on_drift = on_drift
+        return process
+
+    process = new_process()
     stop = threading.Event()
-    threads = [threading.Thread(target=process.run, args=(stop,), daemon=True)]
+    threads = []
+    if supervisor is None:
+        threads.append(threading.Thread(target=process.run, args=(stop,), daemon=True))
+    else:
+        first = [process]
+
+        def run_worker(child_stop: threading.Event) -> None:
+            current = first.pop() if first else new_process()
+            current.run(child_stop)
+
+        supervisor.add(ThreadChild(WORKER_CHILD, run_worker))
     if market:
         change = simulated.change_steps[0]
 
@@ -238,5 +258,7 @@ def feedback_demo(
         yield process
     finally:
         stop.set()
+        if supervisor is not None:
+            supervisor.remove(WORKER_CHILD)
         for thread in threads:
             thread.join(timeout=30)

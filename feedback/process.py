@@ -3,7 +3,9 @@
 The worker's loop runs in the calling thread (the one writer of its symbols); the others run
 in daemon threads and only read the store or write their own rows, so a broker or Prefect
 outage never stops learning: drift rows are recorded, their events wait in the outbox, and
-the adaptation requests are retried by the notifier.
+the adaptation requests are retried by the notifier. A metrics store outage pauses the worker
+and backs the relay and the notifier off (see :mod:`feedback.worker`); at start-up
+:func:`wait_for_dependencies` waits for the store and the broker instead of exiting.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 
-from feedback.worker import FeedbackWorker
+from confluent_kafka import KafkaException
+
+from feedback.worker import FeedbackWorker, _worker_id
 from online_learning.events.kafka import KafkaPublisher, ensure_topics
 from online_learning.events.relay import OutboxRelay
 from online_learning.feedback.notifier import AdaptationNotifier
-from online_learning.metrics_store import MetricsStore
+from online_learning.metrics_store import MetricsStore, StoreUnavailableError
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.monitoring.health import ComponentHealth, wait_until
 from online_learning.registry.known import KnownModels
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,29 @@ def prefect_probe(model_id: str) -> bool:
         return bool(in_flight(client, model_id))
 
 
+def wait_for_dependencies(
+    store: MetricsStore,
+    bootstrap_servers: str,
+    topics: list[tuple[list[str], int]],
+    *,
+    health: ComponentHealth,
+    stop: threading.Event,
+) -> bool:
+    """Start-up: wait until the metrics store migrates and the broker has ``topics``
+    (``[(names, partitions), ...]``), retrying each with a bounded backoff; False when
+    ``stop`` was set first. A misconfigured store (not an outage) raises at once."""
+    if not wait_until(store.migrate, health=health, dependency="metrics store", stop=stop,
+                      retry_on=(StoreUnavailableError,)):  # fmt: skip
+        return False
+
+    def create_topics() -> None:
+        for names, partitions in topics:
+            ensure_topics(bootstrap_servers, names, partitions=partitions)
+
+    return wait_until(create_topics, health=health, dependency="broker", stop=stop,
+                      retry_on=(KafkaException, RuntimeError))  # fmt: skip
+
+
 class FeedbackProcess:
     """Everything ``online-learning feedback-worker`` runs, from the settings.
 
@@ -73,11 +101,14 @@ class FeedbackProcess:
         on_batch: Report | None = None,
         emit=None,
         bootstrap_servers: str | None = None,
+        health: ComponentHealth | None = None,
     ) -> None:
         self.config = config
         self.store = store
         bootstrap = bootstrap_servers or config.kafka_bootstrap_servers
         self.bootstrap_servers = bootstrap
+        worker_id = worker_id or _worker_id()
+        self.health = health or ComponentHealth("feedback_worker", instance=worker_id)
         ensure_topics(bootstrap, [config.trade_outcomes_topic], partitions=partitions)
         ensure_topics(bootstrap, [config.trade_outcomes_dlq_topic, config.model_drift_topic])
         known = None
@@ -107,6 +138,7 @@ class FeedbackProcess:
             worker_id=worker_id,
             on_record=self._recorded,
             on_batch=on_batch,
+            health=self.health,
         )
         self.publisher = KafkaPublisher(bootstrap) if relay else None
         self.relay = OutboxRelay(store, self.publisher) if relay else None
@@ -129,18 +161,14 @@ class FeedbackProcess:
         self._relay_wake.set()
 
     def _relay_loop(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.relay.relay_once()
-            except Exception:
-                logger.exception("outbox relay pass failed")
-            self._relay_wake.wait(1.0)
-            self._relay_wake.clear()
+        health = ComponentHealth("outbox_relay", instance=self.worker.worker_id, logger=logger)
+        self.relay.run(stop, 1.0, wake=self._relay_wake, health=health)
 
     def status(self) -> dict:
         stats = asdict(self.worker.stats)
         stats["event"] = "status"
         stats["worker_id"] = self.worker.worker_id
+        stats["health"] = self.health.snapshot()
         if self.notifier is not None:
             stats["prefect"] = {"sent": self.notifier.sent, "failures": self.notifier.failures,
                                 "given_up": self.notifier.given_up}  # fmt: skip
@@ -154,7 +182,9 @@ class FeedbackProcess:
         if self.relay is not None:
             threads.append(threading.Thread(target=self._relay_loop, args=(stop,), daemon=True))
         if self.notifier is not None:
-            threads.append(threading.Thread(target=self.notifier.run, args=(stop,), daemon=True))
+            health = ComponentHealth("notifier", instance=self.worker.worker_id, logger=logger)
+            threads.append(threading.Thread(target=self.notifier.run, args=(stop,),
+                                            kwargs={"health": health}, daemon=True))  # fmt: skip
         if self.manager is not None:
             interval = self.config.adaptive_interval_s
             manager = threading.Thread(
@@ -164,6 +194,7 @@ class FeedbackProcess:
         for thread in threads:
             thread.start()
         self.worker.subscribe()
+        self.health.set_state("running")
         last = time.monotonic()
         try:
             while not stop.is_set():
@@ -184,5 +215,6 @@ class FeedbackProcess:
                     self.relay.relay_once()  # what the last recording added
                 finally:
                     self.publisher.close()
+            self.health.set_state("stopped")
             if report is not None:
                 report(self.status())

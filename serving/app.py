@@ -36,6 +36,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from serving import dashboard, errors, streaming
+from serving.limits import HeaderLimitMiddleware
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
 from serving.settings import API_PREFIX, ServingSettings, get_settings
 
@@ -201,6 +202,12 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(streaming.router)
     app.include_router(dashboard.router)
+    # Inside the metrics (added first: the last added runs first), so 431s are counted.
+    app.add_middleware(
+        HeaderLimitMiddleware,
+        max_count=settings.max_header_count,
+        max_bytes=settings.max_header_bytes,
+    )
     app.add_middleware(
         RequestMetricsMiddleware,
         metrics=app.state.metrics,

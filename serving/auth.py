@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from collections.abc import Iterable
@@ -130,17 +131,24 @@ def bearer_token(authorization: str | None) -> str | None:
 def development_key(home: Path) -> tuple[str, bool]:
     """The development key kept in ``<home>/api-key`` (mode 600), created on first use.
 
-    Returns ``(key, created)``. ``make run`` serves it with the ``admin`` scope.
+    The file is created with its mode (never readable by others, not even for a moment,
+    whatever the umask) and moved into place whole. Returns ``(key, created)``. ``make run``
+    serves it with the ``admin`` scope.
     """
     path = home.expanduser() / "api-key"
     if path.exists():
         key = path.read_text().strip()
         if _KEY.fullmatch(key):
             return key, False
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = "dev-" + secrets.token_urlsafe(24)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(key + "\n")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    tmp = path.with_name(f".api-key.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key + "\n")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return key, True

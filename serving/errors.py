@@ -2,10 +2,12 @@
 
 The library raises domain errors (:mod:`online_learning.errors` and the feedback, metrics
 store, prediction and job errors); this module maps them to a status code and a body
-``{"detail": "<message>"}``. A request that does not match its schema answers ``422`` with a
-list of ``{"loc", "msg", "type"}`` (FastAPI's shape without the echoed input). Nothing a
-client sends should reach the last handler (500): it is there so that a bug answers with a
-JSON body and a log line instead of a dropped connection.
+``{"detail": "<message>"}``. An error of a part the platform depends on (the metrics store,
+the broker, the registry, a champion's artifacts) names that part only: its URL, user, host
+or path stays in the server's log, never in an answer. A request that does not match its
+schema answers ``422`` with a list of ``{"loc", "msg", "type"}`` (FastAPI's shape without the
+echoed input). Nothing a client sends should reach the last handler (500): it is there so
+that a bug answers with a JSON body and a log line instead of a dropped connection.
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from online_learning.errors import (
     SessionExistsError,
     SessionNotFoundError,
 )
-from online_learning.metrics_store.errors import StoreError
+from online_learning.metrics_store.errors import StoreError, StoreRefusedError
 from serving.schemas import UNION_TAGS
 
-__all__ = ["ServiceUnavailable", "install", "status_of"]
+__all__ = ["ServiceUnavailable", "install", "public_detail", "status_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def _table() -> tuple[tuple[type[BaseException], int], ...]:
         (SessionNotFoundError, 404),
         (InvalidTradeOutcome, 422),  # also the sessions' InvalidFeatures
         (BrokerUnavailableError, 503),
+        (StoreRefusedError, 422),
         (StoreError, 503),
     ]
     pairs += [
@@ -83,12 +86,35 @@ def status_of(exc: BaseException) -> int | None:
     return None
 
 
+def public_detail(exc: BaseException) -> str:
+    """What a client is told of ``exc``: the component that failed, for the errors whose
+    message names a URL, a user, a host or a path (those stay in the server's log).
+
+    Examples
+    --------
+    >>> public_detail(StoreError("reading sessions failed on postgresql://u:***@db:5432/m: x"))
+    'the metrics store is unavailable; retry later'
+    """
+    if isinstance(exc, StoreRefusedError):
+        action = f" ({exc.action} failed)" if exc.action else ""
+        return f"the {exc.component} refused a value of this request{action}"
+    if isinstance(exc, StoreError):
+        return f"the {exc.component} is unavailable; retry later"
+    if isinstance(exc, BrokerUnavailableError):
+        return "the broker did not take the outcomes; retry later (nothing was handed over)"
+    if isinstance(exc, RegistryError):
+        return "the model registry is unavailable; retry later"
+    if isinstance(exc, prediction.ChampionLoadError):
+        return f"could not load the champion of {', '.join(sorted(exc.errors))}"
+    return str(exc)
+
+
 def _library_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc) or 500
-    if status >= 500:
+    if status >= 500 or isinstance(exc, StoreRefusedError):
         logger.warning("%s %s: %s", request.method, request.url.path, exc)
     headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    return JSONResponse({"detail": public_detail(exc)}, status_code=status, headers=headers)
 
 
 def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,6 +12,7 @@ from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -40,6 +41,18 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+def _unique(names: list[str]) -> list[str]:
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"feature names must not repeat; repeated: {repeated[:10]}")
+    return names
+
+
+UniqueNames = Annotated[
+    list[FeatureName], AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -55,17 +68,19 @@ class FeaturesRequest(_Strict):
     )
 
     symbol: Symbol
-    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+    features: dict[FeatureName, FiniteFloat] = Field(min_length=1, max_length=1000)
     strategy: Strategy | None = Field(default=None, description="Default: the server's.")
 
 
 class Bar(_Strict):
+    """One daily bar: prices > 0, volume >= 0 (a close of 0 has no return)."""
+
     date: Date
-    open: FiniteFloat | None = None
-    high: FiniteFloat | None = None
-    low: FiniteFloat | None = None
-    close: FiniteFloat
-    volume: FiniteFloat | None = None
+    open: FiniteFloat | None = Field(default=None, gt=0)
+    high: FiniteFloat | None = Field(default=None, gt=0)
+    low: FiniteFloat | None = Field(default=None, gt=0)
+    close: FiniteFloat = Field(gt=0)
+    volume: FiniteFloat | None = Field(default=None, ge=0)
 
 
 class BarsRequest(_Strict):
@@ -215,6 +230,13 @@ class DataWindow(_Strict):
 
 
 class _UpdateRequest(_Strict):
+    """``data_window`` or ``data_window_days``, not both: the schema states it (``not``), the
+    route answers it (422, ``give data_window or data_window_days, not both``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"not": {"required": ["data_window", "data_window_days"]}}
+    )
+
     model_id: ModelId
     data_window: DataWindow | None = Field(
         default=None,
@@ -270,7 +292,7 @@ class SessionStartRequest(_Strict):
     hyperparameters: dict[str, Any] | None = Field(
         default=None, description="Of the model type (see SessionConfig); others answer 422."
     )
-    feature_names: list[FeatureName] | None = Field(default=None, min_length=1, max_length=1000)
+    feature_names: UniqueNames | None = Field(default=None, min_length=1, max_length=1000)
     metrics_window: int | None = Field(default=None, ge=10, le=100_000)
 
 
@@ -291,7 +313,7 @@ class SessionMetricsPublic(BaseModel):
 
 
 class SessionPredictRequest(_Strict):
-    features: dict[FeatureName, FiniteFloat] = Field(max_length=1000)
+    features: dict[FeatureName, FiniteFloat] = Field(min_length=1, max_length=1000)
 
 
 class SessionPredictionPublic(BaseModel):

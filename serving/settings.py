@@ -15,6 +15,8 @@ the API alike. Its own variables (prefix ``ONLINE_LEARNING_``):
   alias moved without an event, such as ``online-learning rollback``);
 - ``ONLINE_LEARNING_SERVING_MODELS``: the models served (the three regime specialists);
 - ``ONLINE_LEARNING_MICRO_BATCH_MS`` (see :mod:`serving.batcher`);
+- ``ONLINE_LEARNING_MAX_BODY_BYTES`` (16 MiB), ``ONLINE_LEARNING_MAX_HEADER_COUNT`` (100) and
+  ``ONLINE_LEARNING_MAX_HEADER_BYTES`` (32 KiB): larger requests answer 413 and 431;
 - ``ONLINE_LEARNING_STREAM_*``: the WebSocket streams' queue, replay, send timeout, lag limit and
   symbol bound (the ``predictions`` topic is the library's ``ONLINE_LEARNING_PREDICTIONS_TOPIC``);
 - ``ONLINE_LEARNING_HOST`` / ``ONLINE_LEARNING_PORT`` (127.0.0.1:8000): ``online-learning serve``.
@@ -43,6 +45,9 @@ class ServingSettings(Settings):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
     #: Largest request body accepted, in bytes (a full batch of bars requests fits).
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    #: Most request header fields, and header bytes (names and values), accepted (431 above).
+    max_header_count: int = Field(default=100, ge=10, le=10_000)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=16 * 1024 * 1024)
     strategy: Strategy = "ensemble"
     registry_poll_s: float = Field(default=5.0, gt=0, le=3600)
     serving_models: tuple[str, ...] = tuple(SPECIALISTS)

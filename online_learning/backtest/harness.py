@@ -124,9 +124,15 @@ def daily_returns(
     A row goes to the specialist of its causal regime label, else to the generic model; a row
     no model serves has position 0. Each row earns its position times the return of the
     ``execution`` timing, less ``cost_bps`` per unit of position changed since the symbol's
-    previous row (or ``previous``); the book's return on a day is the mean over its rows.
+    previous traded row (or ``previous``); the book's return on a day is the mean over its
+    traded rows. A row whose executed return is not known (a symbol that ends early, is
+    delisted or does not trade on the next days) is not traded, as in the gate and the metrics
+    store: it earns and costs nothing and leaves the symbol's position as it was. A day with
+    no traded row is absent from the series.
     """
     specialists, generic = _route(tuple(models))
+    realised = executed_returns(rows, execution)
+    rows = rows.loc[np.isfinite(realised)]
     rows = rows.sort_values(["date", "symbol"], kind="stable")
     owner = rows["regime_label"].map(specialists).astype(object)
     if generic is not None:
@@ -138,8 +144,6 @@ def daily_returns(
             features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
             position[mask] = position_from_p_up(model.predict_proba(features).astype(np.float64))
     realised = executed_returns(rows, execution)
-    if not np.isfinite(realised).all():
-        raise ConfigError("rows without a known executed return cannot be traded in a backtest")
     symbols = rows["symbol"].astype(str).to_numpy()
     net, turnover = net_returns(symbols, position, realised, cost_bps=cost_bps, previous=previous)
     dates = rows["date"].to_numpy()
@@ -308,9 +312,10 @@ def _replay(
             result.updates += policy.step(i, day, scheduled=scheduled, faults=faults, env=env)
             book = daily_returns(policy.models(), rows, previous=held[name], **_pricing(config))
             held[name] = book.positions
-            returns[name][i] = float(book.net.iloc[0])
-            turnover[name][i] = float(book.turnover.iloc[0])
-            costs[name][i] = float(book.cost.iloc[0])
+            priced = not book.net.empty  # else no symbol's return of the day is known: flat
+            returns[name][i] = float(book.net.iloc[0]) if priced else 0.0
+            turnover[name][i] = float(book.turnover.iloc[0]) if priced else 0.0
+            costs[name][i] = float(book.cost.iloc[0]) if priced else 0.0
             for symbol, value in book.per_symbol.items():
                 per_symbol[name][i, column[symbol]] = value
             realised[name] = {m: float(s.iloc[0]) for m, s in book.per_model.items()}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from online_learning.events.schema import OutboxEvent
+from online_learning.monitoring.health import Backoff, ComponentHealth
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +88,44 @@ class OutboxRelay:
             logger.warning("outbox relay: %d events wait for the broker (%s)", failed, last_error)
         return RelayReport(published=published, failed=failed, last_error=last_error)
 
-    def run(self, stop: threading.Event, interval_s: float = 1.0) -> None:
-        """Relay until ``stop`` is set (for a background thread of a long-running process)."""
+    def run(
+        self,
+        stop: threading.Event,
+        interval_s: float = 1.0,
+        *,
+        wake: threading.Event | None = None,
+        health: ComponentHealth | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Relay until ``stop`` is set (for a background thread of a long-running process).
+
+        A pass runs every ``interval_s`` seconds, or at once when ``wake`` is set. A pass that
+        fails (the metrics store unreachable) is retried after a growing delay (``backoff``,
+        0.5 s doubling to 30 s by default) instead of every interval; the outage is logged
+        once and shown in ``health`` (the ``outbox_relay`` component by default).
+        """
+        health = health or ComponentHealth("outbox_relay", logger=logger)
+        backoff = backoff or Backoff()
         while not stop.is_set():
+            delay = interval_s
             try:
                 self.relay_once()
-            except Exception:  # a broken pass must not kill the relay thread; it retries
-                logger.exception("outbox relay pass failed")
-            stop.wait(interval_s)
+            except Exception as exc:  # a broken pass must not kill the relay thread; it retries
+                delay = backoff.next()
+                # StoreError names its component; anything else is the relay's own failure.
+                health.dependency_failed(_dependency(exc), exc, retry_in_s=delay)
+            else:
+                for dependency in ("metrics store", "outbox"):
+                    health.dependency_ok(dependency)
+                backoff.reset()
+            if wake is None:
+                stop.wait(delay)
+            else:
+                wake.wait(delay)
+                wake.clear()
+        health.set_state("stopped")
+
+
+def _dependency(exc: BaseException) -> str:
+    component = getattr(exc, "component", None)
+    return component if isinstance(component, str) else "outbox"

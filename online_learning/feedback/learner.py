@@ -150,10 +150,21 @@ class OutcomeLearner:
         """Learn each outcome whose ``trade_id`` is new; results in the order of ``outcomes``.
 
         An outcome whose features are not its session's is rejected (``wrong_features``).
+        Raises :class:`~online_learning.metrics_store.StoreError` from a store read, before
+        anything changed.
         """
         now = now or datetime.now(UTC)
         fresh = [o.trade_id for o in outcomes if o.trade_id not in self._pending]
         seen = self.store.processed_trade_ids(fresh) if fresh else set()
+        # Every read of the store comes before the first change: a store that fails or
+        # refuses a value here leaves the learner as it was, so that the same outcomes can be
+        # learned later (after an outage) or one by one (to find the one the store refuses).
+        for outcome in outcomes:
+            if outcome.trade_id not in seen and outcome.trade_id not in self._pending:
+                self.session(outcome.symbol)
+                key = (outcome.model_id or ONLINE_MODEL_ID, outcome.symbol)
+                if key not in self.watches:
+                    self.watch(*key)
         results: list[IngestResult] = []
         for outcome in outcomes:
             trade_id = outcome.trade_id

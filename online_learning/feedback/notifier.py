@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.errors import StoreError
 from online_learning.metrics_store.feedback_records import DriftRecord
+from online_learning.monitoring.health import Backoff, ComponentHealth
 
 __all__ = ["AdaptationNotifier"]
 
@@ -112,12 +114,34 @@ class AdaptationNotifier:
             sent += 1
         return sent
 
-    def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
-        """Notify until ``stop`` is set; :attr:`wake` makes it look at once."""
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        interval_s: float = 1.0,
+        health: ComponentHealth | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        """Notify until ``stop`` is set; :attr:`wake` makes it look at once.
+
+        A pass that fails (the metrics store unreachable) is retried after a growing delay
+        (``backoff``, 0.5 s doubling to 30 s by default), the outage logged once and shown in
+        ``health`` (the ``notifier`` component by default).
+        """
+        health = health or ComponentHealth("notifier", logger=logger)
+        backoff = backoff or Backoff()
         while not stop.is_set():
+            delay = interval_s
             try:
                 self.notify_once()
-            except Exception:  # the store being down must not kill the thread
+            except StoreError as exc:  # the store being down must not kill the thread
+                delay = backoff.next()
+                health.dependency_failed(exc.component, exc, retry_in_s=delay)
+            except Exception:
                 logger.exception("adaptation notifier pass failed")
-            self.wake.wait(interval_s)
+            else:
+                health.dependency_ok(StoreError.component)
+                backoff.reset()
+            self.wake.wait(delay)
             self.wake.clear()
+        health.set_state("stopped")

@@ -38,8 +38,15 @@ from online_learning.feedback.session_metrics import SessionMetrics
 from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.feedback.status import DriftStatus, drift_status
-from online_learning.feedback.trade_outcome import _SYMBOL, TradeOutcome, parse_trade_outcome
+from online_learning.feedback.trade_outcome import (
+    _SYMBOL,
+    REFUSED_BY_STORE,
+    TradeOutcome,
+    parse_trade_outcome,
+    unstorable_reason,
+)
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.errors import StoreRefusedError
 from online_learning.metrics_store.feedback_records import DriftRecord
 from online_learning.metrics_store.store import MetricsStore
 
@@ -84,7 +91,16 @@ def _peek_trade_id(item: Any) -> str | None:
         except (orjson.JSONDecodeError, TypeError):
             return None
         value = data.get("trade_id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and 0 < len(value) <= 200 else None
+    # Echoed in the answer: only an id that the answer (and a log) can carry as it is.
+    if isinstance(value, str) and 0 < len(value) <= 200 and unstorable_reason(value) is None:
+        return value
+    return None
+
+
+def _refused(trade_id: str, exc: StoreRefusedError, source: str, rejected: list) -> IngestResult:
+    detail = f"the metrics store refused it ({exc.action or 'recording'} failed)"
+    rejected.append((source, REFUSED_BY_STORE, detail))
+    return IngestResult(trade_id, "rejected", REFUSED_BY_STORE, detail)
 
 
 class FeedbackService:
@@ -176,8 +192,10 @@ class FeedbackService:
     ) -> list[IngestResult]:
         """Validate, deduplicate on ``trade_id`` and learn (or hand over) each outcome.
 
-        Returns one :class:`IngestResult` per item, in order. Raises
-        :class:`~online_learning.metrics_store.StoreError` when the store cannot record
+        Returns one :class:`IngestResult` per item, in order. An outcome the schema accepts
+        but the store refuses (a value outside a PostgreSQL database's encoding, say) is
+        ``rejected`` with the reason ``refused_by_store``; the others of the batch go on.
+        Raises :class:`~online_learning.metrics_store.StoreError` when the store cannot record
         them (nothing was learned then) or the producer's error when the broker refuses.
         """
         now = datetime.now(UTC)
@@ -205,24 +223,43 @@ class FeedbackService:
 
     def _learn(self, outcomes, rejected, source) -> list[IngestResult]:
         with self._lock:
-            learner = self._learner
             try:
-                for triple in rejected:
-                    learner.reject(*triple)
-                results = learner.learn(outcomes, source=source)
-                stored = self.sessions.commit(
-                    learner.drain(),
-                    drift_cooldown=self.drift_cooldown,
-                    drift_topic=self.drift_topic,
-                )
-            except Exception:
-                # Memory is ahead of the store: reload from the last commit on next use.
-                learner.forget()
-                self._snapshots.clear()
-                raise
-            learner.committed()
+                results, stored = self._learn_and_record(outcomes, rejected, source)
+            except StoreRefusedError:
+                # One of them holds a value the store cannot take: record them one by one, so
+                # that only that one is refused.
+                results, stored, rejected = [], [], list(rejected)
+                for outcome in outcomes:
+                    try:
+                        learned, drifts = self._learn_and_record([outcome], rejected, source)
+                        rejected = []
+                    except StoreRefusedError as exc:
+                        learned, drifts = [_refused(outcome.trade_id, exc, source, rejected)], []
+                    results += learned
+                    stored += drifts
+                if rejected:
+                    self.drift.count_rejections(rejected)
         self._announce(stored)
         return results
+
+    def _learn_and_record(self, outcomes, rejected, source):
+        learner = self._learner
+        try:
+            for triple in rejected:
+                learner.reject(*triple)
+            results = learner.learn(outcomes, source=source)
+            stored = self.sessions.commit(
+                learner.drain(),
+                drift_cooldown=self.drift_cooldown,
+                drift_topic=self.drift_topic,
+            )
+        except Exception:
+            # Memory is ahead of the store: reload from the last commit on next use.
+            learner.forget()
+            self._snapshots.clear()
+            raise
+        learner.committed()
+        return results, stored
 
     def _announce(self, stored: Sequence[DriftRecord]) -> None:
         if self.on_drift is None:
@@ -242,10 +279,26 @@ class FeedbackService:
         self._configs[symbol] = (time.monotonic(), config)
         return config
 
+    def _processed(self, outcomes, rejected, source) -> tuple[set[str], dict]:
+        """The trade ids already learned, and the results of those the store refuses."""
+        try:
+            return self.sessions.processed_trade_ids([o.trade_id for o in outcomes]), {}
+        except StoreRefusedError:
+            seen, refused = set(), {}
+            for outcome in outcomes:
+                try:
+                    seen |= self.sessions.processed_trade_ids([outcome.trade_id])
+                except StoreRefusedError as exc:
+                    refused[outcome.trade_id] = _refused(outcome.trade_id, exc, source, rejected)
+            return seen, refused
+
     def _hand_over(self, outcomes, rejected, source) -> list[IngestResult]:
-        seen = self.sessions.processed_trade_ids([o.trade_id for o in outcomes])
+        seen, refused = self._processed(outcomes, rejected, source)
         results, messages, batch_ids = [], [], set()
         for outcome in outcomes:
+            if outcome.trade_id in refused:
+                results.append(refused[outcome.trade_id])
+                continue
             if outcome.trade_id in seen or outcome.trade_id in batch_ids:
                 results.append(IngestResult(outcome.trade_id, "duplicate"))
                 continue

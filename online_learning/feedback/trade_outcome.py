@@ -11,7 +11,18 @@ One JSON object is the Kafka message value on ``trade-outcomes`` and the REST bo
 ``trade_id``, ``symbol``, ``timestamp``, ``features`` and ``realized_return`` are required;
 ``pnl`` defaults to ``position * realized_return`` (0 without a position). Fields this version
 does not know are kept in :attr:`TradeOutcome.extra` and written back by
-:meth:`TradeOutcome.to_dict`. (*Update* outcomes, what an incremental update decided, are
+:meth:`TradeOutcome.to_dict`.
+
+What a store can hold is checked here, so that a message every store would refuse is a bad
+message (rejected, dead-lettered) and never a bad day for the worker: every text is printable
+Unicode that UTF-8 can encode (no control character, NUL included, which PostgreSQL refuses;
+no lone surrogate, which no UTF-8 encoder writes) and no longer than its column
+(``trade_id`` and ``prediction_id`` 200 characters, ``symbol`` 64, ``model_id`` 100); every
+number is finite and at most :data:`MAX_MAGNITUDE` in size, so that the sums and squares of
+the session metrics and detectors stay finite (a JSON document cannot hold NaN or infinity);
+``prediction`` and unknown fields must be writable back as JSON.
+
+(*Update* outcomes, what an incremental update decided, are
 :mod:`online_learning.update.outcomes`; nothing here is called just "Outcome".)
 """
 
@@ -31,9 +42,12 @@ from online_learning.errors import InvalidTradeOutcome
 
 __all__ = [
     "INVALID_REASONS",
+    "MAX_MAGNITUDE",
+    "REFUSED_BY_STORE",
     "SCHEMA_VERSION",
     "TradeOutcome",
     "parse_trade_outcome",
+    "unstorable_reason",
 ]
 
 SCHEMA_VERSION = 1
@@ -48,6 +62,11 @@ INVALID_REASONS: tuple[str, ...] = (
     "future_timestamp",
     "unknown_model",
 )
+#: The reason of an outcome the schema accepted but the metrics store refused (a value it
+#: cannot hold that the schema does not know of, e.g. a character outside a PostgreSQL
+#: database's own encoding): dead-lettered like an invalid one, so that it cannot stop a
+#: partition. Not one of :data:`INVALID_REASONS`: no outcome is refused for it here.
+REFUSED_BY_STORE = "refused_by_store"
 REQUIRED_FIELDS: tuple[str, ...] = (
     "trade_id",
     "symbol",
@@ -60,6 +79,12 @@ _KNOWN_FIELDS = frozenset((*REQUIRED_FIELDS, *_OPTIONAL_FIELDS))
 #: Timestamps up to this far ahead of the receiver's clock are clock skew, not the future.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 _MAX_ID = 200
+#: Largest absolute value of any number of an outcome: no price, return, position, P&L or
+#: feature comes near it, and sums and squares of values below it stay finite.
+MAX_MAGNITUDE = 1e15
+# Characters no store should be given: control characters (C0, DEL, C1; PostgreSQL refuses
+# NUL in any text) and lone surrogates (not encodable as UTF-8).
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Tickers such as BRK.B, ^GSPC, ES=F, BTC-USD or EUR/USD; no whitespace (Kafka keys, URLs).
 _SYMBOL = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}")
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -157,17 +182,28 @@ def _loads(data: bytes | str) -> Any:
 
 
 def _number(name: str, value: Any) -> float:
-    # The common case first: a finite float (x - x is 0.0 only for finite x). This path runs
-    # about a dozen times per outcome on the worker's hot path.
-    if type(value) is float and value - value == 0.0:
+    # The common case first: a finite float in range. This path runs about a dozen times per
+    # outcome on the worker's hot path.
+    if type(value) is float and -MAX_MAGNITUDE <= value <= MAX_MAGNITUDE:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidTradeOutcome(
             "invalid_field", f"{name} must be a number, got {type(value).__name__}"
         )
-    number = float(value)
-    if not math.isfinite(number):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        number = math.inf
+    if math.isnan(number) or (type(value) is float and not math.isfinite(number)):
         raise InvalidTradeOutcome("non_finite", f"{name} must be finite, got {value!r}")
+    return _in_range(name, number)
+
+
+def _in_range(name: str, number: float) -> float:
+    if not -MAX_MAGNITUDE <= number <= MAX_MAGNITUDE:
+        raise InvalidTradeOutcome(
+            "invalid_field", f"{name} must be at most {MAX_MAGNITUDE:g} in size, got {number:g}"
+        )
     return number
 
 
@@ -190,9 +226,43 @@ def _text(name: str, value: Any, pattern: re.Pattern[str] | None = None) -> str:
         raise InvalidTradeOutcome(
             "invalid_field", f"{name} must be a non-empty string of at most {_MAX_ID} characters"
         )
-    if pattern is not None and not pattern.fullmatch(value):
-        raise InvalidTradeOutcome("invalid_field", f"{name} {value!r} has invalid characters")
+    if pattern is not None:
+        if not pattern.fullmatch(value):
+            raise InvalidTradeOutcome("invalid_field", f"{name} {value!r} has invalid characters")
+        return value
+    unstorable = unstorable_reason(value)
+    if unstorable is not None:
+        raise InvalidTradeOutcome("invalid_field", f"{name} {unstorable}")
     return value
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why no store can hold ``text`` (a control character or a lone surrogate), else None.
+
+    Examples
+    --------
+    >>> unstorable_reason("t-nul\\x00x")
+    'holds the control character U+0000 at position 5: only printable text can be stored'
+    >>> unstorable_reason("t-000123") is None
+    True
+    """
+    bad = _UNSTORABLE.search(text)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "the control character"
+    return f"holds {kind} U+{code:04X} at position {bad.start()}: only printable text can be stored"
+
+
+def _json_writable(name: str, value: Any) -> None:
+    # Written back by to_json (to Kafka, to the DLQ): orjson refuses what JSON cannot carry
+    # (lone surrogates, integers beyond 64 bits, keys that are not strings).
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidTradeOutcome(
+            "invalid_field", f"{name} cannot be written back as JSON: {exc}"
+        ) from None
 
 
 def _timestamp(value: Any, now: datetime, skew: timedelta) -> datetime:
@@ -208,7 +278,12 @@ def _timestamp(value: Any, now: datetime, skew: timedelta) -> datetime:
         raise InvalidTradeOutcome(
             "invalid_field", f"timestamp {value!r} has no time zone (use e.g. a final 'Z')"
         )
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidTradeOutcome(
+            "invalid_field", f"timestamp {value!r} is outside the years 1-9999 in UTC"
+        ) from None
     if parsed > now + skew:
         raise InvalidTradeOutcome(
             "future_timestamp", f"timestamp {value} is after the receiver's clock ({now:%FT%TZ})"
@@ -226,10 +301,10 @@ def _features(value: Any, names: frozenset[str] | None, *, owned: bool) -> dict[
             "wrong_features", f"features missing {missing}, unexpected {unexpected[:20]}"
         )
     if owned and type(value) is dict:
-        # Parsed here from JSON, so nobody else holds it: when every value is a finite float
-        # (x - x is 0.0 only for finite x) it is the features dict as it is.
+        # Parsed here from JSON, so nobody else holds it: when every value is a float in range
+        # (NaN fails every comparison) it is the features dict as it is.
         for raw in value.values():
-            if type(raw) is not float or raw - raw != 0.0:
+            if type(raw) is not float or not -MAX_MAGNITUDE <= raw <= MAX_MAGNITUDE:
                 break
         else:
             return value
@@ -314,7 +389,7 @@ def parse_trade_outcome(
     if pnl is not None:
         pnl = _number("pnl", pnl)
     elif position is not None:
-        pnl = position * realized
+        pnl = _in_range("pnl (position * realized_return)", position * realized)
     else:
         pnl = 0.0
     model_id = raw.get("model_id")
@@ -333,7 +408,10 @@ def parse_trade_outcome(
             if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidTradeOutcome("non_finite", f"prediction {key!r} must be finite")
         prediction = dict(prediction)
+        _json_writable("prediction", prediction)
     unknown = raw.keys() - _KNOWN_FIELDS
     extra = {k: raw[k] for k in raw if k in unknown} if unknown else {}
+    if extra:
+        _json_writable(f"unknown field(s) {sorted(map(repr, extra))[:5]}", extra)
     return _validated(trade_id, symbol, timestamp, features, realized, position, pnl, model_id,
                       prediction_id, prediction, SCHEMA_VERSION, extra)  # fmt: skip

@@ -7,8 +7,19 @@ The schema is managed by Alembic revisions in ``migrations/``; call
 
 from __future__ import annotations
 
-from online_learning.metrics_store.errors import StoreError
+from online_learning.metrics_store.errors import (
+    StoreError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 from online_learning.metrics_store.records import PerformanceRow, UpdateRecord
 from online_learning.metrics_store.store import MetricsStore
 
-__all__ = ["MetricsStore", "PerformanceRow", "StoreError", "UpdateRecord"]
+__all__ = [
+    "MetricsStore",
+    "PerformanceRow",
+    "StoreError",
+    "StoreRefusedError",
+    "StoreUnavailableError",
+    "UpdateRecord",
+]

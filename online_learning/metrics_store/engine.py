@@ -9,6 +9,7 @@ makes a second writer wait instead of failing, and write transactions start with
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -21,7 +22,11 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
-from online_learning.metrics_store.errors import StoreError
+from online_learning.metrics_store.errors import (
+    StoreError,
+    StoreRefusedError,
+    StoreUnavailableError,
+)
 from online_learning.urls import redact
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -70,7 +75,8 @@ def is_memory(url: URL) -> bool:
 
 
 def create_store_engine(url: URL) -> Engine:
-    """An engine for a URL from :func:`normalise_url`; creates the SQLite file's folder.
+    """An engine for a URL from :func:`normalise_url`; creates the SQLite file (mode 0600)
+    and its folder (0700) when they do not exist.
 
     Does not connect: an unreachable server shows up on first use.
     """
@@ -87,9 +93,11 @@ def create_store_engine(url: URL) -> Engine:
     else:
         path = Path(url.database).expanduser()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Owner-only from its first byte (SQLite gives its WAL and journal the same mode).
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         except OSError as exc:
-            raise StoreError(f"cannot create the folder of {path}: {exc.strerror}") from exc
+            raise StoreError(f"cannot create {path}: {exc.strerror}") from exc
         engine = sa.create_engine(
             url.set(database=str(path)), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}
         )
@@ -149,12 +157,43 @@ def begin_write(engine: Engine) -> Iterator[sa.Connection]:
 
 @contextmanager
 def translate_errors(action: str, url: URL) -> Iterator[None]:
-    """Turn driver errors into :class:`StoreError` naming ``action`` and the redacted URL."""
+    """Turn driver errors into :class:`StoreError` naming ``action`` and the redacted URL.
+
+    A connection that failed or dropped is :class:`StoreUnavailableError`; values the
+    database refused (PostgreSQL's ``DataError``: a NUL in a text, a value too long; a text
+    the driver cannot encode) are :class:`StoreRefusedError`; anything else (a constraint,
+    a missing table) is a plain :class:`StoreError`.
+    """
     try:
         yield
     except DBAPIError as exc:
+        kind = error_kind(exc)
         where = url.render_as_string()
-        raise StoreError(f"{action} failed on {where}: {describe(exc, url)}") from exc
+        message = f"{action} failed on {where}: {describe(exc, url)}"
+        raise kind(message, action=action) from exc
+    except UnicodeEncodeError as exc:  # psycopg encodes text itself, outside DBAPIError
+        where = url.render_as_string()
+        raise StoreRefusedError(
+            f"{action} failed on {where}: a text cannot be encoded ({exc.reason})", action=action
+        ) from exc
+
+
+_SCHEMA_PROBLEMS = ("no such table", "no such column", "has no column")
+
+
+def error_kind(exc: DBAPIError) -> type[StoreError]:
+    """Which :class:`StoreError` a driver error is: unavailable, refused or plain."""
+    if exc.connection_invalidated:
+        return StoreUnavailableError
+    if isinstance(exc, sa.exc.DataError):
+        return StoreRefusedError
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        # SQLite reports a missing table as an operational error too: that is no outage.
+        text = str(getattr(exc, "orig", exc)).lower()
+        if any(problem in text for problem in _SCHEMA_PROBLEMS):
+            return StoreError
+        return StoreUnavailableError
+    return StoreError
 
 
 def describe(exc: BaseException, url: URL) -> str:

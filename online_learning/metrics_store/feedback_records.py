@@ -77,9 +77,16 @@ class DriftRecord:
 
 
 def rejection_rows(rejections: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str], tuple]:
-    """``(source, reason, detail)`` triples counted per (source, reason), last detail kept."""
+    """``(source, reason, detail)`` triples counted per (source, reason), last detail kept.
+
+    The detail is kept as ASCII (other characters backslash-escaped): it quotes what a client
+    sent, and a database in any encoding must take it.
+    """
     counted: dict[tuple[str, str], tuple[int, str]] = {}
     for source, reason, detail in rejections:
         count, _ = counted.get((source, reason), (0, ""))
         counted[(source, reason)] = (count + 1, detail)
-    return counted
+    return {
+        key: (count, detail.encode("ascii", "backslashreplace").decode("ascii"))
+        for key, (count, detail) in counted.items()
+    }

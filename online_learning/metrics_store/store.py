@@ -102,6 +102,13 @@ class MetricsStore:
                 self._engine.dispose()
                 self._engine = None
 
+    def ping(self) -> None:
+        """Ask the database for ``SELECT 1``: :class:`StoreUnavailableError` (a
+        :class:`StoreError`) when it cannot be reached."""
+        with translate_errors("reaching the metrics database", self.engine.url), \
+                self.engine.connect() as connection:  # fmt: skip
+            connection.exec_driver_sql("SELECT 1")
+
     # -- schema ---------------------------------------------------------------------------
     def migrate(self, *, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` (the newest by default).

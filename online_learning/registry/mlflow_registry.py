@@ -91,7 +91,7 @@ class MlflowRegistry:
     def from_settings(cls, settings) -> MlflowRegistry:
         """Build the registry the settings describe, creating the local data folder if used."""
         if settings.artifact_location is not None:
-            settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+            settings.home.expanduser().mkdir(mode=0o700, parents=True, exist_ok=True)
         return cls(
             settings.tracking_uri,
             artifact_location=settings.artifact_location,

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from online_learning.metrics_store.errors import StoreError
 from serving.deps import Feedback, FeedbackScope, Hub, Settings
 from serving.schemas import OutcomeResults, errors
 from serving.settings import API_PREFIX
 
 router = APIRouter(prefix=f"{API_PREFIX}/feedback", tags=["feedback"])
+logger = logging.getLogger(__name__)
 
 #: Outcomes are validated one by one (each gets its own verdict, an invalid one never fails
 #: the others), so the body's schema is any object or array; the fields are described here.
@@ -20,7 +24,8 @@ _OUTCOME_SCHEMA = {
     "description": "A trade outcome, schema version 1 (see the README): trade_id, symbol, "
     "timestamp (ISO 8601 with a zone), features (the session's feature names exactly) and "
     "realized_return are required; model_id, prediction_id, prediction, position and pnl are "
-    "optional. One that is invalid is answered `rejected` with its reason, not 422.",
+    "optional. Posted alone, an invalid one answers 422 naming the field; in a list, each is "
+    "answered on its own (`rejected` with its reason) and the others go on.",
     "example": {
         "schema_version": 1,
         "trade_id": "t-000123",
@@ -51,6 +56,33 @@ def _outcome_frame(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_FIELDS = frozenset({"schema_version", "trade_id", "symbol", "timestamp", "model_id",
+                     "prediction_id", "features", "prediction", "position", "realized_return",
+                     "pnl"})  # fmt: skip
+
+
+def field_of(reason: str, detail: str) -> str:
+    """The field a rejection is about (its detail starts with it), else ``body``.
+
+    Examples
+    --------
+    >>> field_of("invalid_field", "trade_id holds the control character U+0000 at position 5")
+    'trade_id'
+    >>> field_of("non_finite", "feature 'ret_1' must be finite, got nan")
+    'features'
+    >>> field_of("unknown_model", "no model 'ghost' exists"), field_of("malformed_json", "x")
+    ('model_id', 'body')
+    """
+    if reason == "unknown_model":
+        return "model_id"
+    if reason == "future_timestamp":
+        return "timestamp"
+    first = detail.split(" ", 1)[0]
+    if first == "feature" or reason == "wrong_features":
+        return "features"
+    return first if first in _FIELDS else "body"
+
+
 def _submit(feedback, shadow, items: list) -> list:
     """Learn (or hand over) the outcomes; those of a served prediction also settle its
     champion/challenger shadow row (the realised return of the side that was not served)."""
@@ -62,7 +94,10 @@ def _submit(feedback, shadow, items: list) -> list:
             if result.status == "accepted" and item.get("prediction_id")
         ]
         if accepted:
-            shadow.attach_outcomes(accepted)
+            try:
+                shadow.attach_outcomes(accepted)
+            except StoreError as exc:  # the outcomes are learned: their verdicts must go back
+                logger.warning("could not settle shadow predictions: %s", exc)
     return results
 
 
@@ -105,7 +140,9 @@ async def post_outcomes(
     """Each outcome is ``accepted`` (learned and recorded before the answer, or handed to the
     symbol's feedback worker when a broker is configured), a ``duplicate`` (its ``trade_id``
     was learned before: nothing changes) or ``rejected`` with the reason and detail. Invalid
-    outcomes do not fail the others. More than 1,000 in one request answer 413."""
+    outcomes of a list do not fail the others; one posted alone (an object, not a list) that
+    is rejected answers 422 naming the field (``loc``), its reason (``type``) and the detail
+    (``msg``): a client must not retry it. More than 1,000 in one request answer 413."""
     items = [body] if isinstance(body, dict) else body
     service = getattr(request.app.state, "service", None)
     shadow = getattr(service, "shadow", None)
@@ -118,4 +155,9 @@ async def post_outcomes(
         for item, result in zip(items, results, strict=True):
             if result.status == "accepted":
                 hub.outcome_recorded(_outcome_frame(item))
+    if isinstance(body, dict) and results[0].status == "rejected":
+        rejected = results[0]
+        issue = {"loc": [field_of(rejected.reason, rejected.detail)], "msg": rejected.detail,
+                 "type": rejected.reason}  # fmt: skip
+        return JSONResponse({"detail": [issue]}, status_code=422)
     return {"results": [result.to_dict() for result in results]}

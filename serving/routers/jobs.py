@@ -6,6 +6,7 @@ endpoints, run in the threadpool, off the event loop.
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from datetime import timedelta
@@ -25,6 +26,7 @@ from serving.schemas import JobAccepted, JobPublic, OnlineUpdateRequest, errors
 from serving.settings import API_PREFIX
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
+logger = logging.getLogger(__name__)
 
 #: Minutes a served flow run needs beyond the update itself (a new process imports torch and
 #: MLflow, loads the champion): measured ~0.5 min here.
@@ -103,7 +105,9 @@ def online_update(body: OnlineUpdateRequest, _: Admin, known: Known, store: Stor
     try:
         job_id = jobs.submit_update(body.model_id, **params)
     except httpx.HTTPError as exc:
-        raise ServiceUnavailable(f"the Prefect API is unreachable: {exc}") from exc
+        # Its message may quote Prefect's URL: the log has it, the answer names the part.
+        logger.warning("the Prefect API is unreachable: %s", exc)
+        raise ServiceUnavailable("the Prefect API is unreachable; retry later") from exc
     except TimeoutError as exc:  # the model's submission lock stayed taken
         raise ServiceUnavailable(f"could not submit the update in time: {exc}") from exc
     return {
@@ -122,7 +126,9 @@ def get_job(_: Admin, job_id: Annotated[str, Path(max_length=100)]) -> dict:
     try:
         job = jobs.get_job(job_id)
     except httpx.HTTPError as exc:
-        raise ServiceUnavailable(f"the Prefect API is unreachable: {exc}") from exc
+        # Its message may quote Prefect's URL: the log has it, the answer names the part.
+        logger.warning("the Prefect API is unreachable: %s", exc)
+        raise ServiceUnavailable("the Prefect API is unreachable; retry later") from exc
     data = {k: v for k, v in job.__dict__.items() if k != "result"}
     for name in ("created_at", "started_at", "finished_at"):
         value = data[name]

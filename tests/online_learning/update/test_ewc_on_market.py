@@ -9,7 +9,6 @@ from datetime import date
 import torch
 
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
-from online_learning.features import FEATURE_COLUMNS
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
