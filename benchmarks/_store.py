@@ -67,6 +67,9 @@ class TimedRegistry:
         with self._timed("champion_version"):
             return self.inner.champion_version(model_id)
 
+    def champion_definition(self, model_id: str):
+        return self.inner.champion_definition(model_id)
+
     def load_champion(self, model_id: str) -> LoadedModel:
         with self._timed("load_champion"):
             return self.inner.load_champion(model_id)

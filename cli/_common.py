@@ -40,12 +40,13 @@ ModelIds = Annotated[
     typer.Option("--model_id", "--model-id", "-m", help="Model id; repeat for several."),
 ]
 DataOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--data",
         envvar="ONLINE_LEARNING_DATA",
         help=(
-            "Market data: 'synthetic', 'sp500', 'sp500-stocks', a CSV/Parquet file path, a "
+            "Market data for every model instead of each configured model's own (the default): "
+            "'synthetic', 'sp500', 'sp500-stocks', a CSV/Parquet file path, a "
             "database URL with ?table=NAME or ?query=SELECT... (postgresql://user@host/db"
             "?table=daily_bars), or a source class package.module:Class."
         ),
@@ -59,6 +60,15 @@ def _global(
     home: Annotated[
         Path | None,
         typer.Option("--home", envvar="ONLINE_LEARNING_HOME", help="Data directory."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="ONLINE_LEARNING_CONFIG",
+            help="The models' configuration (TOML). Default: ./online-learning.toml if "
+            "present, else the built-in three specialists.",
+        ),
     ] = None,
     tracking_uri: Annotated[
         str | None,
@@ -83,6 +93,7 @@ def _global(
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     for name, value in (
         ("ONLINE_LEARNING_HOME", home),
+        ("ONLINE_LEARNING_CONFIG", config),
         ("MLFLOW_TRACKING_URI", tracking_uri),
         ("ONLINE_LEARNING_DATABASE_URL", database_url),
         ("KAFKA_BOOTSTRAP_SERVERS", kafka),
@@ -126,6 +137,13 @@ def settings():
     from online_learning.settings import get_settings
 
     return get_settings()
+
+
+def configuration():
+    """The models' configuration (``--config``, ``$ONLINE_LEARNING_CONFIG``, ...)."""
+    from online_learning.configuration import load_configuration
+
+    return load_configuration()
 
 
 def registry():

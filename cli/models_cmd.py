@@ -8,11 +8,11 @@ import typer
 from rich.table import Table
 
 from cli._common import (
-    DEFAULT_MODELS,
     DataOpt,
     ModelIds,
     SeedOpt,
     app,
+    configuration,
     console,
     fail,
     fmt,
@@ -25,26 +25,37 @@ from online_learning.errors import DataError, OnlineLearningError
 
 
 def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learning_rate, promote):
-    """Train ``model_ids`` from scratch, print a table, return the results."""
+    """Train ``model_ids`` from scratch, each as configured and on its own data unless ``data``
+    says otherwise; print a table, return the results."""
+    from online_learning.configuration.plans import training_plan
     from online_learning.update.bootstrap import train_and_register
 
-    models_registry, market = registry(), source(data, seed)
-    if holdout_days:
-        dates = market.fetch(start, end)["date"].drop_duplicates().sort_values()
-        if len(dates) <= holdout_days:
-            raise DataError(f"only {len(dates)} days of data, cannot hold out {holdout_days}")
-        end = dates.iloc[-holdout_days - 1].date()
+    models_registry, models, markets = registry(), configuration(), {}
     results = []
     with progress() as bar:
         for model_id in model_ids:
+            definition, spec = training_plan(models, model_id, data=data)
+            if spec not in markets:
+                markets[spec] = source(spec, seed)
+            market = markets[spec]
+            last = end
+            if holdout_days:
+                dates = market.fetch(start, end)["date"].drop_duplicates().sort_values()
+                if len(dates) <= holdout_days:
+                    raise DataError(
+                        f"{market.name}: only {len(dates)} days of data, cannot hold out "
+                        f"{holdout_days}"
+                    )
+                last = dates.iloc[-holdout_days - 1].date()
             task = bar.add_task(f"training {model_id} from scratch", total=None)
             results.append(
                 train_and_register(
                     registry=models_registry,
                     source=market,
                     model_id=model_id,
+                    definition=definition,
                     start=start,
-                    end=end,
+                    end=last,
                     epochs=epochs,
                     learning_rate=learning_rate,
                     seed=seed,
@@ -68,7 +79,7 @@ def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learni
 @app.command()
 def train(
     model_ids: ModelIds = None,
-    data: DataOpt = "synthetic",
+    data: DataOpt = None,
     seed: SeedOpt = 0,
     start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD).")] = None,
@@ -81,10 +92,14 @@ def train(
     ] = 1e-3,
     promote: Annotated[bool, typer.Option(help="Make the new version champion.")] = True,
 ) -> None:
-    """Train models from scratch on a period (bootstrap or full retrain) and register them."""
+    """Train models from scratch on a period (bootstrap or full retrain) and register them.
+
+    Without --model_id: every configured model (see --config). Each trains as its
+    configuration defines it (network, features, target, horizon) on its own data.
+    """
     try:
         train_models(
-            model_ids or DEFAULT_MODELS, data, seed, parse_date(start, "--start"),
+            model_ids or configuration().ids, data, seed, parse_date(start, "--start"),
             parse_date(end, "--end"), holdout_days, epochs, learning_rate, promote,
         )  # fmt: skip
     except OnlineLearningError as exc:

@@ -17,10 +17,10 @@ import typer
 from rich.table import Table
 
 from cli._common import (
-    DEFAULT_MODELS,
     DataOpt,
     SeedOpt,
     app,
+    configuration,
     console,
     fail,
     fmt,
@@ -114,21 +114,21 @@ def print_events(events: list[dict], *, title: str) -> None:
     console.print(table)
 
 
-def record_recent_performance(metrics_store, data: str, seed: int, *, days: int) -> None:
+def record_recent_performance(metrics_store, data: str | None, seed: int, *, days: int) -> None:
     """Record each champion's realised returns of the last ``days`` trading days and show them."""
     from online_learning.update.performance import record_recent_performance as record
 
     record(
         store=metrics_store,
         registry=registry(),
-        source=source(data, seed),
-        model_ids=DEFAULT_MODELS,
+        sources=lambda recorded: source(data or recorded or "synthetic", seed),
+        model_ids=configuration().ids,
         days=days,
     )
     table = Table(title=f"Realised performance of the champions, last {days} trading days")
     for column in ("model", "days", "Sharpe 7d", "Sharpe 30d", "hit rate", "max drawdown"):
         table.add_column(column)
-    for model_id in DEFAULT_MODELS:
+    for model_id in configuration().ids:
         summary = metrics_store.performance_summary(model_id, days=days)
         table.add_row(
             model_id, str(summary["n_days"]),
@@ -141,7 +141,7 @@ def record_recent_performance(metrics_store, data: str, seed: int, *, days: int)
 
 @app.command()
 def up(
-    data: DataOpt = "synthetic",
+    data: DataOpt = None,
     seed: SeedOpt = 0,
     holdout_days: Annotated[int, typer.Option(min=0, help="Days kept out of the bootstrap.")] = 60,
     serve: Annotated[
@@ -183,7 +183,6 @@ def up(
     trading days (40 s at the default speed) and which asks the API for predictions and posts
     its outcomes there, and relays events until Ctrl-C.
     """
-    from online_learning.update.config import UpdateSettings
 
     config = settings()
     console.print(
@@ -194,13 +193,13 @@ def up(
         with platform_services(embedded_broker=True) as services:
             kind = "embedded broker" if services.broker else "Kafka"
             console.print(f"{kind}: {services.bootstrap_servers}")
-            missing = [m for m in DEFAULT_MODELS if registry().champion_version(m) is None]
+            models = configuration().ids
+            missing = [m for m in models if registry().champion_version(m) is None]
             if missing:
-                console.print(f"bootstrapping {', '.join(missing)} on {redact(data)} (seed {seed})")
+                where = redact(data) if data else "their configured data"
+                console.print(f"bootstrapping {', '.join(missing)} on {where} (seed {seed})")
                 train_models(missing, data, seed, None, None, holdout_days, 40, 1e-3, True)
-            outcomes = run_updates(
-                DEFAULT_MODELS, data, seed, None, UpdateSettings(), services.store
-            )
+            outcomes = run_updates(models, data, seed, None, {}, services.store)
             print_outcomes(outcomes)
             report = services.relay.relay_once()
             console.print(f"outbox: {report.published} event(s) delivered, {report.failed} waiting")

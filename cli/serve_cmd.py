@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from cli._common import DEFAULT_MODELS, DataOpt, SeedOpt, app, console, fail
+from cli._common import DataOpt, SeedOpt, app, configuration, console, fail
 from online_learning.errors import OnlineLearningError
 from online_learning.urls import redact
 
@@ -59,7 +59,7 @@ def log_config() -> dict:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
-    data: DataOpt = "synthetic",
+    data: DataOpt = None,
     seed: SeedOpt = 0,
     bootstrap: Annotated[
         bool, typer.Option(help="Train the specialists first when the registry has none.")
@@ -99,11 +99,12 @@ def serve(
             )
         settings.keys()  # a malformed ONLINE_LEARNING_API_KEYS fails here, with its message
         registry = MlflowRegistry.from_settings(settings)
-        missing = [m for m in DEFAULT_MODELS if registry.champion_version(m) is None]
+        missing = [m for m in configuration().ids if registry.champion_version(m) is None]
         if missing and bootstrap:
             from cli.models_cmd import train_models
 
-            console.print(f"bootstrapping {', '.join(missing)} on {redact(data)} (seed {seed})")
+            where = redact(data) if data else "their configured data"
+            console.print(f"bootstrapping {', '.join(missing)} on {where} (seed {seed})")
             train_models(missing, data, seed, None, None, 60, 40, 1e-3, True)
         with contextlib.ExitStack() as stack:
             if orchestrate or PREFECT_API_URL.value():

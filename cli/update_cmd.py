@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 
 from cli._common import (
-    DEFAULT_MODELS,
     EXIT_DEFERRED,
     EXIT_PROMOTED,
     EXIT_ROLLED_BACK,
@@ -19,6 +18,7 @@ from cli._common import (
     ModelIds,
     SeedOpt,
     app,
+    configuration,
     console,
     err_console,
     fail,
@@ -55,37 +55,48 @@ def publish_metrics(metrics) -> None:
 
 def run_updates(
     model_ids: Sequence[str],
-    data: str,
+    data: str | None,
     seed: int,
     as_of: date | None,
-    update_settings,
+    overrides: dict,
     metrics_store,
 ) -> list:
-    """Update each model with ``update_settings`` through the recorded path (history row and
-    ``model_update`` event)."""
-    from online_learning.update.config import IncrementalUpdateConfig
+    """Update each model through the recorded path (history row and ``model_update`` event),
+    each with its configured settings and data (``data`` and ``overrides`` win)."""
+    from online_learning.configuration.plans import update_plan
     from online_learning.update.learner import OnlineLearner
     from online_learning.update.service import run_update
 
-    configs = [
-        IncrementalUpdateConfig.of(m, update_settings, as_of=as_of, seed=seed) for m in model_ids
-    ]
-    models_registry, market = registry(), source(data, seed)
+    models_registry, models, markets = registry(), configuration(), {}
+
+    def recorded(model_id: str):
+        definition = models_registry.champion_definition(model_id)
+        return lambda: None if definition is None else definition.data
+
+    plans = [
+        update_plan(models, m, overrides=overrides, data=data, seed=seed, as_of=as_of,
+                    recorded_data=recorded(m))
+        for m in model_ids
+    ]  # fmt: skip
     metrics = update_metrics()
     topic = settings().model_updates_topic
     outcomes = []
     with progress() as bar:
         task = bar.add_task("update", total=None)
-        learner = OnlineLearner(
-            models_registry, market, progress=lambda msg: bar.update(task, description=msg)
-        )
-        for config in configs:
-            with metrics.track(config.model_id):
+        for plan in plans:
+            market = markets.get(plan.data) or markets.setdefault(
+                plan.data, source(plan.data, seed)
+            )
+            learner = OnlineLearner(
+                models_registry, market, progress=lambda msg: bar.update(task, description=msg)
+            )
+            with metrics.track(plan.config.model_id):
                 outcomes.append(
                     run_update(
                         learner=learner,
                         store=metrics_store,
-                        config=config,
+                        config=plan.config,
+                        definition=plan.definition,
                         topic=topic,
                         observer=metrics,
                     )
@@ -157,7 +168,7 @@ def update(
         ),
     ] = "default",
     as_of: Annotated[str | None, typer.Option("--as-of", help="Last day of data to use.")] = None,
-    data: DataOpt = "synthetic",
+    data: DataOpt = None,
     seed: SeedOpt = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print outcomes as JSON.")] = False,
     *,
@@ -165,19 +176,24 @@ def update(
 ) -> None:
     """Incrementally update models with EWC; promote or roll back each one.
 
+    Without --model_id: every configured model (see --config), each with its configured
+    settings on its own data; the options given override them.
+
     Exit code 0: all promoted; 3: at least one rolled back; 4: none rolled back, at least one
     deferred (waiting for new validation days); 1: error.
     """
     from cli._common import store
-    from online_learning.update.config import UpdateSettings
+    from online_learning.update.config import PRESETS, UpdateSettings
 
     try:
-        chosen = UpdateSettings.preset(preset).replace(**overrides)
+        UpdateSettings.preset(preset)  # an unknown preset fails here, with the choices
+        given = {**(PRESETS[preset] if preset != "default" else {}),
+                 **{k: v for k, v in overrides.items() if v is not None}}  # fmt: skip
         metrics_store = store()
         try:
             outcomes = run_updates(
-                model_ids or DEFAULT_MODELS, data, seed, parse_date(as_of, "--as-of"),
-                chosen, metrics_store,
+                model_ids or configuration().ids, data, seed, parse_date(as_of, "--as-of"),
+                given, metrics_store,
             )  # fmt: skip
             if as_json:
                 typer.echo(json.dumps([o.to_dict() for o in outcomes], indent=2))

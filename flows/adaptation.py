@@ -8,14 +8,14 @@ stability gate (which cannot be switched off here), with a profile chosen by the
 ==============  ===========  ================  =============  ==============
 reason          window days  learning rate     EWC lambda     epochs
 ==============  ===========  ================  =============  ==============
-daily (ref.)    60           default (D)       default (L)    default (E)
+daily (ref.)    the model's  the model's (D)   the model's (L)  the model's (E)
 drift           40           D / 2             2 L            E
 performance     45           D / 2             2 L            E
 regime_change   30           D                 L              E
 ==============  ===========  ================  =============  ==============
 
-(D, L and E are the measured defaults of
-:class:`~online_learning.update.config.IncrementalUpdateConfig`.) Shorter windows weigh the
+(D, L and E are the model's configured settings, by default the measured defaults of
+:class:`~online_learning.update.config.UpdateSettings`.) Shorter windows weigh the
 recent days that raised the alarm; a smaller step (and, unless the regime changed, a stronger
 pull towards the champion's weights) keeps one alarm from moving the model far. After a regime
 change the old weights are the wrong anchor, so the pull stays at the daily value and the
@@ -29,40 +29,22 @@ rolled back) or Failed (the update raised), as described in :mod:`flows.report`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from prefect import flow
 from prefect.states import State
 
 from flows.events import Reason
 from flows.report import final_state, publish, report_of
-from flows.updates import update_model
-from online_learning.update.config import (
-    DEFAULT_EPOCHS,
-    DEFAULT_EWC_LAMBDA,
-    DEFAULT_LEARNING_RATE,
-    IncrementalUpdateConfig,
-    UpdateSettings,
-)
+from flows.updates import plan_parameters, plan_updates, update_model
 
 ARTIFACT_KEY = "drift-adaptation"
 
 
-_CAUTIOUS = {
-    "learning_rate": DEFAULT_LEARNING_RATE / 2,
-    "ewc_lambda": 2 * DEFAULT_EWC_LAMBDA,
-    "epochs": DEFAULT_EPOCHS,
-}
-#: The settings each reason changes (the others keep their defaults).
-PROFILES: dict[str, dict[str, Any]] = {
-    "drift": {"data_window": 40, **_CAUTIOUS},
-    "performance": {"data_window": 45, **_CAUTIOUS},
-    "regime_change": {
-        "data_window": 30,
-        "learning_rate": DEFAULT_LEARNING_RATE,
-        "ewc_lambda": DEFAULT_EWC_LAMBDA,
-        "epochs": DEFAULT_EPOCHS,
-    },
+#: Each reason's window (trading days) and factors on the model's learning rate and lambda.
+PROFILES: dict[str, dict[str, float]] = {
+    "drift": {"data_window": 40, "learning_rate": 0.5, "ewc_lambda": 2.0},
+    "performance": {"data_window": 45, "learning_rate": 0.5, "ewc_lambda": 2.0},
+    "regime_change": {"data_window": 30, "learning_rate": 1.0, "ewc_lambda": 1.0},
 }
 
 
@@ -70,16 +52,22 @@ PROFILES: dict[str, dict[str, Any]] = {
 def adaptation(
     model_id: str,
     reason: Reason = "drift",
-    data: str = "synthetic",
+    data: str | None = None,
     seed: int = 0,
     as_of: date | None = None,
 ) -> State:
-    """Adapt ``model_id`` after a ``reason`` signal: the reason's profile, the usual gate."""
-    settings = UpdateSettings(**PROFILES[reason], stability_check=True)
-    IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
-    future = update_model.submit(
-        model_id=model_id, settings=settings, data=data, seed=seed, as_of=as_of
-    )
+    """Adapt ``model_id`` after a ``reason`` signal: the reason's profile over the model's
+    configured settings, on its own data (unless ``data`` says otherwise), the usual gate."""
+    [usual] = plan_updates([model_id], overrides={}, data=data, seed=seed, as_of=as_of)
+    profile = PROFILES[reason]
+    overrides = {
+        "data_window": int(profile["data_window"]),
+        "learning_rate": usual.config.learning_rate * profile["learning_rate"],
+        "ewc_lambda": usual.config.ewc_lambda * profile["ewc_lambda"],
+        "stability_check": True,
+    }
+    [plan] = plan_updates([model_id], overrides=overrides, data=data, seed=seed, as_of=as_of)
+    future = update_model.submit(**plan_parameters(plan))
     reports = [report_of(model_id, future)]
     publish(reports, key=ARTIFACT_KEY, title=f"Adaptation of {model_id} after {reason}")
     return final_state(reports)

@@ -28,11 +28,9 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.parameters import with_update_settings
 from flows.report import final_state, publish, report_of
-from flows.updates import update_model
-from online_learning.specialists import SPECIALISTS
-from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
+from flows.updates import plan_parameters, plan_updates, update_model
+from online_learning.configuration import load_configuration
 
-DEFAULT_MODELS: tuple[str, ...] = tuple(SPECIALISTS)
 ARTIFACT_KEY = "daily-update"
 
 
@@ -61,7 +59,7 @@ def task_runner(*, workers: int, dask_address: str | None, n_tasks: int) -> Task
 @with_update_settings
 def daily_update(
     model_ids: list[str] | None = None,
-    data: str = "synthetic",
+    data: str | None = None,
     seed: int = 0,
     as_of: date | None = None,
     workers: int = 1,
@@ -71,27 +69,31 @@ def daily_update(
 ) -> State:
     """Update each model on its latest window; promote or roll back.
 
-    ``model_ids`` defaults to the three regime specialists. ``data`` is ``synthetic``,
-    ``sp500`` or a CSV/Parquet path; ``as_of`` the last day the update may use (default: the
-    latest the source has). ``workers`` > 1 runs the models in parallel on a local Dask
-    cluster of that many processes, ``dask_address`` on an existing Dask scheduler. The
-    update settings (``data_window_days``, ``learning_rate``, ``ewc_lambda``, ...) are the
-    parameters of :class:`~online_learning.update.config.UpdateSettings`; each left out keeps
-    its default. Invalid values fail the run before any model is touched.
+    ``model_ids`` defaults to every configured model (``$ONLINE_LEARNING_CONFIG``,
+    ``./online-learning.toml``, else the three regime specialists). Each updates with its
+    configured settings on its own data; ``data`` (a source for every model) and the update
+    settings given (``data_window_days``, ``learning_rate``, ``ewc_lambda``, ... : the
+    parameters of :class:`~online_learning.update.config.UpdateSettings`) override them.
+    ``as_of`` is the last day the update may use (default: the latest the source has).
+    ``workers`` > 1 runs the models in parallel on a local Dask cluster of that many
+    processes, ``dask_address`` on an existing Dask scheduler. Invalid values fail the run
+    before any model is touched.
     """
-    models = list(dict.fromkeys(model_ids or DEFAULT_MODELS))
+    models = list(dict.fromkeys(model_ids or default_models()))
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    settings = UpdateSettings().replace(**overrides)  # raises ConfigError for a bad value
-    for model_id in models:
-        IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
+    plans = plan_updates(models, overrides=overrides, data=data, seed=seed, as_of=as_of)
 
     with task_runner(workers=workers, dask_address=dask_address, n_tasks=len(models)) as runner:
-        common = {"settings": settings, "data": data, "seed": seed, "as_of": as_of}
         futures = {
-            model_id: runner.submit(update_model, parameters={"model_id": model_id, **common})
-            for model_id in models
+            plan.config.model_id: runner.submit(update_model, parameters=plan_parameters(plan))
+            for plan in plans
         }
         reports = [report_of(model_id, future) for model_id, future in futures.items()]
     publish(reports, key=ARTIFACT_KEY, title=f"Daily update of {len(models)} model(s)")
     return final_state(reports)
+
+
+def default_models() -> tuple[str, ...]:
+    """The models a run updates when none are named: the configured ones."""
+    return load_configuration().ids

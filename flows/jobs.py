@@ -53,12 +53,14 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from flows.daily_update import ARTIFACT_KEY, DEFAULT_MODELS, daily_update
+from flows.daily_update import ARTIFACT_KEY, daily_update, default_models
 from flows.deployments import DAILY_UPDATE, DRIFT_ADAPTATION
 from flows.report import ModelReport
 from flows.updates import ensure_lock
+from online_learning.configuration import load_configuration
+from online_learning.configuration.plans import update_plan
 from online_learning.errors import ConfigError
-from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings, public_name
+from online_learning.update.config import UpdateSettings, public_name, validate_model_id
 from online_learning.update_result import UpdateResult
 
 JobStatus = Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
@@ -142,10 +144,14 @@ def job_parameters(model_id: str, params: dict[str, Any]) -> dict[str, Any]:
             as_of = date.fromisoformat(as_of)
         except ValueError as exc:
             raise ConfigError(f"as_of must be an ISO date (YYYY-MM-DD), got {as_of!r}") from exc
-    settings = UpdateSettings().replace(
-        **{name: params.get(public_name(name)) for name in UpdateSettings.NAMES}
+    update_plan(  # the model's configured settings with these: raises for a bad value
+        load_configuration(),
+        validate_model_id(model_id),
+        overrides={name: params.get(public_name(name)) for name in UpdateSettings.NAMES},
+        data=params.get("data"),
+        seed=params.get("seed", 0),
+        as_of=as_of,
     )
-    IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=params.get("seed", 0))
     parameters: dict[str, Any] = {"model_ids": [model_id], **params}
     if as_of is not None:
         parameters["as_of"] = as_of.isoformat()
@@ -230,7 +236,7 @@ def _models_of(run: FlowRun) -> list[str]:
     parameters = run.parameters or {}
     if "model_id" in parameters:
         return [parameters["model_id"]]
-    return list(parameters.get("model_ids") or DEFAULT_MODELS)
+    return list(parameters.get("model_ids") or default_models())
 
 
 def get_job(job_id: str) -> Job:

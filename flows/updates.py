@@ -46,9 +46,12 @@ from prefect.context import TaskRunContext
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.states import State
 
+from online_learning.configuration import load_configuration
+from online_learning.configuration.plans import UpdatePlan, update_plan
 from online_learning.data import resolve_source
 from online_learning.errors import ConfigError, DataError, ModelNotFoundError, RegistryError
 from online_learning.metrics_store import MetricsStore, StoreError
+from online_learning.models.definition import ModelDefinition
 from online_learning.settings import get_settings
 from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
 from online_learning.update.learner import OnlineLearner
@@ -149,13 +152,14 @@ def _job_id(model_id: str) -> str:
 )
 def update_model(
     model_id: str,
-    settings: UpdateSettings,
-    data: str = "synthetic",
-    seed: int = 0,
-    as_of: date | None = None,
+    config: IncrementalUpdateConfig,
+    data: str,
+    definition: dict[str, Any] | None = None,
 ) -> UpdateOutcome:
-    """Incrementally update ``model_id`` with ``settings`` through the recorded path; promote
-    or keep the champion.
+    """Incrementally update ``model_id`` with ``config`` on ``data`` through the recorded
+    path; promote or keep the champion. ``definition`` (a
+    :class:`~online_learning.models.definition.ModelDefinition` as a dict) is what the
+    configuration says the model is: a champion that differs is not updated.
 
     Returns the :class:`~online_learning.update.outcomes.UpdateSuccess`,
     :class:`~online_learning.update.outcomes.RollbackResult` or
@@ -165,9 +169,8 @@ def update_model(
     # jobs API of the serving process has no use for MLflow's import time).
     from online_learning.registry import MlflowRegistry
 
-    config = IncrementalUpdateConfig.of(model_id, settings, as_of=as_of, seed=seed)
     platform = get_settings()
-    source = resolve_source(data, seed=seed)
+    source = resolve_source(data, seed=config.seed)
     with MetricsStore.from_settings(platform) as store:
         # Reaching the store before training: an unreachable store fails (and is retried)
         # before the model is updated, not after.
@@ -177,6 +180,53 @@ def update_model(
                 learner=OnlineLearner(MlflowRegistry.from_settings(platform), source),
                 store=store,
                 config=config,
+                definition=None if definition is None else ModelDefinition.from_dict(definition),
                 job_id=_job_id(model_id),
                 topic=platform.model_updates_topic,
             )
+
+
+def plan_updates(
+    model_ids: list[str],
+    *,
+    overrides: dict[str, Any],
+    data: str | None,
+    seed: int,
+    as_of: date | None,
+    base: UpdateSettings | None = None,
+) -> list[UpdatePlan]:
+    """The update of each model under the configuration (its settings, data and definition;
+    ``overrides``, ``data`` and ``base`` as in
+    :func:`~online_learning.configuration.plans.update_plan`). Raises
+    :class:`~online_learning.errors.ConfigError` for the first bad value, before any model is
+    touched."""
+    configuration = load_configuration()
+    registry = None
+
+    def recorded(model_id: str):
+        def read() -> str | None:
+            nonlocal registry
+            if registry is None:
+                from online_learning.registry import MlflowRegistry
+
+                registry = MlflowRegistry.from_settings(get_settings())
+            definition = registry.champion_definition(model_id)
+            return None if definition is None else definition.data
+
+        return read
+
+    return [
+        update_plan(configuration, m, overrides=overrides, base=base, data=data, seed=seed,
+                    as_of=as_of, recorded_data=recorded(m))
+        for m in model_ids
+    ]  # fmt: skip
+
+
+def plan_parameters(plan: UpdatePlan) -> dict[str, Any]:
+    """The :func:`update_model` parameters of a plan."""
+    return {
+        "model_id": plan.config.model_id,
+        "config": plan.config,
+        "data": plan.data,
+        "definition": None if plan.definition is None else plan.definition.to_dict(),
+    }

@@ -37,7 +37,9 @@ class UpdateResult:
     champion a promotion replaced. ``sharpe_pre`` and ``sharpe_post`` are the annualised
     validation Sharpe ratios of champion and candidate on the same held-out days,
     ``degradation_pct`` is positive when the candidate is worse; non-finite numbers are None.
-    ``window_start`` and ``window_end`` bound the data window, as ISO dates.
+    ``window_start`` and ``window_end`` bound the data window, ``judged_start`` and
+    ``judged_end`` the days of it the gate judged (the rest were trained on), as ISO dates
+    (None when nothing was judged).
 
     Examples
     --------
@@ -58,6 +60,8 @@ class UpdateResult:
     duration_s: float | None = None
     window_start: str | None = None
     window_end: str | None = None
+    judged_start: str | None = None
+    judged_end: str | None = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:

@@ -146,9 +146,16 @@ class _Table(BaseModel):
         )
 
     def update_settings(self) -> UpdateSettings:
-        """The model's update settings: the defaults, its window and its overrides."""
+        """The model's update settings: the defaults, its window and its overrides (a
+        ``finetune`` policy is EWC without the penalty: ``ewc_lambda`` 0)."""
         overrides = {name: getattr(self, name) for name in _OVERRIDABLE}
+        if self.policy == "finetune":
+            overrides["ewc_lambda"] = 0.0
         return UpdateSettings().replace(data_window=self.window_days, **overrides)
+
+    def with_data(self, data: str) -> _Table:
+        """The same table on another data source (an explicit ``--data``)."""
+        return self.model_copy(update={"data": data})
 
 
 #: Update settings a table may override (the window is ``window_days``).

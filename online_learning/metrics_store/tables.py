@@ -71,6 +71,8 @@ update_history = sa.Table(
     sa.Column("previous_version", sa.String(100)),
     sa.Column("window_start", sa.String(40)),
     sa.Column("window_end", sa.String(40)),
+    sa.Column("judged_start", sa.String(40)),
+    sa.Column("judged_end", sa.String(40)),
     sa.Column("config", JSONDocument, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=False),

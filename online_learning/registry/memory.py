@@ -141,6 +141,11 @@ class InMemoryRegistry:
             definition=stored.definition,
         )
 
+    def champion_definition(self, model_id: str) -> ModelDefinition | None:
+        """The definition the champion carries (None: no champion, or none recorded)."""
+        version = self.champion_version(model_id)
+        return None if version is None else self._versions[model_id][version].definition
+
     # -- writing --------------------------------------------------------------------------
     def log_candidate(
         self,

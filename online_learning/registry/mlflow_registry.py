@@ -167,6 +167,20 @@ class MlflowRegistry:
             )
         return sorted(rows, key=lambda row: row["model_id"])
 
+    def champion_definition(self, model_id: str) -> ModelDefinition | None:
+        """The definition the champion carries (None: no champion, or registered without one),
+        read without loading the model."""
+        version = self.champion_version(model_id)
+        if version is None:
+            return None
+        try:
+            run_id = self.client.get_model_version(model_id, version).run_id
+        except MlflowException as exc:
+            raise RegistryError(f"could not read {model_id} v{version}: {exc}") from exc
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self._artifact(run_id, DEFINITION_ARTIFACT, tmp)
+            return None if path is None else ModelDefinition.from_json(path.read_text())
+
     def load_champion(self, model_id: str) -> LoadedModel:
         """Load the model ``champion`` points to, with its EWC state."""
         version = self.champion_version(model_id)

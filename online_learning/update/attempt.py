@@ -73,6 +73,9 @@ class Attempt:
             "n_validation": len(window.validation),
             "window_start": window.start.isoformat(),
             "window_end": window.end.isoformat(),
+            "judged_start": days[0].isoformat() if (days := window.validation_days) else None,
+            "judged_end": days[-1].isoformat() if days else None,
+            "held_back": tuple(d.isoformat() for d in window.held_back),
             "timings": dict(self.steps),
         }
 

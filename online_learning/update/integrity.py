@@ -9,7 +9,9 @@ themselves, before any training, and reject rows that cannot be right whatever t
 - every training row lies inside the window, before the first validation day;
 - no (date, symbol) appears twice;
 - a regime specialist trains only on rows labelled with its regime;
-- each label agrees with the return it was derived from (``target == forward_return > 0``);
+- each label agrees with the return it was derived from (``target == target_return > 0`` for
+  a direction, ``target == target_return`` for a return; ``target_return`` is the return over
+  the model's horizon, ``forward_return`` when the rows have no other);
 - each ``forward_return`` is the symbol's next ``ret_1`` where the next trading day of the
   window is present (training and validation rows together): labels come from the same
   prices as the features, so rows spliced in from another market or another period break it.
@@ -38,6 +40,7 @@ def describe_inconsistency(
     *,
     trading_days: Sequence[date],
     regime: str | None = None,
+    target: str = "direction",
 ) -> str | None:
     """The first inconsistency of an update's rows, as a sentence, or None if there is none.
 
@@ -50,6 +53,8 @@ def describe_inconsistency(
         The window's trading days in order; validation starts at the first validation row.
     regime : str, optional
         The regime a specialist trains on.
+    target : str, default "direction"
+        What ``target`` holds: a direction (0 or 1) or a return.
 
     Examples
     --------
@@ -88,8 +93,13 @@ def describe_inconsistency(
         if foreign.any():
             return _count(foreign, len(train), f"training rows are not labelled {regime!r}", train)
 
-    forward = train["forward_return"].to_numpy(dtype=np.float64)
-    wrong_label = (train["target"].to_numpy(dtype=np.float64) == 1.0) != (forward > 0)
+    source = "target_return" if "target_return" in train.columns else "forward_return"
+    returns = train[source].to_numpy(dtype=np.float64)
+    labels = train["target"].to_numpy(dtype=np.float64)
+    if target == "direction":
+        wrong_label = (labels == 1.0) != (returns > 0)
+    else:
+        wrong_label = ~np.isclose(labels, returns, rtol=0.0, atol=RETURN_TOLERANCE)
     if wrong_label.any():
         return _count(
             wrong_label, len(train), "training labels disagree with their forward returns", train

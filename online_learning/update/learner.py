@@ -169,7 +169,11 @@ class OnlineLearner:
                 attempt, "non_finite_data", "the window holds NaN or infinite feature values"
             )
         problem = describe_inconsistency(
-            window.train, window.validation, trading_days=window.trading_days, regime=attempt.regime
+            window.train,
+            window.validation,
+            trading_days=window.trading_days,
+            regime=attempt.regime,
+            target=window.target,
         )
         if problem is not None:
             self._reject(attempt, "inconsistent_data", problem)

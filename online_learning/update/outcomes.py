@@ -29,8 +29,10 @@ class UpdateOutcome:
     p-value of "the candidate is no worse than the champion" (small: worse), ``execution`` the
     timing and ``cost_bps`` the cost it priced both models with, ``judged_through`` the last
     validation day the gate judged (None when it did not run: those days stay available to the
-    next decision) and ``fisher_weight`` the share of new training days the new Fisher was
-    weighted by.
+    next decision), ``judged_start`` and ``judged_end`` the validation days held out for the
+    gate (the window's days before them were trained on), ``held_back`` the newest days left
+    out because not every symbol had arrived yet, and ``fisher_weight`` the share of new
+    training days the new Fisher was weighted by.
     """
 
     model_id: str
@@ -50,6 +52,9 @@ class UpdateOutcome:
     cost_bps: float = math.nan
     judged_through: str | None = None
     fisher_weight: float = math.nan
+    judged_start: str | None = None
+    judged_end: str | None = None
+    held_back: tuple[str, ...] = ()
 
     @property
     def promoted(self) -> bool:
@@ -69,6 +74,8 @@ class UpdateOutcome:
             duration_s=self.duration_s,
             window_start=self.window_start,
             window_end=self.window_end,
+            judged_start=self.judged_start,
+            judged_end=self.judged_end if self.judged_start else None,
         )
 
     def to_dict(self) -> dict[str, object]:

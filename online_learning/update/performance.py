@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,7 @@ from online_learning.execution import (
     position_from_p_up,
 )
 from online_learning.metrics_store.records import PerformanceRow
+from online_learning.models.dataset import load_dataset
 
 if TYPE_CHECKING:
     from online_learning.data import DataSource
@@ -94,24 +95,28 @@ def record_recent_performance(
     *,
     store: MetricsStore,
     registry: ModelRegistry,
-    source: DataSource,
+    sources: Callable[[str | None], DataSource],
     model_ids: Sequence[str],
     days: int,
 ) -> None:
-    """Price each champion of ``model_ids`` on the last ``days`` trading days of its regime
-    and record the realised returns in ``store`` (idempotent: a day recorded again is
-    overwritten)."""
-    from online_learning.specialists import regime_of
-    from online_learning.update.window import labelled_features
-
-    features = labelled_features(source)
-    last = features["date"].max()
-    recent = features[features["date"] > last - timedelta(days=int(days * 1.5))]
-    recent = recent[recent["date"].isin(sorted(recent["date"].unique())[-days:])]
+    """Price each champion of ``model_ids`` on the last ``days`` trading days of its data (of
+    its regime, with its own features and inputs) and record the realised returns in
+    ``store`` (idempotent: a day recorded again is overwritten). ``sources`` gives the data
+    source of a champion's recorded data (None: not recorded)."""
     for model_id in model_ids:
         champion = registry.load_champion(model_id)
-        regime = champion.tags.get("regime") or regime_of(model_id)
-        rows = recent if regime is None else recent[recent["regime_label"] == regime]
+        definition = champion.definition
+        source = sources(definition.data)
+        last = pd.Timestamp(source.fetch()["date"].max()).date()
+        start = last - timedelta(days=int(days * 1.6) + 14)
+        dataset = load_dataset(source, definition, start=start, end=last)
+        rows = dataset.usable(dataset.between(start, last))
+        rows = rows[rows["date"].isin(sorted(rows["date"].unique())[-days:])]
+        regime = champion.tags.get("regime") or definition.regime
+        if regime is not None:
+            rows = rows[rows["regime_label"] == regime]
         store.record_daily_performance(
-            realised_performance(champion.model, rows, model_id=model_id)
+            realised_performance(
+                champion.model, rows, model_id=model_id, inputs=dataset.inputs(rows).x
+            )
         )

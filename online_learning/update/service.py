@@ -21,6 +21,7 @@ from online_learning.events.schema import (
     utc_now,
 )
 from online_learning.metrics_store import UpdateRecord
+from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.learner import OnlineLearner
 from online_learning.update.outcomes import GATE_REASONS, UpdateOutcome
@@ -73,6 +74,7 @@ def run_update(
     topic: str = MODEL_UPDATES_TOPIC,
     observer: UpdateObserver | None = None,
     transform_train: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    definition: ModelDefinition | None = None,
 ) -> UpdateOutcome:
     """Run ``learner.incremental_update(config)`` and record what happened.
 
@@ -80,7 +82,8 @@ def run_update(
     update that raises is recorded as ``failed`` (with its event) and the error is raised
     again, so callers still see it. Unless ``config.judged_through`` is set, the validation
     days an earlier decision of the model judged are read from the store
-    (:func:`last_judged_day`) and not judged again.
+    (:func:`last_judged_day`) and not judged again. ``definition`` is what the configuration
+    says the model is: an update whose champion differs is refused (and recorded as failed).
     """
     if config.judged_through is None:
         judged = last_judged_day(store, config.model_id)
@@ -89,7 +92,9 @@ def run_update(
     job_id = job_id or new_job_id()
     started = utc_now()
     try:
-        outcome = learner.incremental_update(config, transform_train=transform_train)
+        outcome = learner.incremental_update(
+            config, transform_train=transform_train, definition=definition
+        )
     except Exception as exc:
         finished = utc_now()
         failure = UpdateResult(

@@ -33,7 +33,8 @@ class UpdateWindow:
     ``universe`` holds the rows of every symbol and regime on the window's days (a specialist
     trains on its regime's rows only, but a bad price anywhere in the window is seen there);
     ``execution`` is the resolved timing; ``judged_through`` the last day an earlier decision
-    judged; ``dataset`` the model's rows with the history their inputs need.
+    judged; ``dataset`` the model's rows with the history their inputs need; ``held_back``
+    the newest days left out because a symbol had not arrived (:func:`incomplete_days`).
     """
 
     train: pd.DataFrame
@@ -45,6 +46,7 @@ class UpdateWindow:
     universe: pd.DataFrame | None = None
     execution: str = "next-close"
     judged_through: date | None = None
+    held_back: tuple[date, ...] = ()
 
     @property
     def validation_days(self) -> tuple[date, ...]:
@@ -92,6 +94,35 @@ def labelled_features(
     return features.reset_index(drop=True)
 
 
+#: Trading days a day is held back at most while a symbol has not arrived; after that the
+#: symbol is taken to have stopped trading (delisted, halted) and the days are judged.
+HOLD_BACK_DAYS = 3
+
+
+def incomplete_days(priced: pd.DataFrame, limit: int = HOLD_BACK_DAYS) -> list[pd.Timestamp]:
+    """The newest days on which a symbol has not arrived yet: held back from the window.
+
+    The newest ``k`` days are incomplete when each of them lacks a symbol that was there on
+    the day before them; the largest such ``k`` up to ``limit`` is held back. A symbol missing
+    for more than ``limit`` days has stopped trading and holds nothing back.
+
+    Examples
+    --------
+    >>> days = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04"])
+    >>> rows = pd.DataFrame({"date": [*days, *days[:2]], "symbol": ["A"] * 3 + ["B"] * 2})
+    >>> [f"{d:%Y-%m-%d}" for d in incomplete_days(rows)]
+    ['2024-01-04']
+    """
+    present = priced.groupby("date")["symbol"].agg(frozenset).sort_index()
+    days, sets = list(present.index), list(present.to_numpy())
+    held: list[pd.Timestamp] = []
+    for k in range(1, min(limit, len(days) - 1) + 1):
+        before = sets[-k - 1]
+        if all(not before <= current for current in sets[-k:]):
+            held = days[-k:]
+    return [pd.Timestamp(d) for d in held]
+
+
 def update_window(
     source: DataSource,
     *,
@@ -108,10 +139,11 @@ def update_window(
     A day is labelled when the model's label is known, and priced when the return of its
     position under ``execution`` is, so the newest day or two of data are never in the
     window. Of the window's days after ``judged_through``, the last ``validation_days`` are
-    held out (possibly fewer, or none). With ``regime`` (default: the definition's), only
-    rows whose causal regime label matches are trained and judged on (a regime specialist
-    learns from its own regime). Rows are the model's own (:mod:`online_learning.models`;
-    default: the platform's network on its ten features):
+    held out (possibly fewer, or none). The newest days on which a symbol has not arrived
+    yet are held back (:func:`incomplete_days`): they are judged once it has. With ``regime``
+    (default: the definition's), only rows whose causal regime label matches are trained and
+    judged on (a regime specialist learns from its own regime). Rows are the model's own
+    (:mod:`online_learning.models`; default: the platform's network on its ten features):
     its features, its symbols, its target and horizon; a row without a complete input (the
     warm-up of a team's features or sequences) is not in the window.
     """
@@ -126,6 +158,8 @@ def update_window(
         raise DataError(f"{source.name}: no labelled days between {fetch_start} and {as_of}")
     timing = resolve_execution(execution, features)
     priced = features[features[RETURN_COLUMNS[timing]].notna()]
+    held = incomplete_days(priced)
+    priced = priced[~priced["date"].isin(held)]
     dates = np.sort(priced["date"].unique())
     if len(dates) < data_window:
         raise DataError(
@@ -153,4 +187,5 @@ def update_window(
         universe=universe.reset_index(drop=True),
         execution=timing,
         judged_through=judged_through,
+        held_back=tuple(pd.Timestamp(d).date() for d in held),
     )
