@@ -34,10 +34,10 @@ def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learni
     results = []
     with progress() as bar:
         for model_id in model_ids:
-            definition, spec = training_plan(models, model_id, data=data)
-            if spec not in markets:
-                markets[spec] = source(spec, seed)
-            market = markets[spec]
+            plan = training_plan(models, model_id, data=data)
+            if plan.data not in markets:
+                markets[plan.data] = source(plan.data, seed)
+            market = markets[plan.data]
             last = end
             if holdout_days:
                 dates = market.fetch(start, end)["date"].drop_duplicates().sort_values()
@@ -53,7 +53,8 @@ def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learni
                     registry=models_registry,
                     source=market,
                     model_id=model_id,
-                    definition=definition,
+                    definition=plan.definition,
+                    where=plan.origin,
                     start=start,
                     end=last,
                     epochs=epochs,

@@ -20,7 +20,7 @@ from online_learning.configuration.loading import Configuration
 from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
 
-__all__ = ["UpdatePlan", "training_plan", "update_plan"]
+__all__ = ["TrainingPlan", "UpdatePlan", "training_plan", "update_plan"]
 
 #: Where a model without a configuration or a recorded source takes its data from.
 FALLBACK_DATA = "synthetic"
@@ -36,26 +36,36 @@ class UpdatePlan:
     definition: ModelDefinition | None
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A model's training from scratch: its definition, its data source, and where it was
+    configured (``"<file>: [models.<id>]"``, for messages; empty when it was not)."""
+
+    definition: ModelDefinition
+    data: str
+    origin: str = ""
+
+
 def training_plan(
     configuration: Configuration, model_id: str, *, data: str | None = None
-) -> tuple[ModelDefinition, str]:
+) -> TrainingPlan:
     """The definition a model is trained with and the data source it trains on.
 
     Examples
     --------
     >>> from online_learning.configuration import load_configuration
-    >>> definition, data = training_plan(load_configuration(), "bear_specialist")
-    >>> definition.regime, data
+    >>> plan = training_plan(load_configuration(), "bear_specialist")
+    >>> plan.definition.regime, plan.data
     ('bear', 'synthetic')
-    >>> training_plan(load_configuration(), "other", data="sp500")[0].entry
+    >>> training_plan(load_configuration(), "other", data="sp500").definition.entry
     'builtin'
     """
     if model_id in configuration:
         model = configuration.model(model_id)
         source = data or model.data
-        return model.with_data(source).definition(model_id), source
+        return TrainingPlan(model.with_data(source).definition(model_id), source, model.origin)
     source = data or FALLBACK_DATA
-    return ModelDefinition.builtin(model_id, data=source), source
+    return TrainingPlan(ModelDefinition.builtin(model_id, data=source), source)
 
 
 def update_plan(

@@ -64,7 +64,10 @@ class FeatureFunction:
         self.where = where or f"features {spec!r}"
         self.function: Callable[[pd.DataFrame], Any] | None = None
         if spec != BUILTIN:
-            function = import_entry_point(spec)
+            try:
+                function = import_entry_point(spec)
+            except ConfigError as exc:
+                raise ConfigError(f"{self.where}: {exc}") from None
             if not callable(function):
                 raise ConfigError(f"{self.where}: {spec} is not callable")
             self.function = function

@@ -125,7 +125,10 @@ def build_network(definition: ModelDefinition, *, where: str = "") -> nn.Module:
     names = definition.feature_names
     if definition.entry == BUILTIN:
         return RegimeSpecialist(names, regime=definition.regime, **definition.params)
-    factory = import_entry_point(definition.entry)
+    try:
+        factory = import_entry_point(definition.entry)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     try:
         net = factory(len(names), **definition.params)
     except Exception as exc:

@@ -21,6 +21,7 @@ from online_learning.ewc import EWCState, compute_fisher_information
 from online_learning.execution import position_from_p_up
 from online_learning.models.dataset import load_dataset
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.feature_functions import FeatureFunction
 from online_learning.models.network import build_network, loss_name
 from online_learning.registry.base import ModelRegistry
 from online_learning.stats import sharpe_ratio
@@ -53,6 +54,7 @@ def fit_model(
     seed: int = 0,
     fisher_decay: float = 0.5,
     min_rows: int = 50,
+    where: str = "",
 ) -> tuple[nn.Module, EWCState, dict[str, object], ModelDefinition]:
     """Train the model of ``definition`` from scratch on its labelled days in ``[start, end]``
     (of its regime and symbols).
@@ -60,9 +62,13 @@ def fit_model(
     A team's feature function is checked for look-ahead on the fetched prices first, and its
     network's output against its target. Returns the model, its initial EWC state (Fisher on
     the training rows, anchored at the trained weights), a summary and the definition with
-    the feature names the features produced.
+    the feature names the features produced. ``where`` says where the model was configured
+    (``"<file>: [models.<id>]"``): a problem of its network or features names it.
     """
-    dataset = load_dataset(source, definition, start=start, end=end, check_look_ahead=True)
+    features = FeatureFunction(definition.features, where=f"{where} features" if where else "")
+    dataset = load_dataset(
+        source, definition, start=start, end=end, features=features, check_look_ahead=True
+    )
     definition = dataset.definition
     rows = dataset.usable(dataset.between(start, end))
     if definition.regime is not None:
@@ -75,7 +81,7 @@ def fit_model(
         )
     x, y = dataset.inputs(rows).x, rows["target"].to_numpy()
     torch.manual_seed(seed)
-    model = build_network(definition)
+    model = build_network(definition, where=f"{where} network" if where else "")
     report = train_from_scratch(
         model, x, y, target=definition.target, epochs=epochs, learning_rate=learning_rate,
         seed=seed,
@@ -107,6 +113,7 @@ def train_and_register(
     seed: int = 0,
     promote: bool = True,
     definition: ModelDefinition | None = None,
+    where: str = "",
 ) -> TrainingResult:
     """Full retrain of ``model_id``: train, register a version with its definition, and
     promote it to champion. Without ``definition`` the model is the platform's own network on
@@ -121,6 +128,7 @@ def train_and_register(
         epochs=epochs,
         learning_rate=learning_rate,
         seed=seed,
+        where=where,
     )
     if summary["non_finite"] or not state.is_finite():
         raise DataError(f"training {model_id} from scratch produced non-finite values")

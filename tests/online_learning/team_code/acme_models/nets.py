@@ -31,6 +31,6 @@ def make_mlp(n_features: int, hidden: int = 8) -> nn.Module:
     return nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
-def make_wrong_output(n_features: int) -> nn.Module:
+def make_wrong_output(n_features: int, **params: object) -> nn.Module:
     """Three outputs: fits neither target."""
     return nn.Linear(n_features, 3)
