@@ -31,14 +31,14 @@ def train_models(model_ids, data, seed, start, end, holdout_days, epochs, learni
     from online_learning.update.bootstrap import train_and_register
 
     models_registry, models, markets = registry(), configuration(), {}
+    plans = [training_plan(models, model_id, data=data) for model_id in model_ids]
+    for plan in plans:  # every source resolved (and its errors said) before training starts
+        if plan.data not in markets:
+            markets[plan.data] = source(plan.data, seed)
     results = []
     with progress() as bar:
-        for model_id in model_ids:
-            plan = training_plan(models, model_id, data=data)
-            if plan.data not in markets:
-                markets[plan.data] = source(plan.data, seed)
-            market = markets[plan.data]
-            last = end
+        for plan in plans:
+            market, model_id, last = markets[plan.data], plan.definition.model_id, end
             if holdout_days:
                 dates = market.fetch(start, end)["date"].drop_duplicates().sort_values()
                 if len(dates) <= holdout_days:

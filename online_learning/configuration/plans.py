@@ -17,8 +17,10 @@ from datetime import date
 from typing import Any
 
 from online_learning.configuration.loading import Configuration
+from online_learning.errors import ConfigError
 from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import IncrementalUpdateConfig, UpdateSettings
+from online_learning.urls import redact
 
 __all__ = ["TrainingPlan", "UpdatePlan", "training_plan", "update_plan"]
 
@@ -99,7 +101,14 @@ def update_plan(
         definition = model.with_data(source).definition(model_id)
     else:
         settings = (base or UpdateSettings()).replace(**overrides)
-        source = data or (recorded_data() if recorded_data else None) or FALLBACK_DATA
+        recorded = recorded_data() if recorded_data else None
+        if data and recorded and redact(data) != recorded:
+            raise ConfigError(
+                f"{model_id}: the update's data does not match its champion's: the champion's "
+                f"is {recorded!r}, this update's {redact(data)!r}; train a new version "
+                "(online-learning train) to change the model's data"
+            )
+        source = data or recorded or FALLBACK_DATA
         definition = None
     config = IncrementalUpdateConfig.of(model_id, settings, seed=seed, as_of=as_of)
     return UpdatePlan(config=config, data=source, definition=definition)

@@ -58,10 +58,15 @@ def test_train_and_update_on_a_postgresql_table(home, bars_url: str) -> None:
     assert trained.exit_code == 0, trained.output
     assert "sql_model" in trained.output
 
+    # Another source than the champion's (here the same rows through a query) is refused: a
+    # model does not change market silently.
     query = "SELECT+day+AS+date,+symbol,+close+FROM+daily_bars"
+    other = _run("update", "--model_id", "sql_model", "--data", f"{bars_url}?query={query}")
+    assert other.exit_code == EXIT_ERROR
+    assert "the update's data does not match its champion's" in other.output
+    assert PASSWORD not in other.output
     updated = _run(
-        "update", "--model_id", "sql_model", "--data", f"{bars_url}?query={query}",
-        "--as-of", "2021-12-31", "--epochs", "2", "--json",
+        "update", "--model_id", "sql_model", "--as-of", "2021-12-31", "--epochs", "2", "--json",
     )  # fmt: skip
 
     assert updated.exit_code in (EXIT_PROMOTED, EXIT_ROLLED_BACK), updated.output
