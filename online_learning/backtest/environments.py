@@ -220,6 +220,8 @@ def _same_window_of(companion_rows: pd.DataFrame) -> ForeignRows:
     def foreign(train: pd.DataFrame) -> pd.DataFrame:
         keys = pd.MultiIndex.from_frame(train[["date", "symbol"]])
         found = indexed.reindex(keys).dropna(subset=["target"]).reset_index()
+        if "target_return" in train.columns and "target_return" not in found.columns:
+            found["target_return"] = found["forward_return"]  # the companion's one-day label
         return found.loc[:, list(train.columns)]
 
     return foreign
