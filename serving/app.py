@@ -9,6 +9,7 @@ What the lifespan puts on ``app.state`` (routers read it through :mod:`serving.d
 ``store``                 the migrated :class:`~online_learning.metrics_store.MetricsStore`
 ``registry``              :class:`~online_learning.registry.MlflowRegistry`
 ``known_models``          :class:`~online_learning.registry.known.KnownModels` (the model list)
+``definitions``           each champion version's definition, read once
 ``feedback``              :class:`~online_learning.feedback.service.FeedbackService`: learns
                           in-process without ``KAFKA_BOOTSTRAP_SERVERS``, else hands outcomes
                           to the feedback workers through ``trade-outcomes``
@@ -94,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         drift_topic=settings.model_drift_topic,
     )
     state.store, state.registry, state.known_models = store, registry, known
+    state.definitions = {}  # a champion version's definition, read once (see routers/models)
     state.feedback, state.hub = feedback, hub
 
     holder = ChampionHolder(registry, model_ids=tuple(settings.serving_models))

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import UpdateSettings, optional, public_name
 from online_learning.update_result import UpdateResult
 
@@ -171,12 +172,14 @@ class LastUpdate(BaseModel):
     at: str
 
 
-class ModelPublic(BaseModel):
-    model_id: str
-    champion_version: str | None
-    regime: str | None
-    feature_names: list[str]
-    last_update: LastUpdate | None
+def _definition_public() -> type[BaseModel]:
+    hints = typing.get_type_hints(ModelDefinition)
+    fields = {
+        f.name: (list[str] if f.name in ("feature_names",) else
+                 list[str] | None if f.name == "symbols" else hints[f.name], ...)
+        for f in dataclasses.fields(ModelDefinition)
+    }  # fmt: skip
+    return create_model("DefinitionPublic", **fields)
 
 
 def _public(name: str, declaration: type, *, exclude: tuple[str, ...] = (), optional: bool = False):
@@ -189,6 +192,23 @@ def _public(name: str, declaration: type, *, exclude: tuple[str, ...] = (), opti
             kind = hints[f.name]
             fields[f.name] = (kind | None, None) if optional else (kind, ...)
     return create_model(name, **fields)
+
+
+#: What the champion is (``online_learning.models.definition.ModelDefinition``).
+DefinitionPublic = _definition_public()
+
+
+class ModelPublic(BaseModel):
+    model_id: str
+    champion_version: str | None
+    regime: str | None
+    feature_names: list[str]
+    last_update: LastUpdate | None
+    definition: DefinitionPublic | None = Field(  # type: ignore[valid-type]
+        description="The champion's network, features, sequence length, target, horizon, "
+        "data source (password masked), symbols, regime and policy; null for a version "
+        "registered before definitions were recorded."
+    )
 
 
 #: The fields of an update's result (``online_learning.update_result.UpdateResult``).

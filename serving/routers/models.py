@@ -44,21 +44,38 @@ def registered_model(model_id: Annotated[ModelId, Path()], known: Known) -> str:
 RegisteredModel = Annotated[str, Depends(registered_model)]
 
 
+def _definition(request: Request, model_id: str, version: str | None) -> dict | None:
+    """The champion's definition, read once per version (a version's never changes)."""
+    if version is None:
+        return None
+    cache: dict = request.app.state.definitions  # (model, version) -> definition; idempotent
+    key = (model_id, version)
+    if key not in cache:
+        found = request.app.state.registry.champion_definition(model_id)
+        cache[key] = None if found is None else found.to_dict()
+    return cache[key]
+
+
 @router.get("", response_model=list[ModelPublic], responses=errors())
 def list_models(request: Request, _: PredictScope, known: Known, store: Store) -> list[dict]:
     """Every registered model: its champion version, regime tag, the features a prediction
-    needs and its last update (decision, the version serving after it, when it finished)."""
-    names = _feature_names(request)
+    needs, its definition (network, features, sequence length, target, horizon, data source,
+    policy) and its last update (decision, the version serving after it, when it finished)."""
+    served = _feature_names(request)
     rows = []
     for row in known.rows(fresh=True):
+        champion = None if row["champion"] is None else str(row["champion"])
+        definition = _definition(request, row["model_id"], champion)
+        names = list(definition["feature_names"]) if definition else served
         history = store.update_history(model_id=row["model_id"], limit=1)
         last = history[0] if history else None
         rows.append(
             {
                 "model_id": row["model_id"],
-                "champion_version": None if row["champion"] is None else str(row["champion"]),
+                "champion_version": champion,
                 "regime": row["regime"],
                 "feature_names": names,
+                "definition": definition,
                 "last_update": None
                 if last is None
                 else {
