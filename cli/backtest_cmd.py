@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli._common import app, console, err_console, fail, parse_date
+from cli._common import app, configuration, console, err_console, fail, parse_date
 from cli.settings_options import with_update_settings
 from online_learning.errors import OnlineLearningError
 
@@ -160,11 +160,15 @@ def backtest(
     from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
     from online_learning.backtest.report import write_outputs
     from online_learning.backtest.runner import EnvironmentSpec, merge_suites, synthetic_specs
+    from online_learning.configuration.plans import training_plan
     from online_learning.update.config import UpdateSettings
 
     if quick:
         seeds, data_seeds, fault_seeds, update_every = 3, 1, 1, max(update_every, 3)
-    sources = _split(data) or ["synthetic"]
+    models = configuration()
+    team = [m for m in (model_ids or ()) if m in models and not _builtin(models.model(m))]
+    definitions = tuple(training_plan(models, m).definition for m in team)
+    sources = _split(data) or sorted({models.model(m).data for m in team}) or ["synthetic"]
     names = _split(environments) or list(SYNTHETIC_ENVIRONMENTS)
     speed = DEFAULT_DRIFT_SPEED if drift_speed is None else drift_speed
     try:
@@ -177,6 +181,7 @@ def backtest(
             retrain_every=retrain_every, retrain_window=retrain_window,
             holdout_days=holdout_days, sharpe_window=sharpe_window,
             horizons=tuple(horizons) if horizons else (30, 90),
+            definitions=definitions,
         )  # fmt: skip
         plan = (
             FaultPlan(every=fault_every, offset=1 % fault_every,
@@ -213,6 +218,11 @@ def backtest(
     results, timelines, runs = merged.results, merged.timelines, merged.runs
     write_outputs(output, results, timelines, runs, plots=plots)
     _print_summary(results, output)
+
+
+def _builtin(model) -> bool:
+    """A configured model that is the platform's network on its ten features (a specialist)."""
+    return model.network == "builtin" and model.features == "builtin" and not model.symbols
 
 
 def _run_group(bar, specs, seeds, config, plan, fault_seeds, workers, command):

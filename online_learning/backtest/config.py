@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from online_learning.errors import ConfigError
+from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import (
     IncrementalUpdateConfig,
     UpdateSettings,
@@ -69,6 +70,10 @@ class BacktestConfig:
     sharpe_floor : float, default 0.5
         Smallest reference Sharpe a relative degradation is divided by; below it (or for a
         negative reference) the relative number is not reported, only the difference.
+    definitions : tuple of ModelDefinition, default ()
+        The definition of each model of ``model_ids`` that is a team's (its network,
+        features, sequence length, target, horizon, symbols); the others are the platform's
+        network on its ten features.
     """
 
     policies: tuple[str, ...] = POLICIES
@@ -88,6 +93,7 @@ class BacktestConfig:
     sharpe_window: int = 30
     horizons: tuple[int, ...] = (30, 90)
     sharpe_floor: float = 0.5
+    definitions: tuple[ModelDefinition, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policies", tuple(self.policies))
@@ -125,6 +131,10 @@ class BacktestConfig:
             raise ConfigError(f"drift_lambda_factor must be >= 0, got {self.drift_lambda_factor}")
         if not (math.isfinite(self.sharpe_floor) and self.sharpe_floor > 0):
             raise ConfigError(f"sharpe_floor must be > 0, got {self.sharpe_floor}")
+        object.__setattr__(self, "definitions", tuple(self.definitions))
+        unknown = sorted({d.model_id for d in self.definitions} - set(self.model_ids))
+        if unknown:
+            raise ConfigError(f"definitions of models the backtest does not run: {unknown}")
         # The drift-triggered update's window follows the product's rules too.
         self.update_config("probe", as_of=None, seed=0, policy="ewc", window=self.drift_window)
 
@@ -155,8 +165,16 @@ class BacktestConfig:
             model_id, settings, as_of=as_of, seed=seed, judged_through=judged_through
         )
 
+    def definition(self, model_id: str, *, data: str | None = None) -> ModelDefinition:
+        """The definition of ``model_id``: its own, else the platform's network (on ``data``)."""
+        for definition in self.definitions:
+            if definition.model_id == model_id:
+                return definition
+        return ModelDefinition.builtin(model_id, data=data or "synthetic")
+
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["definitions"] = [d.to_dict() for d in self.definitions]
         data["update"] = self.update.model_dump(mode="json")
         data["policies"] = list(self.policies)
         data["model_ids"] = list(self.model_ids)
@@ -168,4 +186,7 @@ class BacktestConfig:
         """Read back :meth:`to_dict`."""
         values = dict(data)
         values["update"] = UpdateSettings(**values.get("update", {}))
+        values["definitions"] = tuple(
+            ModelDefinition.from_dict(d) for d in values.get("definitions", ())
+        )
         return cls(**values)

@@ -19,6 +19,7 @@ data source and the same seeds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -44,6 +45,8 @@ from online_learning.backtest.policies import (
 from online_learning.errors import ConfigError
 from online_learning.execution import executed_returns, net_returns, position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.models.dataset import load_dataset
+from online_learning.models.inputs import Inputs
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.specialists import regime_of
 from online_learning.stats import sharpe_ratio
@@ -118,6 +121,7 @@ def daily_returns(
     execution: str = "auto",
     cost_bps: float = 0.0,
     previous: dict[str, float] | None = None,
+    inputs: Callable[[str, pd.DataFrame], Inputs] | None = None,
 ) -> BookDay:
     """Daily net returns of the book ``models`` hold on labelled ``rows``, and per model.
 
@@ -128,7 +132,9 @@ def daily_returns(
     traded rows. A row whose executed return is not known (a symbol that ends early, is
     delisted or does not trade on the next days) is not traded, as in the gate and the metrics
     store: it earns and costs nothing and leaves the symbol's position as it was. A day with
-    no traded row is absent from the series.
+    no traded row is absent from the series. ``inputs(model_id, rows)`` gives a team's model
+    its inputs (its own features, sequences); a row it has none for is flat. Without it, a
+    model reads the platform's ten features from the rows.
     """
     specialists, generic = _route(tuple(models))
     realised = executed_returns(rows, execution)
@@ -140,9 +146,17 @@ def daily_returns(
     position = np.zeros(len(rows))
     for model_id, model in models.items():
         mask = (owner == model_id).to_numpy()
-        if mask.any():
+        if not mask.any():
+            continue
+        if inputs is None:
             features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
             position[mask] = position_from_p_up(model.predict_proba(features).astype(np.float64))
+        else:
+            built = inputs(model_id, rows.loc[mask])
+            where = np.flatnonzero(mask)[built.usable]
+            if len(where):
+                p_up = model.predict_proba(built.x).astype(np.float64)
+                position[where] = position_from_p_up(p_up)
     realised = executed_returns(rows, execution)
     symbols = rows["symbol"].astype(str).to_numpy()
     net, turnover = net_returns(symbols, position, realised, cost_bps=cost_bps, previous=previous)
@@ -204,6 +218,14 @@ def single_thread():
         torch.set_num_threads(threads)
 
 
+def _team_inputs(env: Environment, config: BacktestConfig):
+    """How a team's models read their inputs on the environment's rows (None: no team's)."""
+    datasets = {d.model_id: load_dataset(env.source, d, end=env.end) for d in config.definitions}
+    if not datasets:
+        return None
+    return lambda model_id, rows: datasets[model_id].lookup(rows)
+
+
 def bootstrap_registry(env: Environment, config: BacktestConfig, seed: int) -> InMemoryRegistry:
     """Train every model from scratch on the bootstrap days and make it champion."""
     registry = InMemoryRegistry(name=f"{env.name}-bootstrap")
@@ -212,6 +234,7 @@ def bootstrap_registry(env: Environment, config: BacktestConfig, seed: int) -> I
             registry=registry,
             source=env.source,
             model_id=model_id,
+            definition=config.definition(model_id, data=env.source.name),
             end=env.bootstrap_end,
             epochs=config.bootstrap_epochs,
             seed=derive_seed(seed, model_id, "bootstrap"),
@@ -234,6 +257,13 @@ def run_backtest(
     after each day.
     """
     began = time.perf_counter()
+    traded = {s for d in config.definitions for s in d.symbols or ()}
+    if (
+        traded
+        and all(d.symbols for d in config.definitions)
+        and len(config.definitions) == len(config.model_ids)
+    ):  # every model trades its own symbols: the book holds those only
+        env = dataclasses.replace(env, rows=env.rows[env.rows["symbol"].isin(traded)])
     with single_thread():
         torch.manual_seed(derive_seed(seed, "torch"))
         bootstrap = bootstrap_registry(env, config, seed)
@@ -249,9 +279,10 @@ def run_backtest(
             )
             for name in config.policies
         }
+        pricing = {**_pricing(config), "inputs": _team_inputs(env, config)}
         deployed = _champions(bootstrap, config)
         holdout = env.rows_between(env.holdout_start, env.holdout_end)
-        deployment = daily_returns(deployed, holdout, **_pricing(config)).net
+        deployment = daily_returns(deployed, holdout, **pricing).net
         result = RunResult(
             environment=env.name,
             kind=env.kind,
@@ -262,7 +293,7 @@ def run_backtest(
             bootstrap_s=bootstrap_s,
             description=env.description,
         )
-        _replay(env, seed, config, policies, result, faults, progress)
+        _replay(env, config, policies, result, faults, progress, pricing)
     result.model_digests["bootstrap"] = {m: _digest_model(x) for m, x in deployed.items()}
     for name, policy in policies.items():
         result.model_digests[name] = {m: _digest_model(x) for m, x in policy.models().items()}
@@ -283,12 +314,12 @@ def _champions(registry: InMemoryRegistry, config: BacktestConfig) -> dict[str, 
 
 def _replay(
     env: Environment,
-    seed: int,
     config: BacktestConfig,
     policies: dict[str, Policy],
     result: RunResult,
     faults: FaultPlan | None,
     progress: DayProgress | None,
+    pricing: dict[str, object],
 ) -> None:
     days = result.days
     by_day = {d: frame for d, frame in env.rows_between(days[0], days[-1]).groupby("date")}
@@ -310,7 +341,7 @@ def _replay(
             if i > 0:
                 result.drifts += policy.observe(i, day, realised[name])
             result.updates += policy.step(i, day, scheduled=scheduled, faults=faults, env=env)
-            book = daily_returns(policy.models(), rows, previous=held[name], **_pricing(config))
+            book = daily_returns(policy.models(), rows, previous=held[name], **pricing)
             held[name] = book.positions
             priced = not book.net.empty  # else no symbol's return of the day is known: flat
             returns[name][i] = float(book.net.iloc[0]) if priced else 0.0
@@ -337,8 +368,6 @@ def _replay(
         back = env.rows_between(env.forgetting.return_start, env.forgetting.return_end)
         for name in policies:
             result.forgetting[name] = {
-                phase: daily_returns(
-                    snapshots[phase][name], back, **_pricing(config)
-                ).net.to_numpy()
+                phase: daily_returns(snapshots[phase][name], back, **pricing).net.to_numpy()
                 for phase in ("a", "b")
             }

@@ -334,6 +334,7 @@ class RetrainPolicy(Policy):
                 result = train_and_register(
                     registry=self.registry,
                     source=self.source,
+                    definition=self.config.definition(model_id, data=self.source.name),
                     model_id=model_id,
                     start=start,
                     end=when,

@@ -49,6 +49,18 @@ class ModelDataset:
         """The network inputs of ``rows`` (rows of :attr:`history`)."""
         return inputs(self.history, rows, self.feature_names, self.definition.sequence_length)
 
+    def lookup(self, rows: pd.DataFrame) -> Inputs:
+        """The inputs of rows known by their date and symbol only (another frame's rows: the
+        features are read from :attr:`history`); a row it does not have is not usable."""
+        keys = pd.MultiIndex.from_frame(rows[[DATE, SYMBOL]])
+        found = self.history.set_index([DATE, SYMBOL]).reindex(keys)
+        present = found[self.feature_names[0]].notna().to_numpy() if len(found) else np.array([])
+        known = found.loc[present].reset_index()
+        built = self.inputs(known)
+        usable = np.zeros(len(rows), dtype=bool)
+        usable[np.flatnonzero(present)[built.usable]] = True
+        return Inputs(built.x, usable)
+
     def usable(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``rows`` with a known label and a complete input."""
         labelled = rows.loc[rows["target"].notna()].reset_index(drop=True)

@@ -203,3 +203,22 @@ def test_a_day_on_which_a_symbol_has_not_arrived_is_held_back_until_it_has(
     assert held["held_back"], held
     assert pd.Timestamp(held["window_end"]) < pd.Timestamp(after["window_end"])
     assert after["held_back"] == []
+
+
+def test_the_backtest_compares_the_policies_of_a_teams_model_on_its_own_data(team, tmp_path):
+    out = tmp_path / "backtest"
+    result = run(
+        "backtest", "--model-id", "team_gru", "--policy", "static,ewc", "--start", "2019-01-02",
+        "--data-seeds", "1", "--update-every", "5", "--holdout-days", "20",
+        "--horizon", "30", "--workers", "1", "--no-plots", "--output", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    [definition] = document["config"]["definitions"]
+    assert (definition["model_id"], definition["sequence_length"]) == ("team_gru", 10)
+    [environment] = document["environments"].values()
+    assert set(environment["policies"]) == {"static", "ewc"}
+    # Its own data: the team's four stocks, each traded by the model's own features.
+    traded = environment["policies"]["static"]["cross_section"]["by_symbol"]
+    assert set(traded) == set(STOCKS)
+    assert environment["end"] <= "2019-12-31"
