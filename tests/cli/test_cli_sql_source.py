@@ -112,3 +112,32 @@ def test_a_team_source_that_cannot_be_imported_is_one_error_line(home) -> None:
         "'acme_feeds'"
     )
     assert "Traceback" not in result.output
+
+
+def test_a_teams_network_on_its_own_features_trains_and_updates_from_a_table(
+    home, bars_url: str, tmp_path, monkeypatch
+) -> None:
+    from pathlib import Path
+
+    team_code = Path(__file__).resolve().parents[1] / "online_learning" / "team_code"
+    monkeypatch.syspath_prepend(str(team_code))
+    config = tmp_path / "online-learning.toml"
+    config.write_text(
+        "[models.sql_team]\n"
+        'network = "acme_models.nets:make_mlp"\n'
+        'features = "acme_models.features:momentum"\n'
+        'target = "return"\n'
+        "horizon_days = 5\n"
+        f'data = "{bars_url}?table=bars"\n'
+        "window_days = 40\n"
+        "epochs = 2\n"
+    )
+    trained = _run("--config", str(config), "train", "--end", "2021-06-30", "--epochs", "3")
+    assert trained.exit_code == 0, trained.output
+    updated = _run("--config", str(config), "update", "--as-of", "2021-12-31", "--json")
+    assert updated.exit_code in (EXIT_PROMOTED, EXIT_ROLLED_BACK), updated.output
+    [outcome] = json.loads(updated.stdout)
+    assert outcome["model_id"] == "sql_team"
+    assert outcome["reason"] not in ("inconsistent_data", "non_finite_data"), outcome
+    assert "2021-" in outcome["window_end"]
+    assert PASSWORD not in trained.output + updated.output
