@@ -29,12 +29,12 @@ from torch import Tensor, nn
 from online_learning.entry_points import describe_error, import_entry_point
 from online_learning.errors import ConfigError
 from online_learning.models.definition import BUILTIN, ModelDefinition
-from online_learning.models.specialist import RegimeSpecialist
+from online_learning.models.specialist import PredictsUp, RegimeSpecialist
 
 __all__ = ["ContractNetwork", "build_network", "loss_name"]
 
 
-class ContractNetwork(nn.Module):
+class ContractNetwork(PredictsUp, nn.Module):
     """A team's network with its feature names, input scaling, sequence length and target.
 
     Examples
@@ -91,18 +91,6 @@ class ContractNetwork(nn.Module):
             return torch.softmax(output, dim=-1)[:, 1]
         z = output.reshape(-1) / self.target_scale
         return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
-
-    @torch.no_grad()
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """``p_up`` per input (rows or sequences)."""
-        was_training = self.training
-        self.eval()
-        try:
-            array = np.asarray(features, dtype=np.float32)
-            x = torch.from_numpy(array if array.flags.writeable else array.copy())
-            return self.p_up(self(x)).numpy()
-        finally:
-            self.train(was_training)
 
 
 def loss_name(target: str) -> str:

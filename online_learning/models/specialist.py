@@ -14,10 +14,28 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RegimeSpecialist"]
+__all__ = ["PredictsUp", "RegimeSpecialist"]
 
 
-class RegimeSpecialist(nn.Module):
+class PredictsUp:
+    """``predict_proba``: the probability of an up move (``p_up``) per input, from a network's
+    ``forward`` and its ``p_up(output)`` (see :mod:`online_learning.models.network`)."""
+
+    @torch.no_grad()
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """``p_up`` per input (rows or sequences), in eval mode, the mode restored after."""
+        was_training = self.training
+        self.eval()
+        try:
+            # Copy only a read-only input (a pandas view): torch warns on sharing one.
+            array = np.asarray(features, dtype=np.float32)
+            x = torch.from_numpy(array if array.flags.writeable else array.copy())
+            return self.p_up(self(x)).numpy()
+        finally:
+            self.train(was_training)
+
+
+class RegimeSpecialist(PredictsUp, nn.Module):
     """A multilayer perceptron returning two logits (down, up).
 
     Parameters
@@ -88,19 +106,6 @@ class RegimeSpecialist(nn.Module):
     def p_up(self, output: Tensor) -> Tensor:
         """The probability of an up move: the softmax of the second logit."""
         return torch.softmax(output, dim=-1)[:, 1]
-
-    @torch.no_grad()
-    def predict_proba(self, features: np.ndarray) -> np.ndarray:
-        """Probability that the next day's return is positive, one per row."""
-        was_training = self.training
-        self.eval()
-        try:
-            # Copy only a read-only input (a pandas view): torch warns on sharing one.
-            array = np.asarray(features, dtype=np.float32)
-            x = torch.from_numpy(array if array.flags.writeable else array.copy())
-            return torch.softmax(self(x), dim=-1)[:, 1].numpy()
-        finally:
-            self.train(was_training)
 
 
 def relative_change(before: nn.Module, after: nn.Module) -> float:
