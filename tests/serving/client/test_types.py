@@ -2,8 +2,9 @@
 
 The client does not import the library (it is to become a distribution of its own), so this
 test is the link: a field declared in ``online_learning/prediction/records.py`` and missing
-from ``serving/client/types.py``, or there with another wire type or nullability, or there
-but never read by ``from_dict``, fails here.
+from ``serving/client/types.py``, or there with another wire type, or not allowing a null the
+server may send (or allowing one it never sends, without defaulting to None as a tolerant
+reader does), or there but never read by ``from_dict``, fails here.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from serving.client import types as client
 PAIRS = [(records.Prediction, client.Prediction), (records.Component, client.Component)]
 #: Client fields the server never sends.
 CLIENT_ONLY = {"Prediction": {"raw"}}
-#: Where the client reads more loosely than the server writes, on purpose (the SDK's public
-#: signatures predate the declaration). Anything else that differs fails.
-NULLABLE_IN_CLIENT_ONLY = {
-    ("Prediction", "features"): "None when a prediction is built without features",
-    ("Component", "version"): "the SDK's Component has always allowed a missing version",
-}
+#: A client field may allow null where the declaration never sends it only as a tolerant
+#: reader: defaulting to None, so that a server without the field still parses. Beyond that,
+#: the one difference the SDK's public signature already had:
+LOOSER_IN_CLIENT = {("Component", "version"): "the SDK's Component always allowed no version"}
 
 
 def _fields(cls: type) -> dict[str, dict[str, Any]]:
@@ -79,13 +78,17 @@ def _problems(declared: type, sdk: type) -> list[str]:
     ours = {k: v for k, v in _fields(sdk).items() if k not in CLIENT_ONLY.get(name, ())}
     out = [f"{name}.{f}: declared, missing from the client" for f in theirs if f not in ours]
     out += [f"{name}.{f}: in the client, not declared" for f in ours if f not in theirs]
+    defaults = {f.name: f.default for f in dataclasses.fields(sdk)}
     for field in [f for f in theirs if f in ours]:
         (s_null, s_shape), (c_null, c_shape) = _wire(theirs[field]), _wire(ours[field])
-        if (name, field) in NULLABLE_IN_CLIENT_ONLY:
-            if (s_null, c_null) != (False, True):
-                out.append(f"{name}.{field}: no longer differs, drop it from the exceptions")
-        elif s_null != c_null:
-            out.append(f"{name}.{field}: nullable {s_null} declared, {c_null} in the client")
+        if s_null and not c_null:
+            out.append(f"{name}.{field}: may be null, the client does not allow it")
+        elif c_null and not s_null:
+            looser = (name, field) in LOOSER_IN_CLIENT
+            if defaults.get(field, dataclasses.MISSING) is not None and not looser:
+                out.append(f"{name}.{field}: never null, the client allows null and no default")
+        elif (name, field) in LOOSER_IN_CLIENT:
+            out.append(f"{name}.{field}: no longer looser in the client, drop the exception")
         if not _same(s_shape, c_shape):
             out.append(f"{name}.{field}: {s_shape} declared, {c_shape} in the client")
     return out
@@ -101,7 +104,7 @@ def test_each_declared_field_is_in_the_client_with_its_wire_type(declared, sdk):
     [
         (("shadow", bool), "Component.shadow: declared, missing from the client"),
         (("weight", str), "Component.weight: string declared, number in the client"),
-        (("p_up", float | None), "Component.p_up: nullable True declared, False in the client"),
+        (("p_up", float | None), "Component.p_up: may be null, the client does not allow it"),
     ],
     ids=["new field", "other type", "nullable"],
 )
@@ -109,6 +112,13 @@ def test_a_declaration_the_client_does_not_follow_fails(change, problem):
     changed = dataclasses.make_dataclass("Component", [change], bases=(records.Component,),
                                          frozen=True)  # fmt: skip
     assert _problems(changed, client.Component) == [problem]
+
+
+def test_a_client_field_looser_than_declared_needs_a_none_default(monkeypatch):
+    monkeypatch.delitem(LOOSER_IN_CLIENT, ("Component", "version"))
+    assert _problems(records.Component, client.Component) == [
+        "Component.version: never null, the client allows null and no default"
+    ]
 
 
 # -- every declared field is read by from_dict ---------------------------------------------
