@@ -10,10 +10,7 @@ reader does), or there but never read by ``from_dict``, fails here.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +18,7 @@ from pydantic import TypeAdapter
 
 from online_learning.prediction import records
 from serving.client import types as client
+from tests.utils.declarations import example
 
 #: (declaration, client type) pairs, parts included.
 PAIRS = [(records.Prediction, client.Prediction), (records.Component, client.Component)]
@@ -122,33 +120,6 @@ def test_a_client_field_looser_than_declared_needs_a_none_default(monkeypatch):
 
 
 # -- every declared field is read by from_dict ---------------------------------------------
-def _example(cls: type, *, null: bool) -> Any:
-    """An instance of a declaration with a distinct value in every field (None in every
-    nullable one when ``null``)."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for i, field in enumerate(dataclasses.fields(cls)):
-        values[field.name] = _value(hints[field.name], i, null=null)
-    return cls(**values)
-
-
-def _value(hint: Any, i: int, *, null: bool) -> Any:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return None if null else _value(next(a for a in args if a is not type(None)), i, null=null)
-    if origin is typing.Literal:
-        return args[-1]
-    if origin in (tuple, list):
-        return origin([_value(args[0], i, null=null)])
-    if origin in (dict, Mapping):
-        return {f"feature_{i}": 0.5 + i}
-    if dataclasses.is_dataclass(hint):
-        return _example(hint, null=null)
-    if hint is datetime:
-        return datetime(2026, 1, 5, 21, 0, 0, 1000 + i, tzinfo=UTC)
-    return {str: f"value-{i}", float: 0.125 * (i + 1), int: 7 + i, bool: i % 2 == 0}[hint]
-
-
 def _json(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         return {f.name: _json(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -161,7 +132,7 @@ def _json(value: Any) -> Any:
 
 @pytest.mark.parametrize("null", [False, True], ids=["values", "nulls"])
 def test_the_client_reads_every_declared_field_back(null):
-    served = _example(records.Prediction, null=null).to_dict()
+    served = example(records.Prediction, null=null).to_dict()
     read = client.Prediction.from_dict(served)
     for field, value in served.items():
         assert _json(getattr(read, field)) == value, field

@@ -7,23 +7,21 @@ import uuid
 from datetime import UTC, datetime
 
 from online_learning.prediction.records import Component, Prediction, new_prediction_id
+from tests.utils.declarations import example
 
 __all__ = ["drift_event", "prediction", "trade_outcome"]
 
 
 def prediction(symbol: str, p_up: float = 0.6, padding: int = 0) -> dict:
     """A served prediction: the declaration's ``to_dict()``, as the API hands it over."""
-    body = Prediction(
+    body = example(
+        Prediction,
         prediction_id=new_prediction_id(),
         symbol=symbol,
         p_up=p_up,
         position=2 * p_up - 1,
-        strategy="ensemble",
-        regime="bull",
         components=(Component("bull_specialist", "batch", "3", 1.0, p_up),),
-        session=None,
         served_at=datetime.now(UTC),
-        features={"ret_1": 0.01},
     ).to_dict()
     if padding:
         body["note"] = "x" * padding
