@@ -50,8 +50,8 @@ def _features_of(items: list[FeaturesRequest | BarsRequest]) -> list[dict[str, f
 
 
 def _json(data: Any) -> Response:
-    # Built inline and returned as a Response, so FastAPI skips its response_model pass (a
-    # second validation and jsonable_encoder); the body is the declaration's to_dict().
+    # Serialised inline and returned as a Response, so FastAPI skips its response_model pass
+    # (validating and serialising the answer again); the body is the declaration's to_dict().
     return Response(
         orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )
