@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, PlainSerializer, WithJsonSchema, computed_field
@@ -55,9 +54,6 @@ def new_prediction_id() -> str:
     return f"p-{uuid.uuid4().hex[:24]}"
 
 
-_to_dict = cache(json_form)
-
-
 class _Declared:
     """``to_dict`` written from the dataclass's own fields (:mod:`._json_form`), not by hand."""
 
@@ -78,7 +74,7 @@ class _Declared:
         >>> d["components"][0]["version"], d["features"]
         ('3', {'ret_1': 0.01})
         """
-        return _to_dict(type(self))(self)
+        return json_form(type(self))(self)
 
 
 @dataclass(frozen=True, slots=True)
