@@ -1,7 +1,9 @@
 """Request and response schemas of the HTTP API (what the OpenAPI document shows).
 
 Requests are validated here (types, ranges, finite numbers, no unknown fields); responses are
-built from library objects' ``to_dict()`` and never echo an internal object.
+built from library objects' ``to_dict()`` and never echo an internal object. A prediction is
+declared once, in the library (:class:`online_learning.prediction.records.Prediction`): the
+schema of ``POST /predictions`` is that declaration, as is the JSON it answers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import (
 
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models.definition import ModelDefinition
+from online_learning.prediction.records import Prediction, Strategy
 from online_learning.update.config import UpdateSettings, optional, public_name
 from online_learning.update_result import UpdateResult
 
@@ -37,7 +40,6 @@ ModelId = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"),
     Field(description="A registered model, e.g. bull_specialist."),
 ]
-Strategy = Literal["ensemble", "champion_challenger"]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 FeatureName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
@@ -127,42 +129,10 @@ PredictionRequest = Annotated[
 ]
 
 
-class ComponentPublic(BaseModel):
-    name: str
-    kind: Literal["batch", "online"]
-    version: str | None
-    weight: float
-    p_up: float
-
-
-class SessionProvenance(BaseModel):
-    session_id: str
-    samples_seen: int
-    checkpoint_age_s: float
-
-
-class PredictionPublic(BaseModel):
-    """One served prediction and where it came from."""
-
-    prediction_id: str
-    symbol: str
-    p_up: float
-    direction: Literal["up", "down"]
-    confidence: float
-    position: float
-    strategy: Strategy
-    regime: str | None = None
-    components: list[ComponentPublic]
-    session: SessionProvenance | None = None
-    served_at: str
-    features: dict[str, float] = Field(
-        description="The features the prediction was computed from (for a bars request: the "
-        "server's); a trade outcome of this prediction carries them."
-    )
-
-
 class PredictionBatchPublic(BaseModel):
-    predictions: list[PredictionPublic]
+    """The answer to a batch request: one prediction per request, in their order."""
+
+    predictions: list[Prediction]
 
 
 # -- models and jobs ------------------------------------------------------------------------

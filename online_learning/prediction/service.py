@@ -30,6 +30,7 @@ from online_learning.prediction.records import (
     BATCH,
     ONLINE,
     ONLINE_SESSION,
+    STRATEGIES,
     Component,
     Prediction,
     SessionInfo,
@@ -47,7 +48,6 @@ from online_learning.prediction.weights import (
 
 __all__ = ["STRATEGIES", "ModelServingService"]
 
-STRATEGIES: tuple[str, ...] = ("ensemble", "champion_challenger")
 _REGIME_FEATURES = frozenset({"trend_63", "ret_21", "vol_21"})
 
 
@@ -198,7 +198,7 @@ class ModelServingService:
         out = []
         for i, symbol in enumerate(symbols):
             online = self._online(symbol, rows[i], snap)
-            args = (symbol, champions, p_batch[i], mix[i], float(batch_p[i]), online)
+            args = (symbol, rows[i], champions, p_batch[i], mix[i], float(batch_p[i]), online)
             if strategy == "ensemble":
                 weights = (
                     (1.0, 0.0) if online is None else self._ensemble(batch_sharpe[i], online[0])
@@ -251,7 +251,7 @@ class ModelServingService:
             else (1.0, 0.0)
         )
 
-    def _prediction(self, symbol, champions, p_models, mix, batch_p, online, weights,
+    def _prediction(self, symbol, features, champions, p_models, mix, batch_p, online, weights,
                     strategy, regime, served_at, versions) -> Prediction:  # fmt: skip
         w_batch, w_online = weights
         components = [
@@ -280,6 +280,7 @@ class ModelServingService:
             components=tuple(components),
             session=session_info,
             served_at=served_at,
+            features=features,
         )
         if strategy == "champion_challenger" and online is not None and self.shadow is not None:
             served_online = w_online > 0

@@ -2,6 +2,10 @@
 
 Every type keeps the server's JSON in ``raw`` so that a field the server adds later is never
 lost to a client that does not know it yet.
+
+:class:`Prediction` and :class:`Component` follow the server's one declaration of a prediction
+(``online_learning/prediction/records.py``, which the SDK does not import): a test compares
+them field by field, wire type and nullability (``tests/serving/client/test_types.py``).
 """
 
 from __future__ import annotations

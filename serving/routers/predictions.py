@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from online_learning.errors import OnlineLearningError
-from online_learning.prediction import features_from_bars
+from online_learning.prediction import Prediction, features_from_bars
 from serving.deps import PredictScope, get_predictor
 from serving.errors import status_of
 from serving.schemas import (
@@ -26,7 +26,6 @@ from serving.schemas import (
     BatchRequest,
     FeaturesRequest,
     PredictionBatchPublic,
-    PredictionPublic,
     PredictionRequest,
     errors,
 )
@@ -51,6 +50,8 @@ def _features_of(items: list[FeaturesRequest | BarsRequest]) -> list[dict[str, f
 
 
 def _json(data: Any) -> Response:
+    # Serialised inline and returned as a Response, so FastAPI skips its response_model pass
+    # (validating and serialising the answer again); the body is the declaration's to_dict().
     return Response(
         orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
     )
@@ -58,12 +59,9 @@ def _json(data: Any) -> Response:
 
 @router.post(
     "/predictions",
-    response_model=None,
+    response_model=Prediction | PredictionBatchPublic,
     responses={
-        200: {
-            "description": "One prediction (single request) or {predictions: [...]} (batch)",
-            "model": PredictionPublic | PredictionBatchPublic,
-        },
+        200: {"description": "One prediction (single request) or {predictions: [...]} (batch)"},
         **errors(413),
     },
     summary="Predict the next day's direction of a symbol",
@@ -92,7 +90,6 @@ async def predict(
     if inspect.isawaitable(prediction):  # the micro-batcher
         prediction = await prediction
     served = prediction.to_dict()
-    served["features"] = features
     metrics.observe_prediction(served)
     hub.prediction_served(served)
     return _json(served)
@@ -120,9 +117,8 @@ async def _batch(body: BatchRequest, predictor, hub, metrics, settings) -> list[
         for i, prediction in zip(index, served, strict=True):
             results[i] = prediction
     out = []
-    for prediction, (_, features) in zip(results, rows, strict=True):
+    for prediction in results:
         data = prediction.to_dict()
-        data["features"] = features
         metrics.observe_prediction(data)
         hub.prediction_served(data)
         out.append(data)

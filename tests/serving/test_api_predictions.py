@@ -9,8 +9,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import TypeAdapter
 
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.prediction import Prediction
 from tests.serving.conftest import SPECIALISTS
 from tests.utils.api_keys import AGENT, FEEDER, OPS, bearer
 from tests.utils.trade_outcomes import outcome_stream
@@ -42,6 +44,26 @@ def test_a_prediction_names_its_components_versions_and_weights(served, champion
     other = _predict(served, {"symbol": "AAA", "features": F}).json()
     assert other["prediction_id"] != body["prediction_id"]
     assert other["p_up"] == body["p_up"]  # same champions, same features
+
+
+def test_the_documented_answer_is_the_declaration_and_what_is_served(served):
+    """The OpenAPI answer of POST /predictions is the library's declaration of a prediction,
+    and a served prediction, alone or in a batch, has exactly the fields it documents."""
+    doc = served.get("/api/v1/openapi.json").json()
+    answer = doc["paths"]["/api/v1/predictions"]["post"]["responses"]["200"]["content"]
+    refs = [v["$ref"].rsplit("/", 1)[-1] for v in answer["application/json"]["schema"]["anyOf"]]
+    assert refs == ["Prediction", "PredictionBatchPublic"]
+    schemas = doc["components"]["schemas"]
+    declared = schemas["Prediction"]
+    own = TypeAdapter(Prediction).json_schema(mode="serialization")
+    assert declared["properties"].keys() == own["properties"].keys()
+    assert set(declared["required"]) == set(declared["properties"])  # every field goes out
+    single = _predict(served, {"symbol": "AAA", "features": F}).json()
+    batch = _predict(served, {"requests": [{"symbol": "AAA", "features": F}]}).json()
+    for body in (single, *batch["predictions"]):
+        assert set(body) == set(declared["properties"])
+        for component in body["components"]:
+            assert set(component) == set(schemas["Component"]["properties"])
 
 
 def test_the_online_session_joins_once_it_has_learned(served):

@@ -1,37 +1,28 @@
-"""What the API hands the hub, shaped as the real payloads: a served prediction
-(``Prediction.to_dict()``), a ``model_drift`` event and a trade outcome (schema v1)."""
+"""What the API hands the hub, shaped as the real payloads: a served prediction (built from
+the declaration), a ``model_drift`` event and a trade outcome (schema v1)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
 
+from online_learning.prediction.records import Component, Prediction, new_prediction_id
+from tests.utils.declarations import example
+
 __all__ = ["drift_event", "prediction", "trade_outcome"]
 
 
 def prediction(symbol: str, p_up: float = 0.6, padding: int = 0) -> dict:
-    """A prediction as ``Prediction.to_dict()`` shapes it."""
-    body = {
-        "prediction_id": str(uuid.uuid4()),
-        "symbol": symbol,
-        "p_up": p_up,
-        "direction": "up" if p_up >= 0.5 else "down",
-        "confidence": abs(2 * p_up - 1),
-        "position": 2 * p_up - 1,
-        "strategy": "ensemble",
-        "regime": "bull",
-        "components": [
-            {
-                "name": "bull_specialist",
-                "kind": "batch",
-                "version": "3",
-                "weight": 1.0,
-                "p_up": p_up,
-            }
-        ],
-        "session": None,
-        "served_at": datetime.now(UTC).isoformat(),
-    }
+    """A served prediction: the declaration's ``to_dict()``, as the API hands it over."""
+    body = example(
+        Prediction,
+        prediction_id=new_prediction_id(),
+        symbol=symbol,
+        p_up=p_up,
+        position=2 * p_up - 1,
+        components=(Component("bull_specialist", "batch", "3", 1.0, p_up),),
+        served_at=datetime.now(UTC),
+    ).to_dict()
     if padding:
         body["note"] = "x" * padding
     return body
