@@ -57,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     from online_learning.feedback.service import FeedbackService
     from online_learning.metrics_store import MetricsStore
     from online_learning.prediction import ChampionHolder, ModelServingService
+    from online_learning.prediction.single import SingleModels
     from online_learning.registry import MlflowRegistry
     from online_learning.registry.known import KnownModels
     from serving.batcher import MicroBatcher
@@ -107,6 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         regime=RegimeClassifier(),
     )
     state.holder, state.service = holder, service
+    # Models asked for by id: loaded on first use, swapped when their alias moves.
+    state.single = SingleModels(registry, ttl_s=settings.registry_poll_s)
     batcher = None
     if settings.micro_batch_ms >= 0:
         batcher = MicroBatcher(service, window_ms=settings.micro_batch_ms, metrics=state.metrics)

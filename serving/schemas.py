@@ -73,6 +73,11 @@ class FeaturesRequest(_Strict):
     symbol: Symbol
     features: dict[FeatureName, FiniteFloat] = Field(min_length=1, max_length=1000)
     strategy: Strategy | None = Field(default=None, description="Default: the server's.")
+    model_id: ModelId | None = Field(
+        default=None,
+        description="Ask this registered model alone (its own features, exactly). Default: "
+        "the served ensemble.",
+    )
 
 
 class Bar(_Strict):
@@ -93,6 +98,11 @@ class BarsRequest(_Strict):
     symbol: Symbol
     bars: list[Bar] = Field(min_length=1, max_length=2000)
     strategy: Strategy | None = None
+    model_id: ModelId | None = Field(
+        default=None,
+        description="Ask this registered model alone: the server computes its own features "
+        "and sequence from the bars (422 says how many it needs). Default: the served ensemble.",
+    )
 
 
 def _single_kind(value: Any) -> str:

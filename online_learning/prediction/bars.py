@@ -22,7 +22,7 @@ from online_learning.data.base import CLOSE, DATE, SYMBOL
 from online_learning.features import FEATURE_COLUMNS, WARMUP_ROWS, build_features
 from online_learning.prediction.errors import InsufficientBars, InvalidBars
 
-__all__ = ["BARS_NEEDED", "MAX_BARS", "features_from_bars"]
+__all__ = ["BARS_NEEDED", "MAX_BARS", "bars_frame", "features_from_bars"]
 
 #: Bars the features need: the 63-day trend reads 63 returns, so 64 closes.
 BARS_NEEDED = WARMUP_ROWS + 1
@@ -110,6 +110,15 @@ def features_from_bars(bars: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     ...     print(exc)
     the features need at least 64 daily bars (the newest last); got 10
     """
+    dates, closes = _validated(bars)
+    if len(bars) < BARS_NEEDED:
+        raise InsufficientBars(BARS_NEEDED, len(bars))
+    key = (tuple(d.value for d in dates), tuple(closes))
+    return dict(zip(FEATURE_COLUMNS, _features(key), strict=True))
+
+
+def _validated(bars: Sequence[Mapping[str, Any]]) -> tuple[list[pd.Timestamp], list[float]]:
+    """The bars' dates and closes, each bar checked (see :func:`features_from_bars`)."""
     if isinstance(bars, str | bytes | Mapping) or not isinstance(bars, Sequence):
         raise InvalidBars("bars must be a list of objects with 'date' and 'close'")
     if len(bars) > MAX_BARS:
@@ -133,10 +142,28 @@ def features_from_bars(bars: Sequence[Mapping[str, Any]]) -> dict[str, float]:
             _number(bar, name, i, required=False)
         closes.append(_number(bar, CLOSE, i, required=True))
         dates.append(day)
-    if len(bars) < BARS_NEEDED:
-        raise InsufficientBars(BARS_NEEDED, len(bars))
-    key = (tuple(d.value for d in dates), tuple(closes))
-    return dict(zip(FEATURE_COLUMNS, _features(key), strict=True))
+    return dates, closes
+
+
+def bars_frame(bars: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One symbol's bars, checked as :func:`features_from_bars` checks them, as the long price
+    frame a feature function gets (``date, symbol, close`` and the ``open``, ``high``, ``low``
+    and ``volume`` every bar has). At most :data:`MAX_BARS`.
+
+    Examples
+    --------
+    >>> bars_frame([{"date": "2024-01-02", "close": 10.0, "volume": 5},
+    ...             {"date": "2024-01-03", "close": 10.5, "volume": 7}]).columns.tolist()
+    ['date', 'symbol', 'close', 'volume']
+    """
+    dates, closes = _validated(bars)
+    frame = pd.DataFrame(
+        {DATE: np.array(dates, dtype="datetime64[ns]"), SYMBOL: _SERVING_SYMBOL, CLOSE: closes}
+    )
+    for name in (*_PRICES[:3], "volume"):
+        if all(bar.get(name) is not None for bar in bars):
+            frame[name] = [float(bar[name]) for bar in bars]
+    return frame
 
 
 @functools.lru_cache(maxsize=4096)

@@ -43,8 +43,10 @@ class Champion:
         Thread-safe: the model is in eval mode and is only read (no train/eval toggling).
         """
         with torch.inference_mode():
-            logits = self.model(torch.from_numpy(rows))
-            return torch.softmax(logits, dim=-1)[:, 1].numpy().astype(np.float64)
+            output = self.model(torch.from_numpy(rows))
+            to_p_up = getattr(self.model, "p_up", None)  # the contract's output rule
+            p_up = to_p_up(output) if to_p_up else torch.softmax(output, dim=-1)[:, 1]
+            return p_up.numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,11 @@ class InsufficientBars(OnlineLearningError, ValueError):
         Bars the features need and bars that came.
     """
 
-    def __init__(self, needed: int, got: int) -> None:
+    def __init__(self, needed: int, got: int, *, model_id: str | None = None) -> None:
         self.needed = needed
         self.got = got
-        super().__init__(
-            f"the features need at least {needed} daily bars (the newest last); got {got}"
-        )
+        what = "the features need" if model_id is None else f"model {model_id!r} needs"
+        super().__init__(f"{what} at least {needed} daily bars (the newest last); got {got}")
 
 
 class InvalidBars(OnlineLearningError, ValueError):

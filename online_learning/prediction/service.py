@@ -187,10 +187,10 @@ class ModelServingService:
             return []
         champions = list(snap)
         p_batch = snap.predict_proba(matrix)  # (n, k): one forward pass for the batch
-        regimes, mix = self._regime_weights(snap, rows)  # (n, k), rows sum to 1
         perf = [self.performance.get(c.model_id) for c in champions]
         sharpe = np.array([sharpe_evidence(p.sharpe, p.n, clip=self.sharpe_clip) for p in perf])
         mean_return = np.array([shrunk(p.mean_return, p.n) for p in perf])
+        regimes, mix = self._regime_weights(snap, rows, sharpe)  # (n, k), rows sum to 1
         batch_p = (mix * p_batch).sum(axis=1)
         batch_sharpe, batch_mean = mix @ sharpe, mix @ mean_return
         served_at = datetime.now(UTC)
@@ -208,17 +208,41 @@ class ModelServingService:
             out.append(self._prediction(*args, weights, strategy, regimes[i], served_at, versions))
         return out
 
-    def _regime_weights(self, snap: ChampionSet, rows) -> tuple[list[str | None], np.ndarray]:
-        ids = [c.model_id for c in snap]
-        if not set(snap.feature_names) >= _REGIME_FEATURES:
-            return [None] * len(rows), np.full((len(rows), len(ids)), 1.0 / len(ids))
-        regimes, mix = [], np.empty((len(rows), len(ids)))
-        for i, row in enumerate(rows):
-            view = self.regime.classify(row)
-            w = np.array([view.weights.get(m, 0.0) for m in ids])
-            total = w.sum()
-            mix[i] = w / total if total > 0 else 1.0 / len(ids)
-            regimes.append(view.regime)
+    def _regime_weights(
+        self, snap: ChampionSet, rows, sharpe: np.ndarray
+    ) -> tuple[list[str | None], np.ndarray]:
+        """Each row's weight of each champion: the specialists share theirs by the row's
+        regime; a model that is no regime's specialist (a team's, on the same features) is a
+        group of its own; the groups are weighted by their recent realised record (the
+        ensemble rule). A regime is named only when specialists serve."""
+        champions = list(snap)
+        special = np.array([c.regime is not None for c in champions])
+        if not special.any() or not set(snap.feature_names) >= _REGIME_FEATURES:
+            regimes = [None] * len(rows)
+            specialist_mix = np.full((len(rows), int(special.sum())), 1.0 / max(special.sum(), 1))
+        else:
+            ids = [c.model_id for c in champions if c.regime is not None]
+            regimes, specialist_mix = [], np.empty((len(rows), len(ids)))
+            for i, row in enumerate(rows):
+                view = self.regime.classify(row)
+                w = np.array([view.weights.get(m, 0.0) for m in ids])
+                total = w.sum()
+                specialist_mix[i] = w / total if total > 0 else 1.0 / len(ids)
+                regimes.append(view.regime)
+        mix = np.zeros((len(rows), len(champions)))
+        if special.all():
+            mix[:, special] = specialist_mix
+            return regimes, mix
+        others = np.flatnonzero(~special)
+        for i in range(len(rows)):
+            groups = {str(j): float(sharpe[j]) for j in others}
+            if special.any():
+                groups["specialists"] = float(specialist_mix[i] @ sharpe[special])
+            w = ensemble_weights(groups, temperature=self.temperature, clip=self.sharpe_clip)
+            for j in others:
+                mix[i, j] = w[str(j)]
+            if special.any():
+                mix[i, special] = w["specialists"] * specialist_mix[i]
         return regimes, mix
 
     def _online(self, symbol: str, row, snap: ChampionSet) -> tuple[CachedSession, float] | None:

@@ -34,10 +34,15 @@ class Endpoints(ClientBase):
         features: Mapping[str, float] | None = None,
         bars: Any = None,
         strategy: str | None = None,
+        model_id: str | None = None,
     ) -> Prediction:
         """One prediction from ``features`` (the model's feature names) or daily ``bars``
-        (``[{date, close, open?, high?, low?, volume?}, ...]`` or a DataFrame, oldest first)."""
-        return self._one(calls.predict(symbol, features=features, bars=bars, strategy=strategy))
+        (``[{date, close, open?, high?, low?, volume?}, ...]`` or a DataFrame, oldest first);
+        with ``model_id``, that registered model answers alone (on its own features)."""
+        call = calls.predict(
+            symbol, features=features, bars=bars, strategy=strategy, model_id=model_id
+        )
+        return self._one(call)
 
     def predict_many(
         self, requests: Sequence[Any], *, strategy: str | None = None

@@ -111,6 +111,7 @@ def prediction_body(
     features: Mapping[str, Any] | None = None,
     bars: Any = None,
     strategy: str | None = None,
+    model_id: str | None = None,
 ) -> dict[str, Any]:
     if (features is None) == (bars is None):
         raise _invalid("pass exactly one of features= or bars=")
@@ -121,6 +122,10 @@ def prediction_body(
         body["bars"] = bars_body(bars)
     if strategy is not None:
         body["strategy"] = strategy
+    if model_id is not None:
+        if not isinstance(model_id, str) or not model_id:
+            raise _invalid(f"model_id must be a non-empty string, got {model_id!r}")
+        body["model_id"] = model_id
     return body
 
 
@@ -134,8 +139,11 @@ def predict(
     features: Mapping[str, Any] | None = None,
     bars: Any = None,
     strategy: str | None = None,
+    model_id: str | None = None,
 ) -> Call:
-    sent = prediction_body(symbol, features=features, bars=bars, strategy=strategy)
+    sent = prediction_body(
+        symbol, features=features, bars=bars, strategy=strategy, model_id=model_id
+    )
     # Not idempotent: a prediction served twice is recorded and streamed twice.
     return Call("POST", f"{API}/predictions", json=sent, parse=lambda b: _prediction(b, sent))
 
@@ -147,11 +155,13 @@ def _item(item: Any, strategy: str | None) -> dict[str, Any]:
             features=item.get("features"),
             bars=item.get("bars"),
             strategy=item.get("strategy", strategy),
+            model_id=item.get("model_id"),
         )
     if isinstance(item, tuple) and len(item) == 2:
         return prediction_body(item[0], features=item[1], strategy=strategy)
     raise _invalid(
-        "each request is a (symbol, features) pair or a {symbol, features | bars} object, "
+        "each request is a (symbol, features) pair or a {symbol, features | bars, model_id?} "
+        "object, "
         f"got {type(item).__name__}"
     )
 

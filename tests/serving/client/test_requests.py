@@ -66,6 +66,16 @@ def test_batches_are_split_at_the_servers_limit_in_order():
         calls.predict_many(["AAA"])
 
 
+def test_a_model_id_asks_that_model_alone_and_is_checked_before_sending():
+    body = calls.predict("AAA", bars=[{"date": "2026-01-02", "close": 1.0}], model_id="team_gru")
+    assert body.json["model_id"] == "team_gru"
+    assert "model_id" not in calls.predict("AAA", features={"x": 1.0}).json  # the ensemble
+    batch = calls.predict_many([{"symbol": "BBB", "features": {"x": 1}, "model_id": "m"}])
+    assert batch[0].json["requests"][0]["model_id"] == "m"
+    with pytest.raises(ValidationError, match="model_id must be a non-empty string"):
+        calls.predict("AAA", features={"x": 1.0}, model_id="")
+
+
 def test_only_reads_and_outcomes_are_idempotent():
     assert calls.get("/models").idempotent
     assert all(c.idempotent for c in calls.post_outcomes([{"trade_id": "t"}]))
