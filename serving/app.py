@@ -99,7 +99,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.definitions = {}  # a champion version's definition, read once (see routers/models)
     state.feedback, state.hub = feedback, hub
 
-    holder = ChampionHolder(registry, model_ids=tuple(settings.serving_models))
+    ensemble = settings.serving_models
+    if ensemble is None:
+        from online_learning.configuration import load_configuration
+
+        ensemble = load_configuration().ensemble
+    holder = ChampionHolder(registry, model_ids=tuple(ensemble))
     service = ModelServingService(
         holder=holder,
         sessions=feedback,

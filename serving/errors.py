@@ -60,6 +60,7 @@ def _table() -> tuple[tuple[type[BaseException], int], ...]:
     ]
     pairs += [
         (prediction.NoChampions, 503),
+        (prediction.NoEnsemble, 422),
         (prediction.UnknownModel, 404),
         (prediction.InsufficientBars, 422),
         (prediction.InvalidBars, 422),

@@ -13,7 +13,9 @@ the API alike. Its own variables (prefix ``ONLINE_LEARNING_``):
 - ``ONLINE_LEARNING_REGISTRY_POLL_S`` (5): seconds between two reads of the champion aliases
   (the hot swap; with a broker the ``model-updates`` events swap at once, the poll catches an
   alias moved without an event, such as ``online-learning rollback``);
-- ``ONLINE_LEARNING_SERVING_MODELS``: the models served (the three regime specialists);
+- ``ONLINE_LEARNING_SERVING_MODELS``: the models of the served ensemble, a JSON list (default:
+  the configured models that read rows of the built-in features; ``[]``: no ensemble, each
+  prediction names its ``model_id``);
 - ``ONLINE_LEARNING_MICRO_BATCH_MS`` (see :mod:`serving.batcher`);
 - ``ONLINE_LEARNING_MAX_BODY_BYTES`` (16 MiB), ``ONLINE_LEARNING_MAX_HEADER_COUNT`` (100) and
   ``ONLINE_LEARNING_MAX_HEADER_BYTES`` (32 KiB): larger requests answer 413 and 431;
@@ -30,7 +32,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from online_learning.settings import Settings
-from online_learning.specialists import SPECIALISTS
 from serving.auth import ApiKeys
 
 #: Every HTTP route lives under this prefix.
@@ -50,7 +51,8 @@ class ServingSettings(Settings):
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=16 * 1024 * 1024)
     strategy: Strategy = "ensemble"
     registry_poll_s: float = Field(default=5.0, gt=0, le=3600)
-    serving_models: tuple[str, ...] = tuple(SPECIALISTS)
+    #: None: the configuration's ensemble (:attr:`Configuration.ensemble`).
+    serving_models: tuple[str, ...] | None = None
     #: Window in which concurrent single predictions are collected into one batched forward
     #: (0: only those that arrive in the same event-loop turn; negative: no micro-batching).
     micro_batch_ms: float = Field(default=0.0, le=50)

@@ -55,6 +55,25 @@ class Configuration:
     def ids(self) -> tuple[str, ...]:
         return tuple(self.models)
 
+    @property
+    def ensemble(self) -> tuple[str, ...]:
+        """The models the served ensemble is made of by default: the networks that read rows
+        of the built-in features (one batched forward, the regime weighting). A model on its
+        own features or sequences is asked for by its id.
+
+        Examples
+        --------
+        >>> load_configuration(BUILTIN_CONFIGURATION).ensemble
+        ('bull_specialist', 'bear_specialist', 'sideways_specialist')
+        """
+        return tuple(
+            model_id
+            for model_id, table in self.models.items()
+            if table.network is not None
+            and table.features == "builtin"
+            and table.sequence_length is None
+        )
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.models)
 

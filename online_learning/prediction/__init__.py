@@ -15,6 +15,7 @@ from online_learning.prediction.errors import (
     InvalidFeatures,
     InvalidSymbol,
     NoChampions,
+    NoEnsemble,
     UnknownModel,
 )
 from online_learning.prediction.records import Component, Prediction, SessionInfo
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidSymbol",
     "ModelServingService",
     "NoChampions",
+    "NoEnsemble",
     "Prediction",
     "SessionInfo",
     "UnknownModel",

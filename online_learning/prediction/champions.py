@@ -19,7 +19,12 @@ import torch
 from torch import nn
 
 from online_learning.errors import OnlineLearningError
-from online_learning.prediction.errors import ChampionLoadError, NoChampions, UnknownModel
+from online_learning.prediction.errors import (
+    ChampionLoadError,
+    NoChampions,
+    NoEnsemble,
+    UnknownModel,
+)
 from online_learning.prediction.stacked import StackedForward
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import SPECIALISTS, regime_of
@@ -139,7 +144,8 @@ class ChampionHolder:
     registry : ModelRegistry
         Where the champions are read from (MLflow in production).
     model_ids : sequence of str, optional
-        The specialists to serve; the three regime specialists by default.
+        The models of the ensemble; the three regime specialists by default. Empty: no
+        ensemble is served (every prediction names its model; :class:`NoEnsemble`).
 
     Thread-safe: one refresh runs at a time (a lock), readers call :meth:`snapshot`, which
     returns the current immutable set without locking.
@@ -169,8 +175,8 @@ class ChampionHolder:
 
     def __init__(self, registry: ModelRegistry, model_ids: Sequence[str] | None = None) -> None:
         ids = tuple(SPECIALISTS) if model_ids is None else tuple(model_ids)
-        if not ids or len(set(ids)) != len(ids):
-            raise ValueError(f"model_ids must be distinct and not empty, got {ids!r}")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"model_ids must be distinct, got {ids!r}")
         self.registry = registry
         self.model_ids = ids
         self._set = ChampionSet({})
@@ -178,12 +184,22 @@ class ChampionHolder:
 
     @property
     def loaded(self) -> bool:
-        """True once at least one champion is being served."""
-        return len(self._set) > 0
+        """True once at least one champion is being served (always, with no ensemble)."""
+        return len(self._set) > 0 or not self.model_ids
+
+    @property
+    def current(self) -> ChampionSet:
+        """The champions serving now, possibly none (never raises)."""
+        return self._set
 
     def snapshot(self) -> ChampionSet:
         """The champions serving now; :class:`NoChampions` before any was loaded."""
         current = self._set
+        if not self.model_ids:
+            raise NoEnsemble(
+                "no ensemble is served (no configured model reads the built-in feature rows): "
+                "name the model with model_id"
+            )
         if not current.champions:
             raise NoChampions(
                 f"no champion of {', '.join(self.model_ids)} is loaded; "
@@ -199,7 +215,7 @@ class ChampionHolder:
         others are loaded and served then: the caller decides whether to go on).
         """
         self._refresh(self.model_ids)
-        if not self._set.champions:
+        if not self._set.champions and self.model_ids:
             raise NoChampions(
                 f"the registry has no champion of {', '.join(self.model_ids)}; "
                 "bootstrap them with `online-learning train`"

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidFeatures",
     "InvalidSymbol",
     "NoChampions",
+    "NoEnsemble",
     "UnknownModel",
 ]
 
@@ -106,6 +107,11 @@ class UnknownModel(OnlineLearningError, LookupError):
 
 class NoChampions(ModelNotFoundError):
     """None of the specialists has a ``champion`` version to serve."""
+
+
+class NoEnsemble(OnlineLearningError, ValueError):
+    """No ensemble is served (no configured model reads the built-in feature rows): a
+    prediction must name its ``model_id``."""
 
 
 class ChampionLoadError(OnlineLearningError):

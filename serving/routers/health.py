@@ -30,7 +30,7 @@ async def ready(request: Request):
             status_code=503,
             headers={"Retry-After": "5"},
         )
-    versions = state.holder.snapshot().versions
+    versions = state.holder.current.versions
     return {"status": "ready", "champions": {k: str(v) for k, v in versions.items()}}
 
 

@@ -30,7 +30,7 @@ def _feature_names(request: Request) -> list[str]:
     holder = getattr(request.app.state, "holder", None)
     if holder is None or not getattr(request.app.state, "ready", False):
         return []
-    return list(holder.snapshot().feature_names)
+    return list(holder.current.feature_names)
 
 
 def registered_model(model_id: Annotated[ModelId, Path()], known: Known) -> str:

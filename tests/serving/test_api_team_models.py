@@ -155,3 +155,31 @@ def test_a_teams_model_in_the_ensemble_is_weighted_by_its_realised_record(
     assert weights["team_mlp"] > weights["bull_specialist"] > 0
     assert body["regime"] == "bull"
     assert sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_a_configuration_of_sequence_models_only_serves_each_by_its_id(
+    team_gru, make_client, tmp_path, monkeypatch
+):
+    config = tmp_path / "online-learning.toml"
+    config.write_text(
+        "[models.team_gru]\n"
+        'network = "acme_models.nets:make_gru"\n'
+        'features = "acme_models.features:momentum"\n'
+        "sequence_length = 10\n"
+    )
+    monkeypatch.setenv("ONLINE_LEARNING_CONFIG", str(config))
+    with make_client(serving_models=None) as client:  # the ensemble the configuration makes
+        assert client.get("/api/v1/ready").status_code == 200  # nothing to wait for
+        ensemble = client.post(
+            "/api/v1/predictions", json={"symbol": "AAPL", "bars": _bars("AAPL", 80)},
+            headers=bearer(AGENT),
+        )  # fmt: skip
+        assert ensemble.status_code == 422
+        assert "no ensemble is served" in ensemble.json()["detail"]
+        assert "model_id" in ensemble.json()["detail"]
+        named = client.post(
+            "/api/v1/predictions",
+            json={"symbol": "AAPL", "bars": _bars("AAPL", 80), "model_id": team_gru},
+            headers=bearer(AGENT),
+        )
+        assert named.status_code == 200, named.text
