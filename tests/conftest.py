@@ -19,6 +19,29 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+#: What the command line's global options write into the environment of its process.
+_CLI_ENVIRONMENT = (
+    "ONLINE_LEARNING_HOME",
+    "ONLINE_LEARNING_CONFIG",
+    "MLFLOW_TRACKING_URI",
+    "ONLINE_LEARNING_DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+)
+
+
+@pytest.fixture(autouse=True)
+def _cli_environment():
+    """Each test ends with the environment it started with: a command run in process
+    (``--config``, ``--home``, ...) sets variables that would otherwise reach later tests."""
+    before = {name: os.environ.get(name) for name in _CLI_ENVIRONMENT}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def _migrated_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its schema migrated, created once per session.
