@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -94,8 +94,7 @@ def create_store_engine(url: URL) -> Engine:
         path = Path(url.database).expanduser()
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Owner-only from its first byte (SQLite gives its WAL and journal the same mode).
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            _create_owner_only(path)
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror}") from exc
         engine = sa.create_engine(
@@ -103,6 +102,17 @@ def create_store_engine(url: URL) -> Engine:
         )
     _take_over_sqlite_transactions(engine)
     return engine
+
+
+def _create_owner_only(path: Path) -> None:
+    # Owner-only from its first byte (SQLite gives its WAL and journal the same mode).
+    # Only a file that does not exist yet is opened here: closing any descriptor of the
+    # database drops every POSIX lock this process's SQLite connections hold on it, and
+    # another process closing its last connection would then checkpoint and delete the WAL
+    # under them (SQLite's "How To Corrupt An SQLite Database File", 2.2): commits lost,
+    # then "database disk image is malformed".
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _take_over_sqlite_transactions(engine: Engine) -> None:

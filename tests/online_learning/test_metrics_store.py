@@ -463,6 +463,37 @@ def test_an_updater_and_a_relay_thread_share_one_sqlite_file(tmp_path) -> None:
     store.dispose()
 
 
+def test_opening_the_store_again_keeps_the_locks_of_open_connections(tmp_path) -> None:
+    # Opening and closing a descriptor of the database outside SQLite drops this process's
+    # locks on it; another process closing its last connection then deleted the WAL under the
+    # open one: its commits vanished and later reads said "database disk image is malformed".
+    url = f"sqlite:///{tmp_path / 'metrics.db'}"
+    first = MetricsStore(url)
+    first.migrate()
+    first.record_update(_record("job-0", hours=0), [])
+    MetricsStore(url).engine.dispose()  # a second store of the same process, as tasks open
+
+    def in_another_process(job_id: str, hours: int) -> None:
+        code = (
+            "from tests.online_learning.test_metrics_store import MetricsStore, _record\n"
+            f"store = MetricsStore({url!r})\n"
+            f"store.record_update(_record({job_id!r}, hours={hours}), [])\n"
+            "store.dispose()\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+    in_another_process("job-1", 1)
+    first.record_update(_record("job-2", hours=2), [])
+    in_another_process("job-3", 3)
+    first.dispose()
+
+    store = MetricsStore(url)
+    assert sorted(r.job_id for r in store.update_history()) == [f"job-{i}" for i in range(4)]
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    store.dispose()
+
+
 def test_bad_urls_and_unreachable_servers_raise_store_error_without_password() -> None:
     with pytest.raises(StoreError, match="not a database URL"):
         MetricsStore("metrics.db")
