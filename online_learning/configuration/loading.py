@@ -57,9 +57,9 @@ class Configuration:
 
     @property
     def ensemble(self) -> tuple[str, ...]:
-        """The models the served ensemble is made of by default: the networks that read rows
-        of the built-in features (one batched forward, the regime weighting). A model on its
-        own features or sequences is asked for by its id.
+        """The models the served ensemble is made of by default: the networks and estimators
+        that read rows of the built-in features (the specialists in one batched forward, the
+        regime weighting). A model on its own features or sequences is asked for by its id.
 
         Examples
         --------
@@ -69,9 +69,7 @@ class Configuration:
         return tuple(
             model_id
             for model_id, table in self.models.items()
-            if table.network is not None
-            and table.features == "builtin"
-            and table.sequence_length is None
+            if table.features == "builtin" and table.sequence_length is None
         )
 
     def __iter__(self) -> Iterator[str]:

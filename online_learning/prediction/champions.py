@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from online_learning.errors import OnlineLearningError
+from online_learning.models.estimator import ContractEstimator
 from online_learning.prediction.errors import (
     ChampionLoadError,
     NoChampions,
@@ -38,7 +39,7 @@ class Champion:
 
     model_id: str
     version: str
-    model: nn.Module
+    model: nn.Module | ContractEstimator
     feature_names: tuple[str, ...]
     regime: str | None = None
 
@@ -47,6 +48,8 @@ class Champion:
 
         Thread-safe: the model is in eval mode and is only read (no train/eval toggling).
         """
+        if not isinstance(self.model, nn.Module):  # an estimator: p_up is its answer
+            return self.model.predict_proba(rows).astype(np.float64)
         with torch.inference_mode():
             output = self.model(torch.from_numpy(rows))
             to_p_up = getattr(self.model, "p_up", None)  # the contract's output rule

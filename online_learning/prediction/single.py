@@ -25,6 +25,7 @@ from torch import nn
 from online_learning.data.base import DATE, SYMBOL
 from online_learning.errors import ModelNotFoundError, OnlineLearningError
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator
 from online_learning.models.feature_functions import FeatureFunction
 from online_learning.models.inputs import inputs
 from online_learning.prediction.bars import MAX_BARS, bars_frame
@@ -45,7 +46,7 @@ class ServedModel:
 
     model_id: str
     version: str
-    model: nn.Module
+    model: nn.Module | ContractEstimator
     definition: ModelDefinition
     features: FeatureFunction
     bars_needed: int
@@ -86,6 +87,8 @@ class ServedModel:
         return built.x, row
 
     def p_up(self, x: np.ndarray) -> np.ndarray:
+        if not isinstance(self.model, nn.Module):  # an estimator: p_up is its answer
+            return self.model.predict_proba(x).astype(np.float64)
         with torch.inference_mode():
             return self.model.p_up(self.model(torch.from_numpy(x))).numpy().astype(np.float64)
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from online_learning.ewc import EWCState
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator
 
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
@@ -25,7 +26,7 @@ class LoadedModel:
 
     model_id: str
     version: str
-    model: nn.Module
+    model: nn.Module | ContractEstimator
     ewc_state: EWCState | None
     tags: dict[str, str] = field(default_factory=dict)
     definition: ModelDefinition | None = None
@@ -68,7 +69,7 @@ class ModelRegistry(Protocol):
         self,
         *,
         model_id: str,
-        model: nn.Module,
+        model: nn.Module | ContractEstimator,
         ewc_state: EWCState | None,
         params: Mapping[str, object],
         metrics: Mapping[str, float],

@@ -23,6 +23,7 @@ from torch import nn
 from online_learning.errors import ModelNotFoundError
 from online_learning.ewc import EWCState
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -48,7 +49,7 @@ class RunRecord:
 
 @dataclass
 class _Version:
-    model: nn.Module
+    model: nn.Module | ContractEstimator
     ewc_state: EWCState | None
     run_id: str
     tags: dict[str, str] = field(default_factory=dict)
@@ -151,7 +152,7 @@ class InMemoryRegistry:
         self,
         *,
         model_id: str,
-        model: nn.Module,
+        model: nn.Module | ContractEstimator,
         ewc_state: EWCState | None,
         params: Mapping[str, object],
         metrics: Mapping[str, float],

@@ -11,6 +11,7 @@ version it pointed to gets the ``previous-champion`` alias, and the new version 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -30,6 +31,7 @@ from online_learning.errors import ModelNotFoundError, RegistryError
 from online_learning.ewc import EWCState
 from online_learning.models.code import team_code_paths
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator, flavor_of
 from online_learning.registry.base import (
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
@@ -40,7 +42,40 @@ from online_learning.registry.base import (
 
 EWC_ARTIFACT = "ewc/ewc_state.pt"
 DEFINITION_ARTIFACT = "definition/definition.json"
+#: An estimator's output scale and flavour (its definition says the rest).
+ESTIMATOR_ARTIFACT = "estimator/contract.json"
 _PIP_REQUIREMENTS = [f"torch=={torch.__version__.split('+')[0]}", "numpy"]
+
+
+def _requirement(distribution: str) -> str:
+    return f"{distribution}=={importlib.metadata.version(distribution)}"
+
+
+def _log_estimator(model: ContractEstimator, definition: ModelDefinition | None, **kwargs):
+    """Log the team's estimator with MLflow's own flavour for it (``mlflow.pyfunc`` loads it
+    anywhere); its output scale goes beside it."""
+    flavor = flavor_of(model.estimator)
+    requirements = ["numpy", _requirement("scikit-learn")]
+    if flavor == "lightgbm":
+        import mlflow.lightgbm as flavor_module
+
+        requirements.append(_requirement("lightgbm"))
+    else:
+        import mlflow.sklearn as flavor_module
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / Path(ESTIMATOR_ARTIFACT).name
+        local.write_text(json.dumps({"flavor": flavor, "target_scale": model.target_scale}))
+        mlflow.log_artifact(str(local), artifact_path=str(Path(ESTIMATOR_ARTIFACT).parent))
+    return flavor_module.log_model(
+        model.estimator,
+        name="model",
+        pip_requirements=requirements,
+        # skops (MLflow's default here) loads only the types it is told to trust, never
+        # arbitrary code; those of the estimator we fitted are the ones it needs.
+        skops_trusted_types=_types_to_trust(model.estimator),
+        code_paths=team_code_paths(definition) if definition else None,
+        **kwargs,
+    )
 
 
 @contextlib.contextmanager
@@ -200,15 +235,21 @@ class MlflowRegistry:
                 raise ModelNotFoundError(f"model {model_id!r} has no version {version}") from exc
             raise RegistryError(f"could not read {model_id} v{version}: {exc}") from exc
         self._activate()
-        try:
-            model = mlflow.pytorch.load_model(f"models:/{model_id}/{version}")
-        except (MlflowException, OSError) as exc:
-            raise RegistryError(f"could not load {model_id} v{version}: {exc}") from exc
         with tempfile.TemporaryDirectory() as tmp:
             path = self._artifact(info.run_id, EWC_ARTIFACT, tmp)
             ewc_state = None if path is None else EWCState.load(path)
             path = self._artifact(info.run_id, DEFINITION_ARTIFACT, tmp)
             definition = None if path is None else ModelDefinition.from_json(path.read_text())
+            path = self._artifact(info.run_id, ESTIMATOR_ARTIFACT, tmp)
+            contract = None if path is None else json.loads(path.read_text())
+        uri = f"models:/{model_id}/{version}"
+        try:
+            if contract is None:
+                model = mlflow.pytorch.load_model(uri)
+            else:
+                model = _load_estimator(uri, contract, definition)
+        except (MlflowException, OSError, ImportError) as exc:
+            raise RegistryError(f"could not load {model_id} v{version}: {exc}") from exc
         return LoadedModel(
             model_id=model_id,
             version=str(version),
@@ -234,7 +275,7 @@ class MlflowRegistry:
         self,
         *,
         model_id: str,
-        model: nn.Module,
+        model: nn.Module | ContractEstimator,
         ewc_state: EWCState | None,
         params: Mapping[str, object],
         metrics: Mapping[str, float],
@@ -270,14 +311,17 @@ class MlflowRegistry:
                             local.write_text(definition.to_json())
                             mlflow.log_artifact(str(local), artifact_path="definition")
                     with _quiet():
-                        info = mlflow.pytorch.log_model(
-                            model,
-                            name="model",
-                            registered_model_name=model_id,
-                            pip_requirements=_PIP_REQUIREMENTS,
-                            serialization_format="pickle",
-                            code_paths=team_code_paths(definition) if definition else None,
-                        )
+                        if isinstance(model, ContractEstimator):
+                            info = _log_estimator(model, definition, registered_model_name=model_id)
+                        else:
+                            info = mlflow.pytorch.log_model(
+                                model,
+                                name="model",
+                                registered_model_name=model_id,
+                                pip_requirements=_PIP_REQUIREMENTS,
+                                serialization_format="pickle",
+                                code_paths=team_code_paths(definition) if definition else None,
+                            )
                     version = str(info.registered_model_version)
                     for key, value in tags.items():
                         self.client.set_model_version_tag(model_id, version, key, str(value))
@@ -322,6 +366,29 @@ class MlflowRegistry:
         except MlflowException as exc:
             raise RegistryError(f"could not roll back {model_id}: {exc}") from exc
         return Promotion(model_id, previous, current)
+
+
+def _types_to_trust(estimator: object) -> list[str]:
+    from skops.io import dumps, get_untrusted_types
+
+    return get_untrusted_types(data=dumps(estimator))
+
+
+def _load_estimator(
+    uri: str, contract: dict, definition: ModelDefinition | None
+) -> ContractEstimator:
+    if definition is None:
+        raise OSError(f"{uri} is an estimator registered without its definition")
+    if contract.get("flavor") == "lightgbm":
+        import mlflow.lightgbm as flavor_module
+    else:
+        import mlflow.sklearn as flavor_module
+    return ContractEstimator(
+        flavor_module.load_model(uri),
+        feature_names=definition.feature_names,
+        target=definition.target,
+        target_scale=float(contract.get("target_scale", 1.0)),
+    )
 
 
 def _is_number(value: object) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from torch import nn
 
 from online_learning.ewc import EWCState
+from online_learning.models.estimator import ContractEstimator
 from online_learning.registry.base import LoadedModel, ModelRegistry
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityReport
@@ -82,13 +83,14 @@ class Attempt:
     def promote(
         self,
         registry: ModelRegistry,
-        candidate: nn.Module,
+        candidate: nn.Module | ContractEstimator,
         training: TrainingReport,
         stability: StabilityReport,
-        state: EWCState,
+        state: EWCState | None,
         fisher_weight: float,
     ) -> UpdateSuccess:
-        """Register the candidate with its EWC state and make it the champion."""
+        """Register the candidate with its EWC state (an estimator has none) and make it the
+        champion."""
         config = self.config
         with self.step("registry"):
             record = registry.log_candidate(
@@ -112,8 +114,8 @@ class Attempt:
             promotion = registry.promote(model_id=config.model_id, version=record.version)
         return UpdateSuccess(
             **self.common(stability),
-            fisher_stats=state.stats(),
-            weight_change=self.measured["weight_change"],
+            fisher_stats=state.stats() if state is not None else {},
+            weight_change=float(self.measured.get("weight_change", math.nan)),
             **gate_fields(stability, config, self.measured),
             fisher_weight=fisher_weight,
             version=promotion.version,

@@ -21,6 +21,7 @@ from online_learning.ewc import EWCState, compute_fisher_information
 from online_learning.execution import position_from_p_up
 from online_learning.models.dataset import load_dataset
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator, build_estimator
 from online_learning.models.feature_functions import FeatureFunction
 from online_learning.models.network import build_network, loss_name
 from online_learning.registry.base import ModelRegistry
@@ -55,14 +56,15 @@ def fit_model(
     fisher_decay: float = 0.5,
     min_rows: int = 50,
     where: str = "",
-) -> tuple[nn.Module, EWCState, dict[str, object], ModelDefinition]:
+) -> tuple[nn.Module | ContractEstimator, EWCState | None, dict[str, object], ModelDefinition]:
     """Train the model of ``definition`` from scratch on its labelled days in ``[start, end]``
     (of its regime and symbols).
 
     A team's feature function is checked for look-ahead on the fetched prices first, and its
     network's output against its target. Returns the model, its initial EWC state (Fisher on
-    the training rows, anchored at the trained weights), a summary and the definition with
-    the feature names the features produced. ``where`` says where the model was configured
+    the training rows, anchored at the trained weights; None for an estimator, which is
+    fitted on the rows instead), a summary and the definition with the feature names the
+    features produced. ``where`` says where the model was configured
     (``"<file>: [models.<id>]"``): a problem of its network or features names it.
     """
     features = FeatureFunction(definition.features, where=f"{where} features" if where else "")
@@ -80,6 +82,21 @@ def fit_model(
             f"needs {min_rows}"
         )
     x, y = dataset.inputs(rows).x, rows["target"].to_numpy()
+    if definition.kind == "estimator":
+        model = build_estimator(
+            definition, seed=seed, where=f"{where} estimator" if where else ""
+        ).fit(x, y)
+        p_up = model.predict_proba(x)
+        summary = {
+            "n_train": len(rows),
+            "train_loss": model.loss(x, y),
+            "train_sharpe": sharpe_ratio(_in_sample_returns(model, x, rows)),
+            "start": rows["date"].min().date().isoformat(),
+            "end": rows["date"].max().date().isoformat(),
+            "regime": definition.regime,
+            "non_finite": not np.isfinite(p_up).all(),
+        }
+        return model, None, summary, definition
     torch.manual_seed(seed)
     model = build_network(definition, where=f"{where} network" if where else "")
     report = train_from_scratch(
@@ -130,7 +147,7 @@ def train_and_register(
         seed=seed,
         where=where,
     )
-    if summary["non_finite"] or not state.is_finite():
+    if summary["non_finite"] or (state is not None and not state.is_finite()):
         raise DataError(f"training {model_id} from scratch produced non-finite values")
     tags = {
         "kind": "full_retrain",
@@ -158,7 +175,7 @@ def train_and_register(
             "train_loss": float(summary["train_loss"]),
             "train_sharpe": float(summary["train_sharpe"]),
             "n_train": float(summary["n_train"]),
-            **state.stats(),
+            **(state.stats() if state is not None else {}),
         },
         tags=tags,
         register=True,
@@ -178,7 +195,9 @@ def train_and_register(
     )
 
 
-def _in_sample_returns(model: nn.Module, x: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+def _in_sample_returns(
+    model: nn.Module | ContractEstimator, x: np.ndarray, rows: pd.DataFrame
+) -> np.ndarray:
     """Per-row gross returns of ``model``'s positions at ``same-close``: the training Sharpe of
     a retrain, an in-sample diagnostic only (decisions price at the executable timing)."""
     position = position_from_p_up(model.predict_proba(x).astype(np.float64))

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ from online_learning.errors import ConfigError
 from online_learning.ewc import EWCPenalty, EWCState, compute_fisher_information
 from online_learning.models import parameters_finite, relative_change
 from online_learning.models.definition import ModelDefinition
+from online_learning.models.estimator import ContractEstimator, build_estimator
 from online_learning.models.network import loss_name
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import regime_of
@@ -124,6 +126,11 @@ class OnlineLearner:
         try:
             self._check_window(attempt)
             self._wait_for_new_days(attempt)
+            if attempt.champion.definition.kind == "estimator":
+                policy = (definition or attempt.champion.definition).policy
+                candidate, training = self._fit_estimator(attempt, policy)
+                stability = self._judge(attempt, candidate)
+                return self._promote(attempt, candidate, training, stability, None, 0.0)
             candidate, training = self._train(attempt)
             stability = self._judge(attempt, candidate)
             state, weight = self._consolidate(attempt, candidate)
@@ -204,13 +211,7 @@ class OnlineLearner:
         """Fine-tune a copy of the champion with the EWC penalty; reject a candidate whose
         training diverged or moved the weights too far to be an increment."""
         config, champion, window = attempt.config, attempt.champion, attempt.window
-        if len(window.train) < config.min_train_samples:
-            self._reject(
-                attempt,
-                "insufficient_training_data",
-                f"{len(window.train)} training rows in regime {attempt.regime!r}, "
-                f"need {config.min_train_samples}",
-            )
+        self._require_training_rows(attempt)
         target = attempt.champion.definition.target
         x, y = window.inputs(window.train), window.labels(window.train)
         torch.manual_seed(config.seed)
@@ -273,6 +274,35 @@ class OnlineLearner:
                 f"(limit {config.max_weight_change})",
             )
         return candidate, report
+
+    def _fit_estimator(
+        self, attempt: Attempt, policy: str
+    ) -> tuple[ContractEstimator, TrainingReport]:
+        """An estimator's candidate: refitted from scratch on the window (``retrain``) or the
+        champion continued on it (``warm_start``); rejected if it predicts non-finite."""
+        config, champion, window = attempt.config, attempt.champion, attempt.window
+        self._require_training_rows(attempt)
+        definition = champion.definition
+        x, y = window.inputs(window.train), window.labels(window.train)
+        self._say(f"{config.model_id}: {policy} of the estimator on {len(x)} rows")
+        with attempt.step("training"):
+            fresh = build_estimator(definition, seed=config.seed)
+            if policy == "warm_start":
+                candidate = champion.model.continued(x, y, fresh=fresh.estimator)
+            elif policy == "retrain":
+                candidate = fresh.fit(x, y)
+            else:
+                raise ConfigError(
+                    f"{config.model_id}: policy {policy!r} needs a network; an estimator: "
+                    "retrain or warm_start"
+                )
+            p_up = candidate.predict_proba(x)
+        if not np.isfinite(p_up).all():
+            self._reject(attempt, "non_finite", "the candidate predicts non-finite values")
+        with attempt.step("training"):
+            loss_before, loss_after = champion.model.loss(x, y), candidate.loss(x, y)
+        attempt.measured.update(train_loss_champion=loss_before, train_loss_candidate=loss_after)
+        return candidate, TrainingReport(steps=1, epoch_losses=[loss_after])
 
     def _judge(self, attempt: Attempt, candidate: nn.Module) -> StabilityReport:
         """Price champion and candidate on the held-out days; reject a worse candidate."""
@@ -337,6 +367,16 @@ class OnlineLearner:
         attempt.reject(self.registry, reason, *args, **extra)
 
     # -- helpers --------------------------------------------------------------------------
+    def _require_training_rows(self, attempt: Attempt) -> None:
+        config, window = attempt.config, attempt.window
+        if len(window.train) < config.min_train_samples:
+            self._reject(
+                attempt,
+                "insufficient_training_data",
+                f"{len(window.train)} training rows in regime {attempt.regime!r}, "
+                f"need {config.min_train_samples}",
+            )
+
     @staticmethod
     def _fisher_loader(window: UpdateWindow):
         target = window.target
