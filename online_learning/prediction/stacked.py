@@ -23,7 +23,7 @@ __all__ = ["StackedForward"]
 
 
 def _layers(model: nn.Module) -> list[nn.Module] | None:
-    if type(model).forward is not RegimeSpecialist.forward:
+    if getattr(type(model), "forward", None) is not RegimeSpecialist.forward:
         return None
     net = getattr(model, "net", None)
     if not isinstance(net, nn.Sequential):
