@@ -149,13 +149,14 @@ def backtest(
     *,
     overrides: dict,
 ) -> None:
-    """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain.
+    """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain
+    (a network's policies) or static, retrain and warm_start (an estimator's).
 
     Every policy updates through the production path (OnlineLearner, stability gate,
     rollback) against its own in-memory registry. Writes results.json, summary.md,
     timeline.csv and plots into --output.
     """
-    from online_learning.backtest.config import POLICIES, BacktestConfig
+    from online_learning.backtest.config import BacktestConfig
     from online_learning.backtest.environments import DEFAULT_DRIFT_SPEED, SYNTHETIC_ENVIRONMENTS
     from online_learning.backtest.faults import FAULT_KINDS, FaultPlan
     from online_learning.backtest.report import write_outputs
@@ -173,7 +174,7 @@ def backtest(
     speed = DEFAULT_DRIFT_SPEED if drift_speed is None else drift_speed
     try:
         config = BacktestConfig(
-            policies=tuple(_split(policies) or POLICIES),
+            policies=tuple(_split(policies) or _default_policies(definitions)),
             model_ids=tuple(model_ids) if model_ids else BacktestConfig().model_ids,
             update_every=update_every, update=UpdateSettings().replace(**overrides),
             drift_window=drift_window, drift_cooldown=drift_cooldown,
@@ -309,3 +310,12 @@ def _calibrate(config, names, seeds, speeds, noise_paths, workers, output: Path,
             soft_wrap=True,
         )
     console.print(f"wrote {output / 'calibration.json'}", soft_wrap=True)
+
+
+def _default_policies(definitions) -> tuple[str, ...]:
+    """Every policy of the models' kind: an estimator's when any model is one."""
+    from online_learning.backtest.config import ESTIMATOR_POLICIES, NETWORK_POLICIES
+
+    if any(d.kind == "estimator" for d in definitions):
+        return ESTIMATOR_POLICIES
+    return NETWORK_POLICIES

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from online_learning.backtest.config import (
     DEFAULT_MODEL_ID,
+    ESTIMATOR_POLICIES,
+    NETWORK_POLICIES,
     POLICIES,
     UPDATING_POLICIES,
     BacktestConfig,
@@ -37,7 +39,9 @@ from online_learning.backtest.runner import EnvironmentSpec, Suite, run_suite, s
 __all__ = [
     "DEFAULT_DRIFT_SPEED",
     "DEFAULT_MODEL_ID",
+    "ESTIMATOR_POLICIES",
     "FAULT_KINDS",
+    "NETWORK_POLICIES",
     "POLICIES",
     "SWITCH_TO",
     "SYNTHETIC_ENVIRONMENTS",

@@ -16,7 +16,11 @@ from online_learning.update.config import (
 )
 
 #: Every policy the harness knows, in the order tables and plots show them.
-POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
+POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain", "warm_start")
+#: The policies of a network, and of an estimator (``retrain``: for a network a periodic
+#: full retrain, for an estimator a refit on each scheduled update's window, gated).
+NETWORK_POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
+ESTIMATOR_POLICIES: tuple[str, ...] = ("static", "retrain", "warm_start")
 #: Policies whose models change through
 #: :class:`~online_learning.update.learner.OnlineLearner`.
 UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")
@@ -31,7 +35,9 @@ class BacktestConfig:
     Parameters
     ----------
     policies : tuple of str
-        Subset of :data:`POLICIES`; ``retrain`` is needed for the degradation relative to it.
+        Subset of :data:`POLICIES` (default: every policy of a network); those of each model's
+        kind (:data:`NETWORK_POLICIES`, :data:`ESTIMATOR_POLICIES`); ``retrain`` is needed for
+        the degradation relative to it.
     model_ids : tuple of str
         Models each policy runs. A regime specialist (``bull_specialist``, ...) trades and
         learns only the rows of its causal regime label; any other id trades every row not
@@ -76,7 +82,7 @@ class BacktestConfig:
         network on its ten features.
     """
 
-    policies: tuple[str, ...] = POLICIES
+    policies: tuple[str, ...] = NETWORK_POLICIES
     model_ids: tuple[str, ...] = (DEFAULT_MODEL_ID,)
     update_every: int = 1
     update: UpdateSettings = field(default_factory=UpdateSettings)
@@ -135,6 +141,15 @@ class BacktestConfig:
         unknown = sorted({d.model_id for d in self.definitions} - set(self.model_ids))
         if unknown:
             raise ConfigError(f"definitions of models the backtest does not run: {unknown}")
+        for definition in map(self.definition, self.model_ids):
+            allowed = ESTIMATOR_POLICIES if definition.kind == "estimator" else NETWORK_POLICIES
+            refused = [p for p in self.policies if p not in allowed]
+            if refused:
+                article = "an" if definition.kind == "estimator" else "a"
+                raise ConfigError(
+                    f"model {definition.model_id!r} is {article} {definition.kind}: policies "
+                    f"{refused} do not apply to it; choose from {list(allowed)}"
+                )
         # The drift-triggered update's window follows the product's rules too.
         self.update_config("probe", as_of=None, seed=0, policy="ewc", window=self.drift_window)
 

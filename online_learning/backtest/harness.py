@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import pickle
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from online_learning.errors import ConfigError
 from online_learning.execution import executed_returns, net_returns, position_from_p_up
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.models.dataset import load_dataset
+from online_learning.models.estimator import ContractEstimator
 from online_learning.models.inputs import Inputs
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.specialists import regime_of
@@ -194,8 +196,11 @@ class _RecordingSource:
         return frame
 
 
-def _digest_model(model: nn.Module) -> str:
+def _digest_model(model: nn.Module | ContractEstimator) -> str:
     digest = hashlib.sha256()
+    if isinstance(model, ContractEstimator):  # a fitted estimator: its pickled state
+        digest.update(pickle.dumps(model.estimator, protocol=5))
+        return digest.hexdigest()[:16]
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().numpy().tobytes())

@@ -2,15 +2,16 @@
 
 Every policy starts from the same bootstrapped champions and changes them only through the
 product's code paths: :meth:`OnlineLearner.incremental_update` (with its gate and rollback)
-for ``finetune``, ``ewc`` and ``ewc_drift``;
-:func:`~online_learning.update.bootstrap.train_and_register`
-(a full retrain, promoted without a gate, as the CLI's ``train`` does) for ``retrain``.
+for ``finetune``, ``ewc`` and ``ewc_drift`` (networks) and for ``warm_start`` and an
+estimator's ``retrain`` (the policy of its configuration: refitted on each scheduled update's
+window, gated); :func:`~online_learning.update.bootstrap.train_and_register` (a full retrain,
+promoted without a gate, as the CLI's ``train`` does) for a network's ``retrain``.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -22,6 +23,7 @@ from online_learning.backtest.faults import PRICE_FAULTS, FaultPlan, Poison
 from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.feedback.drift import CooldownPolicy, DriftMonitor
+from online_learning.models.definition import ModelDefinition
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.learner import OnlineLearner
@@ -115,11 +117,18 @@ class Policy:
         self.seed = seed
         self.trading_days = tuple(trading_days)
         self._models: dict[str, nn.Module] = {}
+        self._definitions: dict[str, ModelDefinition | None] = {}
         for model_id in config.model_ids:
             self._refresh(model_id)
 
     def _refresh(self, model_id: str) -> None:
-        self._models[model_id] = self.registry.load_champion(model_id).model
+        champion = self.registry.load_champion(model_id)
+        self._models[model_id] = champion.model
+        self._definitions[model_id] = champion.definition
+
+    def _estimator(self, model_id: str) -> bool:
+        definition = self._definitions.get(model_id)
+        return definition is not None and definition.kind == "estimator"
 
     def models(self) -> dict[str, nn.Module]:
         """The current champion of each model (read-only use: predicting)."""
@@ -226,8 +235,14 @@ class UpdatePolicy(Policy):
         learner = self.learner
         if poison is not None and poison.prices is not None:
             learner = OnlineLearner(self.registry, _CorruptedSource(self.source, poison.prices))
+        # An estimator is maintained as this policy says (retrain or warm_start).
+        definition = (
+            replace(self._definitions[model_id], policy=self.name)
+            if self._estimator(model_id)
+            else None
+        )
         outcome = learner.incremental_update(
-            config, transform_train=poison.transform if poison else None
+            config, transform_train=poison.transform if poison else None, definition=definition
         )
         if outcome.judged_through:
             self.judged_through[model_id] = date.fromisoformat(outcome.judged_through)
@@ -312,8 +327,10 @@ class DriftPolicy(UpdatePolicy):
         return records
 
 
-class RetrainPolicy(Policy):
-    """A full retrain from scratch on the last ``retrain_window`` days, every ``retrain_every``."""
+class RetrainPolicy(UpdatePolicy):
+    """A network: a full retrain from scratch on the last ``retrain_window`` days, every
+    ``retrain_every``. An estimator: refitted on the window of each scheduled update, through
+    the gate (its configuration's ``retrain``)."""
 
     def step(
         self,
@@ -324,12 +341,16 @@ class RetrainPolicy(Policy):
         faults: FaultPlan | None = None,
         env: object | None = None,
     ) -> list[PolicyUpdate]:
+        records = [
+            self._update(m, day, when, "scheduled", poison=self._poison(faults, env, m, day, when))
+            for m in self._models
+            if scheduled and self._estimator(m)
+        ]
         if day == 0 or day % self.config.retrain_every:
-            return []
+            return records
         index = self.trading_days.index(when)
         start = self.trading_days[max(index - self.config.retrain_window, 0)]
-        records = []
-        for model_id in self._models:
+        for model_id in [m for m in self._models if not self._estimator(m)]:
             try:
                 result = train_and_register(
                     registry=self.registry,
@@ -377,6 +398,7 @@ _CLASSES = {
     "ewc": UpdatePolicy,
     "ewc_drift": DriftPolicy,
     "retrain": RetrainPolicy,
+    "warm_start": UpdatePolicy,
 }
 
 

@@ -34,6 +34,7 @@ _COLOURS = {
     "ewc": "#1f77b4",
     "ewc_drift": "#2ca02c",
     "retrain": "#9467bd",
+    "warm_start": "#ff7f0e",
 }
 
 

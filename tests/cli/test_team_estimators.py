@@ -198,3 +198,36 @@ def test_an_estimator_that_does_not_fit_the_contract_is_refused_naming_the_model
     assert message in output
     assert "[models.team_lgbm]" in output
     assert MlflowRegistry.from_settings(get_settings()).champion_version("team_lgbm") is None
+
+
+def test_the_backtest_compares_an_estimators_policies_on_its_own_data(team, tmp_path):
+    out = tmp_path / "backtest"
+    result = run(
+        "backtest", "--model-id", "team_lgbm", "--start", "2019-01-02", "--data-seeds", "1",
+        "--update-every", "5", "--holdout-days", "20", "--horizon", "30", "--workers", "1",
+        "--no-plots", "--output", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "results.json").read_text())
+    [definition] = document["config"]["definitions"]
+    assert (definition["kind"], definition["entry"]) == ("estimator", "lightgbm:LGBMClassifier")
+    [environment] = document["environments"].values()
+    assert set(environment["policies"]) == {"static", "retrain", "warm_start"}
+    policies = environment["policies"]
+    # Both maintenance policies decided every scheduled update through the gate; the full
+    # retrain of a network never ran; static never changed its model.
+    for name in ("retrain", "warm_start"):
+        assert policies[name]["updates"]["mean"] > 10, policies[name]["updates"]
+        assert policies[name]["retrains"]["mean"] == 0
+    assert policies["static"]["updates"]["mean"] == 0
+    traded = policies["warm_start"]["cross_section"]["by_symbol"]
+    assert set(traded) == set(STOCKS)
+
+
+def test_a_backtest_refuses_a_networks_policy_for_an_estimator(team):
+    refused = run("backtest", "--model-id", "team_lgbm", "--policy", "static,ewc",
+                  "--no-plots")  # fmt: skip
+    assert refused.exit_code == EXIT_ERROR
+    assert "model 'team_lgbm' is an estimator: policies ['ewc'] do not apply to it" in " ".join(
+        refused.output.split()
+    )

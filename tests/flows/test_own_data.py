@@ -91,3 +91,38 @@ def test_an_update_job_trains_on_the_models_own_data(
     _on_own_data(record)
     assert record.config["learning_rate"] == 2e-4
     assert job.result.window_end == record.window_end
+
+
+ESTIMATOR = "team_trees"
+ESTIMATOR_CONFIG = f"""
+[models.{ESTIMATOR}]
+estimator = "sklearn.ensemble:HistGradientBoostingClassifier"
+estimator_params = {{ max_iter = 10, max_depth = 3 }}
+data = "sp500"
+window_days = 45
+policy = "warm_start"
+stability_check = false
+"""
+
+
+def test_a_drift_adaptation_warm_starts_an_estimator_on_its_own_data(
+    prefect_api, home, registry, metrics_store, monkeypatch, tmp_path
+):
+    path = tmp_path / "online-learning.toml"
+    path.write_text(ESTIMATOR_CONFIG)
+    monkeypatch.setenv("ONLINE_LEARNING_CONFIG", str(path))
+    plan = training_plan(load_configuration(), ESTIMATOR)
+    train_and_register(
+        registry=registry, source=resolve_source(plan.data), model_id=ESTIMATOR,
+        definition=plan.definition, end=dt.date(2017, 12, 29),
+    )  # fmt: skip
+
+    state = adaptation(model_id=ESTIMATOR, reason="drift", return_state=True)
+
+    assert state.is_completed(), state
+    [record] = metrics_store.update_history(model_id=ESTIMATOR)
+    _on_own_data(record)
+    assert record.decision == "promoted" and record.config["data_window"] == 40, record
+    champion = registry.load_champion(ESTIMATOR)
+    assert champion.version == record.version
+    assert champion.model.estimator.max_iter == 20  # the champion's 10 iterations, and 10 more

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from online_learning.backtest.config import POLICIES, BacktestConfig
+from online_learning.backtest.config import NETWORK_POLICIES, BacktestConfig
 from online_learning.backtest.environments import data_environment
 from online_learning.backtest.harness import run_backtest
 from online_learning.execution import (
@@ -49,8 +49,8 @@ def test_bounce_pays_only_at_the_close_the_signal_has_seen(bounce_runs):
     # Under the default (next open: the market has opens) no policy's Sharpe ratio is
     # distinguishable from zero; trading at the same close, every one of them looks brilliant.
     default, research = bounce_runs["auto"], bounce_runs["same-close"]
-    assert set(default.returns) == set(POLICIES)
-    for policy in POLICIES:
+    assert set(default.returns) == set(NETWORK_POLICIES)
+    for policy in NETWORK_POLICIES:
         sharpe = sharpe_ratio(default.returns[policy])
         n = len(default.returns[policy])
         assert abs(sharpe) < 1.96 * sharpe_standard_error(sharpe, n), (policy, sharpe)
@@ -59,7 +59,7 @@ def test_bounce_pays_only_at_the_close_the_signal_has_seen(bounce_runs):
 
 def test_every_policy_pays_costs_on_its_turnover(bounce_runs):
     run = bounce_runs["auto"]
-    for policy in POLICIES:
+    for policy in NETWORK_POLICIES:
         assert (run.turnover[policy] >= 0).all()
         assert run.turnover[policy].mean() > 0.01, policy
         # 5 bps per unit traded, of the book's (equal-weight) turnover, every day.
