@@ -10,8 +10,9 @@ own published package) is not copied: it is a requirement, installed where the p
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
+import site
+import sysconfig
 from pathlib import Path
 
 from online_learning.models.definition import BUILTIN, ModelDefinition
@@ -30,23 +31,34 @@ def team_code_paths(definition: ModelDefinition) -> list[str]:
     >>> team_code_paths(ModelDefinition.builtin("bull_specialist"))
     []
     """
-    installed = importlib.metadata.packages_distributions()
     paths: list[str] = []
     for entry in (definition.entry, definition.features):
         if not entry or entry == BUILTIN:
             continue
         top = entry.split(":", 1)[0].split(".", 1)[0]
-        if top in _PLATFORM or top in installed:
+        if top in _PLATFORM:
             continue
         spec = importlib.util.find_spec(top)
         if spec is None:
             continue
         if spec.submodule_search_locations:
-            path = str(Path(next(iter(spec.submodule_search_locations))).resolve())
+            path = Path(next(iter(spec.submodule_search_locations))).resolve()
         elif spec.origin and spec.origin.endswith(".py"):
-            path = str(Path(spec.origin).resolve())
+            path = Path(spec.origin).resolve()
         else:  # a compiled or built-in module: installed, not copied
             continue
-        if path not in paths:
-            paths.append(path)
+        if _installed(path) or str(path) in paths:
+            continue
+        paths.append(str(path))
     return paths
+
+
+def _installed(path: Path) -> bool:
+    """Whether ``path`` lies in an installation folder (the standard library or a
+    site-packages): looked up by location, not by listing every distribution (1.5 s here)."""
+    found = sysconfig.get_paths()
+    roots = {Path(found[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots |= {Path(p).resolve() for p in site.getsitepackages()}
+    return any(path.is_relative_to(root) for root in roots) or bool(
+        {"site-packages", "dist-packages"} & set(path.parts)
+    )

@@ -1,0 +1,1 @@
+"""The example team's features for its tree models."""
