@@ -28,7 +28,7 @@ that the load of a shared machine hits all alike; every figure is the median ove
 Any non-2xx answer or socket error during a run fails the benchmark: a fast 401 is no result.
 
 Run alone: ``python -m benchmarks.serving_api [--quick] [--duration S] [--repeats R]
-[--modes inline micro0 micro1]``
+[--modes inline micro0 micro1 micro0+lgbm]``
 (``python -m benchmarks.serving`` runs it with the WebSocket fan-out).
 """
 
@@ -76,8 +76,13 @@ class Plan:
 #: ``inline``: each request's forward on the event loop (-1: no micro-batching); ``micro0``
 #: (the default): requests that arrive in the same event-loop turn share one forward; ``micro1``:
 #: those that arrive within 1 ms.
-MODES: Mapping[str, str] = {"inline": "-1", "micro0": "0", "micro1": "1"}
+MODES: Mapping[str, str] = {"inline": "-1", "micro0": "0", "micro1": "1", "micro0+lgbm": "0"}
 DEFAULT_MODE = "micro0"
+#: A team's LightGBM classifier on the built-in features, served in the ensemble beside the
+#: specialists by the ``+lgbm`` mode (not among the default modes: ``--modes micro0
+#: micro0+lgbm`` compares them).
+ESTIMATOR = "team_lgbm"
+ESTIMATOR_PARAMS = {"n_estimators": 100, "num_leaves": 15, "verbose": -1}
 QUICK = Plan(duration_s=4, warmup_s=1, repeats=1)
 
 
@@ -241,8 +246,9 @@ def wrk(
 
 
 # -- the platform ----------------------------------------------------------------------------
-def prepare_platform(home: Path) -> dict[str, str]:
-    """Champions of the three specialists in ``home``'s MLflow store; the server's env."""
+def prepare_platform(home: Path, *, estimator: bool = False) -> dict[str, str]:
+    """Champions of the three specialists (and with ``estimator`` a LightGBM classifier) in
+    ``home``'s MLflow store; the server's env."""
     env = {
         "ONLINE_LEARNING_HOME": str(home),
         "ONLINE_LEARNING_API_KEYS": f"{API_KEY}:admin",
@@ -264,6 +270,14 @@ def prepare_platform(home: Path) -> dict[str, str]:
         f"for m in {SPECIALISTS!r}:\n"
         "    train_and_register(registry=registry, source=source, model_id=m, epochs=3, seed=0)\n"
     )
+    if estimator:
+        code += (
+            "from online_learning.configuration.models import ModelConfig\n"
+            "config = ModelConfig(estimator='lightgbm:LGBMClassifier', "
+            f"estimator_params={ESTIMATOR_PARAMS!r}, policy='warm_start')\n"
+            f"train_and_register(registry=registry, source=source, model_id={ESTIMATOR!r}, "
+            f"definition=config.definition({ESTIMATOR!r}), seed=0)\n"
+        )
     clean = {k: v for k, v in {**os.environ, **env}.items() if v != ""}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, check=True)
     return env
@@ -318,7 +332,7 @@ def measure(plan: Plan = Plan(), *, folder: Path | None = None) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="ol-bench-serving-") as tmp:
         work = Path(folder or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        env = prepare_platform(work / "home")
+        env = prepare_platform(work / "home", estimator=any("+lgbm" in m for m in plan.modes))
         setup: dict[str, Any] = {}
         for _ in range(plan.repeats):
             for server, mode, loads in servers:
@@ -327,6 +341,9 @@ def measure(plan: Plan = Plan(), *, folder: Path | None = None) -> dict[str, Any
                 else:
                     target, key = "serving.app:create_app", API_KEY
                     server_env = {**env, "ONLINE_LEARNING_MICRO_BATCH_MS": MODES[mode]}
+                    if mode.endswith("+lgbm"):
+                        ensemble = json.dumps([*SPECIALISTS, ESTIMATOR])
+                        server_env["ONLINE_LEARNING_SERVING_MODELS"] = ensemble
                 name = server if mode is None else f"{server}:{mode}"
                 with uvicorn_server(
                     target, server_env, cpu=server_cpu, log=work / f"{name}.log"

@@ -96,6 +96,12 @@ class ContractEstimator:
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """``p_up`` per row (float64)."""
         rows = _rows(x, self.feature_names)
+        booster = _lightgbm_booster(self.estimator, self.target)
+        if booster is not None:
+            # What LightGBM's scikit-learn wrapper answers, without its input checks: 22 us
+            # for a row instead of 515 us here, the most of a served prediction.
+            output = np.asarray(booster.predict(rows), dtype=np.float64).reshape(-1)
+            return output if self.target == "direction" else ndtr(output / self.target_scale)
         if self.target == "return":
             z = np.asarray(self.estimator.predict(rows), dtype=np.float64).reshape(-1)
             return ndtr(z / self.target_scale)
@@ -174,6 +180,20 @@ def warm_start_method(estimator: Any) -> str | None:
     if "warm_start" in params and any(name in params for name in _ITERATIONS):
         return "warm_start"
     return None
+
+
+def _lightgbm_booster(estimator: Any, target: str) -> Any:
+    """The fitted booster of a LightGBM estimator whose wrapper only passes its output on (a
+    binary classifier of the labels 0 and 1, or a regressor, with a built-in objective)."""
+    if type(estimator).__module__.split(".", 1)[0] != "lightgbm":
+        return None
+    booster = getattr(estimator, "_Booster", None)  # None until fitted
+    if booster is None or callable(getattr(estimator, "objective_", None)):
+        return None
+    if target == "return":
+        return None if hasattr(estimator, "classes_") else booster
+    binary = getattr(estimator, "objective_", None) == "binary"
+    return booster if binary and list(getattr(estimator, "classes_", [])) == [0, 1] else None
 
 
 def flavor_of(estimator: Any) -> str:
