@@ -18,13 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import EXIT_ERROR, app
-from online_learning.data import FileSource, resolve_source
+from online_learning.data import FileSource
 from online_learning.registry import MlflowRegistry
 from online_learning.settings import get_settings
+from tests.utils.team_code import STOCKS
 
 runner = CliRunner()
-TEAM_CODE = Path(__file__).resolve().parents[1] / "online_learning" / "team_code"
-STOCKS = ["AAPL", "MSFT", "JPM", "XOM"]
 
 CONFIG = """
 [models.team_gru]
@@ -48,23 +47,9 @@ epochs = 2
 """
 
 
-@pytest.fixture(scope="module")
-def stocks_csv(tmp_path_factory) -> Path:
-    """Four of the bundled sp500-stocks, 2017-2019, as the CSV a team would bring."""
-    prices = resolve_source("sp500-stocks").fetch("2017-01-03", "2019-12-31")
-    path = tmp_path_factory.mktemp("team-data") / "stocks.csv"
-    prices[prices["symbol"].isin(STOCKS)].to_csv(path, index=False)
-    return path
-
-
 @pytest.fixture
-def team(home, tmp_path, monkeypatch, stocks_csv) -> Path:
-    """The team's configuration, its code on the path (as the team's own checkout has it)."""
-    monkeypatch.syspath_prepend(str(TEAM_CODE))
-    config = tmp_path / "online-learning.toml"
-    config.write_text(CONFIG.format(stocks=stocks_csv, symbols=json.dumps(STOCKS)))
-    monkeypatch.setenv("ONLINE_LEARNING_CONFIG", str(config))
-    return config
+def team(configure_team) -> Path:
+    return configure_team(CONFIG)
 
 
 def run(*args: str):

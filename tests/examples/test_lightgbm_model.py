@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lightgbm_model"
-CLI = str(Path(sys.executable).with_name("online-learning"))
-
-
-def run(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=900,
-        check=False,
-    )  # fmt: skip
+from tests.utils.examples import copy_example, python_elsewhere, run
 
 
 def test_the_lightgbm_example_trains_updates_and_its_champion_loads_without_its_code(tmp_path):
-    folder = tmp_path / "team"
-    shutil.copytree(EXAMPLE, folder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONLINE_LEARNING_", "MLFLOW"))}
-    env |= {"ONLINE_LEARNING_HOME": str(tmp_path / "home"), "PYTHONPATH": str(folder)}
+    folder, env = copy_example("lightgbm_model", tmp_path)
 
     trained = run(folder, env, "train", "--start", "2015-01-02", "--end", "2019-06-28")
     assert trained.returncode == 0, trained.stderr
@@ -39,7 +23,6 @@ def test_the_lightgbm_example_trains_updates_and_its_champion_loads_without_its_
     listed = run(folder, env, "models")
     assert "lgbm_direction" in listed.stdout
 
-    elsewhere = {k: v for k, v in env.items() if k != "PYTHONPATH"}
     db = tmp_path / "home" / "mlflow.db"
     script = (
         "import mlflow.pyfunc, numpy as np, pandas as pd; "
@@ -49,9 +32,6 @@ def test_the_lightgbm_example_trains_updates_and_its_champion_loads_without_its_
         "print(m.loader_module, np.asarray(m.predict(pd.DataFrame(np.zeros((2, 5)), "
         "columns=cols))).shape)"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=elsewhere, capture_output=True,
-        text=True, timeout=300, check=False,
-    )  # fmt: skip
+    loaded = python_elsewhere(tmp_path, env, script)
     assert loaded.returncode == 0, loaded.stderr
     assert "mlflow.lightgbm (2,)" in loaded.stdout

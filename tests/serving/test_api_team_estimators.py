@@ -5,7 +5,6 @@ specialists, swapped when its alias moves."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,16 +16,7 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.bootstrap import train_and_register
 from serving.client import Client
 from tests.utils.api_keys import AGENT, bearer
-
-TEAM_CODE = Path(__file__).resolve().parents[1] / "online_learning" / "team_code"
-STOCKS = ["AAPL", "MSFT", "JPM", "XOM"]
-
-
-def _bars(symbol: str, n: int) -> list[dict]:
-    prices = resolve_source("sp500-stocks").fetch("2019-01-02", "2019-12-31")
-    prices = prices[prices["symbol"] == symbol].tail(n)
-    pairs = zip(prices["date"], prices["close"], strict=True)
-    return [{"date": f"{d:%Y-%m-%d}", "close": c} for d, c in pairs]
+from tests.utils.team_code import STOCKS, TEAM_CODE, bars
 
 
 def test_a_lightgbm_model_answers_by_id_from_bars_as_its_registered_version_does(
@@ -47,7 +37,7 @@ def test_a_lightgbm_model_answers_by_id_from_bars_as_its_registered_version_does
     assert client.get("/api/v1/ready").status_code == 200
     answer = client.post(
         "/api/v1/predictions",
-        json={"symbol": "MSFT", "bars": _bars("MSFT", 40), "model_id": "team_lgbm"},
+        json={"symbol": "MSFT", "bars": bars("MSFT", 40), "model_id": "team_lgbm"},
         headers=bearer(AGENT),
     )
     assert answer.status_code == 200, answer.text
@@ -61,7 +51,7 @@ def test_a_lightgbm_model_answers_by_id_from_bars_as_its_registered_version_does
     assert body["p_up"] == pytest.approx(float(champion.predict_proba(row)[0]), abs=1e-9)
 
     with Client("http://testserver", AGENT, http=client) as sdk:
-        signal = sdk.predict("MSFT", bars=_bars("MSFT", 40), model_id="team_lgbm")
+        signal = sdk.predict("MSFT", bars=bars("MSFT", 40), model_id="team_lgbm")
     assert signal.p_up == pytest.approx(body["p_up"])
 
     models = {m["model_id"]: m for m in client.get("/api/v1/models", headers=bearer(AGENT)).json()}

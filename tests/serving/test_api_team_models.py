@@ -5,7 +5,6 @@ definitions."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +16,7 @@ from online_learning.settings import get_settings
 from online_learning.update.bootstrap import train_and_register
 from serving.client import Client
 from tests.utils.api_keys import AGENT, bearer
-
-TEAM_CODE = Path(__file__).resolve().parents[1] / "online_learning" / "team_code"
-STOCKS = ["AAPL", "MSFT", "JPM", "XOM"]
+from tests.utils.team_code import STOCKS, TEAM_CODE, bars
 
 
 @pytest.fixture
@@ -39,18 +36,11 @@ def team_gru(registry, monkeypatch) -> str:
     return "team_gru"
 
 
-def _bars(symbol: str, n: int) -> list[dict]:
-    prices = resolve_source("sp500-stocks").fetch("2019-01-02", "2019-12-31")
-    prices = prices[prices["symbol"] == symbol].tail(n)
-    pairs = zip(prices["date"], prices["close"], strict=True)
-    return [{"date": f"{d:%Y-%m-%d}", "close": c} for d, c in pairs]
-
-
-def test_a_teams_sequence_model_answers_by_id_from_bars(platform_champions, team_gru, client):
+def test_a_teams_sequence_model_answers_by_id_frombars(platform_champions, team_gru, client):
     assert client.get("/api/v1/ready").status_code == 200
     answer = client.post(
         "/api/v1/predictions",
-        json={"symbol": "AAPL", "bars": _bars("AAPL", 60), "model_id": team_gru},
+        json={"symbol": "AAPL", "bars": bars("AAPL", 60), "model_id": team_gru},
         headers=bearer(AGENT),
     )
     assert answer.status_code == 200, answer.text
@@ -61,14 +51,14 @@ def test_a_teams_sequence_model_answers_by_id_from_bars(platform_champions, team
     assert set(body["features"]) == {"mom_5", "mom_20", "vol_20"}  # its own, of the last bar
     assert 0.0 < body["p_up"] < 1.0
     with Client("http://testserver", AGENT, http=client) as sdk:  # the SDK asks the same
-        signal = sdk.predict("AAPL", bars=_bars("AAPL", 60), model_id=team_gru)
+        signal = sdk.predict("AAPL", bars=bars("AAPL", 60), model_id=team_gru)
     assert signal.p_up == pytest.approx(body["p_up"])
     assert [c.name for c in signal.components] == [team_gru]
 
     # Its features warm up over 21 bars and it reads 10 days: 30 bars, said in the 422.
     short = client.post(
         "/api/v1/predictions",
-        json={"symbol": "AAPL", "bars": _bars("AAPL", 25), "model_id": team_gru},
+        json={"symbol": "AAPL", "bars": bars("AAPL", 25), "model_id": team_gru},
         headers=bearer(AGENT),
     )
     assert short.status_code == 422
@@ -82,7 +72,7 @@ def test_a_teams_sequence_model_answers_by_id_from_bars(platform_champions, team
     assert "reads sequences of 10 days: send bars" in rows.json()["detail"]
     unknown = client.post(
         "/api/v1/predictions",
-        json={"symbol": "AAPL", "bars": _bars("AAPL", 60), "model_id": "nobody"},
+        json={"symbol": "AAPL", "bars": bars("AAPL", 60), "model_id": "nobody"},
         headers=bearer(AGENT),
     )
     assert unknown.status_code == 404, unknown.text
@@ -90,7 +80,7 @@ def test_a_teams_sequence_model_answers_by_id_from_bars(platform_champions, team
     batch = client.post(
         "/api/v1/predictions",
         json={"requests": [
-            {"symbol": "MSFT", "bars": _bars("MSFT", 60), "model_id": team_gru},
+            {"symbol": "MSFT", "bars": bars("MSFT", 60), "model_id": team_gru},
             {"symbol": "AAA", "features": dict.fromkeys(platform_champions_features(), 0.0)},
         ]},
         headers=bearer(AGENT),
@@ -171,7 +161,7 @@ def test_a_configuration_of_sequence_models_only_serves_each_by_its_id(
     with make_client(serving_models=None) as client:  # the ensemble the configuration makes
         assert client.get("/api/v1/ready").status_code == 200  # nothing to wait for
         ensemble = client.post(
-            "/api/v1/predictions", json={"symbol": "AAPL", "bars": _bars("AAPL", 80)},
+            "/api/v1/predictions", json={"symbol": "AAPL", "bars": bars("AAPL", 80)},
             headers=bearer(AGENT),
         )  # fmt: skip
         assert ensemble.status_code == 422
@@ -179,7 +169,7 @@ def test_a_configuration_of_sequence_models_only_serves_each_by_its_id(
         assert "model_id" in ensemble.json()["detail"]
         named = client.post(
             "/api/v1/predictions",
-            json={"symbol": "AAPL", "bars": _bars("AAPL", 80), "model_id": team_gru},
+            json={"symbol": "AAPL", "bars": bars("AAPL", 80), "model_id": team_gru},
             headers=bearer(AGENT),
         )
         assert named.status_code == 200, named.text
