@@ -28,8 +28,9 @@ _TRIGGERS = TypeAdapter(list[DeploymentTriggerTypes])
 
 
 def default_prefect_yaml() -> Path:
-    """``prefect.yaml`` at the root of the repository this package was loaded from."""
-    return Path(__file__).resolve().parent.parent / "prefect.yaml"
+    """``prefect.yaml`` of this package (installed with it; the repository's root links to it,
+    where ``prefect deploy --all`` looks)."""
+    return Path(__file__).resolve().parent / "prefect.yaml"
 
 
 def read_deployment_specs(prefect_yaml: Path | None = None) -> list[dict[str, Any]]:

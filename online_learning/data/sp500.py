@@ -18,6 +18,7 @@ from online_learning.data.base import (
     conform_prices,
     slice_dates,
 )
+from online_learning.errors import DataError
 
 __all__ = ["SP500_SYMBOL", "SP500Source"]
 
@@ -62,7 +63,13 @@ class SP500Source:
 
 def _load() -> pd.DataFrame:
     # Imported here so that importing the data package does not load arch's data modules.
-    from arch.data import sp500
+    try:
+        from arch.data import sp500
+    except ImportError:
+        raise DataError(
+            "sp500: the bundled index comes with the arch package, which is not installed: "
+            "pip install 'online-learning[data]'"
+        ) from None
 
     raw = sp500.load()
     frame = pd.DataFrame(

@@ -32,7 +32,10 @@ def dataset_path() -> Path:
     """Where the installed ``skfolio`` keeps the file (found without importing the package)."""
     spec = importlib.util.find_spec("skfolio")
     if spec is None or not spec.submodule_search_locations:
-        raise DataError("sp500-stocks: the skfolio package is not installed (pip install skfolio)")
+        raise DataError(
+            "sp500-stocks: the bundled stocks come with the skfolio package, which is not "
+            "installed: pip install 'online-learning[data]'"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / _FILE
     if not path.is_file():
         raise DataError(f"sp500-stocks: {path} is missing from the installed skfolio")

@@ -9,6 +9,7 @@ makes a second writer wait instead of failing, and write transactions start with
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sqlite3
 import time
@@ -27,7 +28,7 @@ from online_learning.metrics_store.errors import (
     StoreRefusedError,
     StoreUnavailableError,
 )
-from online_learning.urls import redact
+from online_learning.urls import redact, redact_url
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 10
@@ -81,6 +82,11 @@ def create_store_engine(url: URL) -> Engine:
     Does not connect: an unreachable server shows up on first use.
     """
     if url.get_backend_name() == "postgresql":
+        if importlib.util.find_spec("psycopg") is None:
+            raise StoreError(
+                f"{redact_url(url)}: the PostgreSQL driver "
+                "(psycopg) is not installed: pip install 'online-learning[postgres]'"
+            )
         return sa.create_engine(
             url,
             pool_pre_ping=True,

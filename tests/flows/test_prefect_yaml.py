@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,14 @@ from flows.events import DRIFT_EVENT, drift_event
 from flows.jobs import read_report
 from tests.flows.helpers import bootstrap_specialists
 
-REPO = default_prefect_yaml().parent
+#: The repository's root, where ``prefect deploy --all`` reads ``prefect.yaml`` (a link to the
+#: package's copy, which the wheel installs).
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_repositorys_prefect_yaml_is_the_packages():
+    assert (REPO / "prefect.yaml").resolve() == default_prefect_yaml()
+    assert default_prefect_yaml().is_file()
 
 
 def test_prefect_yaml_declares_the_schedule_and_the_drift_trigger():
