@@ -67,6 +67,7 @@ bench-quick: $(STAMP) test-tools
 # Fetch the dashboard's vendored chart library again from the npm registry (checked by hash).
 vendor:
 	bash scripts/vendor-uplot.sh
+	bash scripts/vendor-swagger-ui.sh
 
 clean:
 	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache .import_linter_cache

@@ -36,7 +36,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from serving import dashboard, errors, streaming
+from serving import api_docs, dashboard, errors, streaming
 from serving.limits import HeaderLimitMiddleware
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
 from serving.settings import API_PREFIX, ServingSettings, get_settings
@@ -201,7 +201,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         "sessions, trade outcomes, drift.",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # serving.api_docs: Swagger UI with its assets, no CDN
         redoc_url=None,
     )
     app.state.settings = settings
@@ -212,6 +212,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(streaming.router)
     app.include_router(dashboard.router)
+    app.include_router(api_docs.router)
     # Inside the metrics (added first: the last added runs first), so 431s are counted.
     app.add_middleware(
         HeaderLimitMiddleware,

@@ -56,7 +56,8 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     [wheel] = (work / "dist").glob("online_learning-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for packaged in ("flows/prefect.yaml", "online_learning/configuration/specialists.toml",
-                     "serving/dashboard/static/index.html"):  # fmt: skip
+                     "serving/dashboard/static/index.html",
+                     "serving/api_docs/static/swagger-ui/swagger-ui-bundle.js"):  # fmt: skip
         assert packaged in names, sorted(names)
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
 
@@ -129,6 +130,9 @@ def test_up_from_the_wheel_runs_the_platform_from_an_empty_folder(installed, tmp
         assert "bootstrapping bull_specialist, bear_specialist, sideways_specialist" in text
         assert re.search(r"outbox: [1-9]\d* event\(s\) delivered", text), text[-3000:]
         key = (home / "api-key").read_text().strip()
+        # The documentation page's assets come from the installed package.
+        css = httpx.get(f"{base}/api/v1/docs/static/swagger-ui/swagger-ui.css", timeout=10)
+        assert css.status_code == 200 and "swagger-ui" in css.text
 
         def learned() -> int:
             with sqlite3.connect(f"file:{home / 'metrics.db'}?mode=ro", uri=True) as db:
