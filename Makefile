@@ -65,9 +65,14 @@ bench-quick: $(STAMP) test-tools
 	$(BIN)/python -m benchmarks.run --quick
 
 # Fetch the dashboard's vendored chart library again from the npm registry (checked by hash).
+# The front-end libraries the pages load, vendored from the npm registry (see the script).
 vendor:
-	bash scripts/vendor-uplot.sh
-	bash scripts/vendor-swagger-ui.sh
+	bash scripts/vendor-npm.sh uplot 1.6.32 \
+	  'sha512-KIMVnG68zvu5XXUbC4LQEPnhwOxBuLyW1AHtpm6IKTXImkbLgkMy+jabjLgSLMasNuGGzQm/ep3tOkyTxpiQIw==' \
+	  MIT serving/dashboard/static/vendor/uplot dist/uPlot.esm.js dist/uPlot.min.css
+	bash scripts/vendor-npm.sh swagger-ui-dist 5.36.0 \
+	  'sha512-Lt6/Kb0gXmLdiabLhvso4VdJP9V7qJWB0zh0gzeXUV3+CMOTzMmvpJRSXN7EAjfwixwmoi9ezDbLHiexC7lA9A==' \
+	  Apache-2.0 serving/api_docs/static/swagger-ui swagger-ui-bundle.js swagger-ui.css
 
 clean:
 	rm -rf $(VENV) .online-learning .pytest_cache .ruff_cache .import_linter_cache

@@ -1,7 +1,7 @@
 """The API's documentation page, served with everything it loads.
 
 ``GET /api/v1/docs`` is Swagger UI over the app's OpenAPI document; its script and stylesheet
-are vendored from the npm registry (``scripts/vendor-swagger-ui.sh``, version and licence in
+are vendored from the npm registry (``make vendor``, version and licence in
 ``static/swagger-ui/``) and served by the app at ``/api/v1/docs/static/``, so the page works on a
 server without internet (FastAPI's default loads them from a CDN). ``GET /docs`` leads there.
 """
