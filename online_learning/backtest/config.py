@@ -15,12 +15,12 @@ from online_learning.update.config import (
     validate_model_id,
 )
 
-#: Every policy the harness knows, in the order tables and plots show them.
-POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain", "warm_start")
 #: The policies of a network, and of an estimator (``retrain``: for a network a periodic
 #: full retrain, for an estimator a refit on each scheduled update's window, gated).
 NETWORK_POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
 ESTIMATOR_POLICIES: tuple[str, ...] = ("static", "retrain", "warm_start")
+#: Every policy the harness knows, in the order tables and plots show them.
+POLICIES: tuple[str, ...] = tuple(dict.fromkeys(NETWORK_POLICIES + ESTIMATOR_POLICIES))
 #: Policies whose models change through
 #: :class:`~online_learning.update.learner.OnlineLearner`.
 UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")

@@ -268,11 +268,13 @@ class UpdatePolicy(Policy):
         faults: FaultPlan | None = None,
         env: object | None = None,
     ) -> list[PolicyUpdate]:
-        if not scheduled:
-            return []
+        return self._scheduled(day, when, faults, env, self._models) if scheduled else []
+
+    def _scheduled(self, day, when, faults, env, model_ids) -> list[PolicyUpdate]:
+        """The scheduled update of each of ``model_ids`` (some poisoned by ``faults``)."""
         return [
             self._update(m, day, when, "scheduled", poison=self._poison(faults, env, m, day, when))
-            for m in self._models
+            for m in model_ids
         ]
 
 
@@ -341,11 +343,8 @@ class RetrainPolicy(UpdatePolicy):
         faults: FaultPlan | None = None,
         env: object | None = None,
     ) -> list[PolicyUpdate]:
-        records = [
-            self._update(m, day, when, "scheduled", poison=self._poison(faults, env, m, day, when))
-            for m in self._models
-            if scheduled and self._estimator(m)
-        ]
+        estimators = [m for m in self._models if self._estimator(m)]
+        records = self._scheduled(day, when, faults, env, estimators) if scheduled else []
         if day == 0 or day % self.config.retrain_every:
             return records
         index = self.trading_days.index(when)

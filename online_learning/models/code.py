@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import site
 import sysconfig
+from functools import cache
 from pathlib import Path
 
 from online_learning.models.definition import BUILTIN, ModelDefinition
@@ -56,9 +57,13 @@ def team_code_paths(definition: ModelDefinition) -> list[str]:
 def _installed(path: Path) -> bool:
     """Whether ``path`` lies in an installation folder (the standard library or a
     site-packages): looked up by location, not by listing every distribution (1.5 s here)."""
-    found = sysconfig.get_paths()
-    roots = {Path(found[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    roots |= {Path(p).resolve() for p in site.getsitepackages()}
-    return any(path.is_relative_to(root) for root in roots) or bool(
+    return any(path.is_relative_to(root) for root in _installation_roots()) or bool(
         {"site-packages", "dist-packages"} & set(path.parts)
     )
+
+
+@cache
+def _installation_roots() -> frozenset[Path]:
+    found = sysconfig.get_paths()
+    roots = {Path(found[k]).resolve() for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return frozenset(roots | {Path(p).resolve() for p in site.getsitepackages()})

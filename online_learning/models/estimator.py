@@ -85,12 +85,10 @@ class ContractEstimator:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> ContractEstimator:
         """Fit the estimator on rows and labels (the ``return`` target's scale too)."""
-        x, y = _rows(x, self.feature_names), np.asarray(y)
+        labels = _labels(y, self.target)
         if self.target == "return":
-            self.target_scale = _scale(y)
-            self.estimator.fit(x, y.astype(np.float64))
-        else:
-            self.estimator.fit(x, y.astype(np.int64))
+            self.target_scale = _scale(labels)
+        self.estimator.fit(_rows(x, self.feature_names), labels)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -127,8 +125,7 @@ class ContractEstimator:
         method = warm_start_method(self.estimator)
         if method is None:
             raise ConfigError(_no_warm_start(self.estimator))
-        rows, labels = _rows(x, self.feature_names), np.asarray(y)
-        labels = labels.astype(np.float64 if self.target == "return" else np.int64)
+        rows, labels = _rows(x, self.feature_names), _labels(y, self.target)
         if method == "init_model":
             estimator = copy.deepcopy(fresh)
             estimator.fit(rows, labels, init_model=self.estimator.booster_)
@@ -171,7 +168,7 @@ def warm_start_method(estimator: Any) -> str | None:
     >>> warm_start_method(KNeighborsClassifier()) is None
     True
     """
-    if type(estimator).__module__.split(".", 1)[0] == "lightgbm":
+    if _is_lightgbm(estimator):
         return "init_model"
     if callable(getattr(estimator, "partial_fit", None)):
         return "partial_fit"
@@ -185,7 +182,7 @@ def warm_start_method(estimator: Any) -> str | None:
 def _lightgbm_booster(estimator: Any, target: str) -> Any:
     """The fitted booster of a LightGBM estimator whose wrapper only passes its output on (a
     binary classifier of the labels 0 and 1, or a regressor, with a built-in objective)."""
-    if type(estimator).__module__.split(".", 1)[0] != "lightgbm":
+    if not _is_lightgbm(estimator):
         return None
     booster = getattr(estimator, "_Booster", None)  # None until fitted
     if booster is None or callable(getattr(estimator, "objective_", None)):
@@ -198,7 +195,7 @@ def _lightgbm_booster(estimator: Any, target: str) -> Any:
 
 def flavor_of(estimator: Any) -> str:
     """The MLflow flavour a fitted estimator is logged with: ``lightgbm`` or ``sklearn``."""
-    return "lightgbm" if type(estimator).__module__.split(".", 1)[0] == "lightgbm" else "sklearn"
+    return "lightgbm" if _is_lightgbm(estimator) else "sklearn"
 
 
 def build_estimator(
@@ -251,6 +248,15 @@ def _no_warm_start(estimator: Any) -> str:
         f"LightGBM's init_model, or a warm_start parameter with max_iter or n_estimators); "
         f"a {type(estimator).__name__} has none: use policy 'retrain'"
     )
+
+
+def _is_lightgbm(estimator: Any) -> bool:
+    return type(estimator).__module__.split(".", 1)[0] == "lightgbm"
+
+
+def _labels(y: np.ndarray, target: str) -> np.ndarray:
+    """Labels as the estimator is fitted on them: class ids, or log returns."""
+    return np.asarray(y).astype(np.float64 if target == "return" else np.int64)
 
 
 def _rows(x: np.ndarray, names: Sequence[str]) -> np.ndarray:

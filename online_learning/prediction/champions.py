@@ -30,7 +30,7 @@ from online_learning.prediction.stacked import StackedForward
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import SPECIALISTS, regime_of
 
-__all__ = ["Champion", "ChampionHolder", "ChampionSet"]
+__all__ = ["Champion", "ChampionHolder", "ChampionSet", "served_p_up"]
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,22 @@ class Champion:
 
         Thread-safe: the model is in eval mode and is only read (no train/eval toggling).
         """
-        if not isinstance(self.model, nn.Module):  # an estimator: p_up is its answer
-            return self.model.predict_proba(rows).astype(np.float64)
-        with torch.inference_mode():
-            output = self.model(torch.from_numpy(rows))
-            to_p_up = getattr(self.model, "p_up", None)  # the contract's output rule
-            p_up = to_p_up(output) if to_p_up else torch.softmax(output, dim=-1)[:, 1]
-            return p_up.numpy().astype(np.float64)
+        return served_p_up(self.model, rows)
+
+
+def served_p_up(model: nn.Module | ContractEstimator, x: np.ndarray) -> np.ndarray:
+    """``p_up`` (float64) of a served model for its inputs ``x`` (rows or sequences, float32).
+
+    A network in eval mode is only read, under ``inference_mode`` (no train/eval toggling,
+    so threads may share it); an estimator's ``predict_proba`` is its ``p_up``.
+    """
+    if not isinstance(model, nn.Module):
+        return model.predict_proba(x).astype(np.float64)
+    with torch.inference_mode():
+        output = model(torch.from_numpy(x))
+        to_p_up = getattr(model, "p_up", None)  # the contract's output rule
+        p_up = to_p_up(output) if to_p_up else torch.softmax(output, dim=-1)[:, 1]
+        return p_up.numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)

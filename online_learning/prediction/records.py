@@ -126,6 +126,27 @@ class Prediction(_Declared):
               "request: the server's); a trade outcome of this prediction carries them."),
     ]  # fmt: skip
 
+    @classmethod
+    def served(
+        cls,
+        symbol: str,
+        p_up: float,
+        *,
+        strategy: Strategy,
+        regime: str | None,
+        components: tuple[Component, ...],
+        session: SessionInfo | None,
+        served_at: datetime,
+        features: Mapping[str, float],
+    ) -> Prediction:
+        """A new prediction of ``p_up`` (clipped to ``[0, 1]``) with a fresh id and its
+        position (the arithmetic of ``position_from_p_up``, inline on the hot path)."""
+        p_up = min(max(float(p_up), 0.0), 1.0)
+        return cls(
+            new_prediction_id(), symbol, p_up, 2.0 * p_up - 1.0, strategy, regime, components,
+            session, served_at, features,
+        )  # fmt: skip
+
     @computed_field
     @property
     def direction(self) -> Literal["up", "down"]:

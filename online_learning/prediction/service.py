@@ -34,7 +34,6 @@ from online_learning.prediction.records import (
     Component,
     Prediction,
     SessionInfo,
-    new_prediction_id,
 )
 from online_learning.prediction.sessions import CachedSession, SessionCache
 from online_learning.prediction.validation import feature_matrix, request_symbol
@@ -293,12 +292,9 @@ class ModelServingService:
                 cached.session_id, cached.samples_seen, cached.checkpoint_age_s()
             )
             p_up += w_online * p_online
-        p_up = min(max(float(p_up), 0.0), 1.0)
-        prediction = Prediction(
-            prediction_id=new_prediction_id(),
-            symbol=symbol,
-            p_up=p_up,
-            position=2.0 * p_up - 1.0,
+        prediction = Prediction.served(
+            symbol,
+            p_up,
             strategy=strategy,
             regime=regime,
             components=tuple(components),
@@ -310,7 +306,7 @@ class ModelServingService:
             served_online = w_online > 0
             self.shadow.record(ShadowRow(
                 prediction.prediction_id, symbol,
-                ONLINE if served_online else BATCH, p_up,
+                ONLINE if served_online else BATCH, prediction.p_up,
                 BATCH if served_online else ONLINE, batch_p if served_online else online[1],
                 versions, online[0].session_id, served_at,
             ))  # fmt: skip

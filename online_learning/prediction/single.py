@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
 
 from online_learning.data.base import DATE, SYMBOL
@@ -29,8 +28,9 @@ from online_learning.models.estimator import ContractEstimator
 from online_learning.models.feature_functions import FeatureFunction
 from online_learning.models.inputs import inputs
 from online_learning.prediction.bars import MAX_BARS, bars_frame
+from online_learning.prediction.champions import served_p_up
 from online_learning.prediction.errors import InsufficientBars, InvalidFeatures
-from online_learning.prediction.records import BATCH, Component, Prediction, new_prediction_id
+from online_learning.prediction.records import BATCH, Component, Prediction
 from online_learning.prediction.validation import feature_matrix
 from online_learning.registry.base import ModelRegistry
 
@@ -87,21 +87,16 @@ class ServedModel:
         return built.x, row
 
     def p_up(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(self.model, nn.Module):  # an estimator: p_up is its answer
-            return self.model.predict_proba(x).astype(np.float64)
-        with torch.inference_mode():
-            return self.model.p_up(self.model(torch.from_numpy(x))).numpy().astype(np.float64)
+        return served_p_up(self.model, x)
 
     def predict(
         self, symbol: str, x: np.ndarray, features: Mapping[str, float], strategy: str
     ) -> Prediction:
         """The model's prediction alone: one component, no regime, no session."""
         p_up = min(max(float(self.p_up(x)[0]), 0.0), 1.0)
-        return Prediction(
-            prediction_id=new_prediction_id(),
-            symbol=symbol,
-            p_up=p_up,
-            position=2.0 * p_up - 1.0,
+        return Prediction.served(
+            symbol,
+            p_up,
             strategy=strategy,
             regime=None,
             components=(Component(self.model_id, BATCH, self.version, 1.0, p_up),),

@@ -51,29 +51,32 @@ def _requirement(distribution: str) -> str:
     return f"{distribution}=={importlib.metadata.version(distribution)}"
 
 
-def _log_estimator(model: ContractEstimator, definition: ModelDefinition | None, **kwargs):
+def _flavor_module(flavor: str):
+    """MLflow's module of an estimator's flavour (``lightgbm`` or ``sklearn``)."""
+    if flavor == "lightgbm":
+        import mlflow.lightgbm
+
+        return mlflow.lightgbm
+    import mlflow.sklearn
+
+    return mlflow.sklearn
+
+
+def _log_estimator(model: ContractEstimator, code_paths: list[str] | None, **kwargs):
     """Log the team's estimator with MLflow's own flavour for it (``mlflow.pyfunc`` loads it
-    anywhere); its output scale goes beside it."""
+    anywhere)."""
     flavor = flavor_of(model.estimator)
     requirements = ["numpy", _requirement("scikit-learn")]
     if flavor == "lightgbm":
-        import mlflow.lightgbm as flavor_module
-
         requirements.append(_requirement("lightgbm"))
-    else:
-        import mlflow.sklearn as flavor_module
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / Path(ESTIMATOR_ARTIFACT).name
-        local.write_text(json.dumps({"flavor": flavor, "target_scale": model.target_scale}))
-        mlflow.log_artifact(str(local), artifact_path=str(Path(ESTIMATOR_ARTIFACT).parent))
-    return flavor_module.log_model(
+    return _flavor_module(flavor).log_model(
         model.estimator,
         name="model",
         pip_requirements=requirements,
         # skops (MLflow's default here) loads only the types it is told to trust, never
         # arbitrary code; those of the estimator we fitted are the ones it needs.
         skops_trusted_types=_types_to_trust(model.estimator),
-        code_paths=team_code_paths(definition) if definition else None,
+        code_paths=code_paths,
         **kwargs,
     )
 
@@ -235,13 +238,18 @@ class MlflowRegistry:
                 raise ModelNotFoundError(f"model {model_id!r} has no version {version}") from exc
             raise RegistryError(f"could not read {model_id} v{version}: {exc}") from exc
         self._activate()
+        ewc_state, contract = None, None
         with tempfile.TemporaryDirectory() as tmp:
-            path = self._artifact(info.run_id, EWC_ARTIFACT, tmp)
-            ewc_state = None if path is None else EWCState.load(path)
             path = self._artifact(info.run_id, DEFINITION_ARTIFACT, tmp)
             definition = None if path is None else ModelDefinition.from_json(path.read_text())
-            path = self._artifact(info.run_id, ESTIMATOR_ARTIFACT, tmp)
-            contract = None if path is None else json.loads(path.read_text())
+            # Only what the kind of model has: a network its EWC state, an estimator its
+            # output scale and flavour.
+            if definition is not None and definition.kind == "estimator":
+                path = self._artifact(info.run_id, ESTIMATOR_ARTIFACT, tmp)
+                contract = {} if path is None else json.loads(path.read_text())
+            else:
+                path = self._artifact(info.run_id, EWC_ARTIFACT, tmp)
+                ewc_state = None if path is None else EWCState.load(path)
         uri = f"models:/{model_id}/{version}"
         try:
             if contract is None:
@@ -310,9 +318,17 @@ class MlflowRegistry:
                             local = Path(tmp) / Path(DEFINITION_ARTIFACT).name
                             local.write_text(definition.to_json())
                             mlflow.log_artifact(str(local), artifact_path="definition")
+                        if isinstance(model, ContractEstimator):  # its output scale, flavour
+                            local = Path(tmp) / Path(ESTIMATOR_ARTIFACT).name
+                            local.write_text(json.dumps({
+                                "flavor": flavor_of(model.estimator),
+                                "target_scale": model.target_scale,
+                            }))  # fmt: skip
+                            mlflow.log_artifact(str(local), artifact_path="estimator")
+                    code_paths = team_code_paths(definition) if definition else None
                     with _quiet():
                         if isinstance(model, ContractEstimator):
-                            info = _log_estimator(model, definition, registered_model_name=model_id)
+                            info = _log_estimator(model, code_paths, registered_model_name=model_id)
                         else:
                             info = mlflow.pytorch.log_model(
                                 model,
@@ -320,7 +336,7 @@ class MlflowRegistry:
                                 registered_model_name=model_id,
                                 pip_requirements=_PIP_REQUIREMENTS,
                                 serialization_format="pickle",
-                                code_paths=team_code_paths(definition) if definition else None,
+                                code_paths=code_paths,
                             )
                     version = str(info.registered_model_version)
                     for key, value in tags.items():
@@ -374,17 +390,9 @@ def _types_to_trust(estimator: object) -> list[str]:
     return get_untrusted_types(data=dumps(estimator))
 
 
-def _load_estimator(
-    uri: str, contract: dict, definition: ModelDefinition | None
-) -> ContractEstimator:
-    if definition is None:
-        raise OSError(f"{uri} is an estimator registered without its definition")
-    if contract.get("flavor") == "lightgbm":
-        import mlflow.lightgbm as flavor_module
-    else:
-        import mlflow.sklearn as flavor_module
+def _load_estimator(uri: str, contract: dict, definition: ModelDefinition) -> ContractEstimator:
     return ContractEstimator(
-        flavor_module.load_model(uri),
+        _flavor_module(contract.get("flavor", "sklearn")).load_model(uri),
         feature_names=definition.feature_names,
         target=definition.target,
         target_scale=float(contract.get("target_scale", 1.0)),

@@ -86,34 +86,29 @@ def fit_model(
         model = build_estimator(
             definition, seed=seed, where=f"{where} estimator" if where else ""
         ).fit(x, y)
+        state, train_loss = None, model.loss(x, y)
         p_up = model.predict_proba(x)
-        summary = {
-            "n_train": len(rows),
-            "train_loss": model.loss(x, y),
-            "train_sharpe": sharpe_ratio(_in_sample_returns(model, x, rows)),
-            "start": rows["date"].min().date().isoformat(),
-            "end": rows["date"].max().date().isoformat(),
-            "regime": definition.regime,
-            "non_finite": not np.isfinite(p_up).all(),
-        }
-        return model, None, summary, definition
-    torch.manual_seed(seed)
-    model = build_network(definition, where=f"{where} network" if where else "")
-    report = train_from_scratch(
-        model, x, y, target=definition.target, epochs=epochs, learning_rate=learning_rate,
-        seed=seed,
-    )  # fmt: skip
-    loader = make_loader(x, y, target=definition.target, shuffle=False)
-    fisher = compute_fisher_information(model, loader, loss=loss_name(definition.target))
-    state = EWCState.from_model(model, fisher, decay=fisher_decay)
+        non_finite = not np.isfinite(p_up).all()
+    else:
+        torch.manual_seed(seed)
+        model = build_network(definition, where=f"{where} network" if where else "")
+        report = train_from_scratch(
+            model, x, y, target=definition.target, epochs=epochs, learning_rate=learning_rate,
+            seed=seed,
+        )  # fmt: skip
+        loader = make_loader(x, y, target=definition.target, shuffle=False)
+        fisher = compute_fisher_information(model, loader, loss=loss_name(definition.target))
+        state = EWCState.from_model(model, fisher, decay=fisher_decay)
+        train_loss = evaluate_loss(model, x, y, definition.target)
+        p_up, non_finite = model.predict_proba(x), report.non_finite
     summary = {
         "n_train": len(rows),
-        "train_loss": evaluate_loss(model, x, y, definition.target),
-        "train_sharpe": sharpe_ratio(_in_sample_returns(model, x, rows)),
+        "train_loss": train_loss,
+        "train_sharpe": sharpe_ratio(_in_sample_returns(p_up, rows)),
         "start": rows["date"].min().date().isoformat(),
         "end": rows["date"].max().date().isoformat(),
         "regime": definition.regime,
-        "non_finite": report.non_finite,
+        "non_finite": non_finite,
     }
     return model, state, summary, definition
 
@@ -195,10 +190,8 @@ def train_and_register(
     )
 
 
-def _in_sample_returns(
-    model: nn.Module | ContractEstimator, x: np.ndarray, rows: pd.DataFrame
-) -> np.ndarray:
-    """Per-row gross returns of ``model``'s positions at ``same-close``: the training Sharpe of
-    a retrain, an in-sample diagnostic only (decisions price at the executable timing)."""
-    position = position_from_p_up(model.predict_proba(x).astype(np.float64))
+def _in_sample_returns(p_up: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+    """Per-row gross returns of the positions of ``p_up`` at ``same-close``: the training Sharpe
+    of a retrain, an in-sample diagnostic only (decisions price at the executable timing)."""
+    position = position_from_p_up(np.asarray(p_up, dtype=np.float64))
     return position * np.expm1(rows["forward_return"].to_numpy(dtype=np.float64))
