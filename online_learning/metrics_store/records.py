@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,8 +36,9 @@ def json_document(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
 class UpdateRecord(UpdateResult):
     """One incremental update attempt, as stored in ``update_history``: its
     :class:`~online_learning.update_result.UpdateResult`, the job that ran it, when, and the
-    update's settings (``config``). ``decision`` ``failed`` means the update raised; its
-    ``reason`` is the error. Timestamps must be timezone-aware.
+    update's settings (``config``) and where it ran (``worker``, ``host:pid``, see
+    :func:`this_worker`). ``decision`` ``failed`` means the update raised; its ``reason`` is
+    the error. Timestamps must be timezone-aware.
 
     Examples
     --------
@@ -53,6 +56,7 @@ class UpdateRecord(UpdateResult):
     started_at: datetime
     finished_at: datetime
     config: dict[str, Any] = field(default_factory=dict)
+    worker: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("job_id", "model_id"):
@@ -78,6 +82,7 @@ class UpdateRecord(UpdateResult):
         config: Mapping[str, Any],
         started_at: datetime,
         finished_at: datetime,
+        worker: str | None = None,
     ) -> UpdateRecord:
         """The record of an update's ``result`` (a failure's duration is the wall time)."""
         fields = result.result_fields()
@@ -89,7 +94,13 @@ class UpdateRecord(UpdateResult):
             config=config,
             started_at=started_at,
             finished_at=finished_at,
+            worker=worker,
         )
+
+
+def this_worker() -> str:
+    """Where this process runs, as ``host:pid``: the ``worker`` of the updates it records."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,7 @@ update_history = sa.Table(
     sa.Column("config", JSONDocument, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=False),
+    sa.Column("worker", sa.String(300)),
 )
 
 outbox = sa.Table(

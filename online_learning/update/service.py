@@ -21,6 +21,7 @@ from online_learning.events.schema import (
     utc_now,
 )
 from online_learning.metrics_store import UpdateRecord
+from online_learning.metrics_store.records import this_worker
 from online_learning.models.definition import ModelDefinition
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.learner import OnlineLearner
@@ -121,6 +122,6 @@ def _record(
 ) -> None:
     """The history row and the ``model_update`` event of ``result``, in one transaction."""
     times = {"job_id": job_id, "started_at": started, "finished_at": finished}
-    record = UpdateRecord.of(result, config=config.to_params(), **times)
+    record = UpdateRecord.of(result, config=config.to_params(), worker=this_worker(), **times)
     event = ModelUpdateEvent.of(result, data_window=config.data_window, **times)
     store.record_update(record, [event.to_outbox(topic)])
