@@ -15,11 +15,13 @@ export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml serving/client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip $(PIP_QUIET)
 	# The CPU build of torch first: a looser pin would pull gigabytes of CUDA wheels.
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(PIP_QUIET)
+	# The light client distribution (serving/client) first: the platform depends on it.
+	$(BIN)/python -m pip install --quiet -e serving/client $(PIP_QUIET)
 	$(BIN)/python -m pip install --quiet -e '.[dev]' $(PIP_QUIET)
 	touch $@
 

@@ -285,7 +285,7 @@ def prepare_platform(home: Path, *, estimator: bool = False) -> dict[str, str]:
 
 def warm_platform(url: str, features: dict[str, float]) -> dict[str, Any]:
     """Start the symbol's online session and teach it 50 outcomes; one checked prediction."""
-    from serving.client import Client
+    from online_learning_client import Client
     from tests.utils.trade_outcomes import outcome_stream
 
     with Client(url, API_KEY) as client:
@@ -297,7 +297,7 @@ def warm_platform(url: str, features: dict[str, float]) -> dict[str, Any]:
     kinds = sorted({c.kind for c in prediction.components})
     if kinds != ["batch", "online"]:
         raise RuntimeError(f"expected batch and online components, got {prediction.components}")
-    return {"components": [asdict(c) for c in prediction.components]}
+    return {"components": [c.model_dump() for c in prediction.components]}
 
 
 def bodies() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -368,7 +368,7 @@ BARE_TARGET = "benchmarks.serving_api:bare_app"
 
 def warm_platform_session(url: str) -> None:
     """A fresh server process of the same home: the session exists; check it serves."""
-    from serving.client import Client
+    from online_learning_client import Client
 
     with Client(url, API_KEY) as client:
         client.ready()

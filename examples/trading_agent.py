@@ -34,10 +34,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from online_learning.feedback.simulator import SimulatedMarket
-from serving.client import (
+from online_learning_client import (
     ApiError,
     Client,
     ConnectionFailed,
+    Ready,
     RetryPolicy,
     ServerError,
     api_key_from_env,
@@ -63,7 +64,7 @@ def local_features(bars: list[dict]) -> dict[str, float]:
     return features_from_bars(bars)
 
 
-def wait_until_ready(client: Client, seconds: float) -> dict:
+def wait_until_ready(client: Client, seconds: float) -> Ready:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     book, seed, left = Book(), args.seed, args.steps or None
     with Client(args.url, key, timeout=args.timeout, retry=RetryPolicy(retries=3)) as client:
         ready = wait_until_ready(client, args.wait)
-        print(f"platform ready at {client.base_url}: champions {ready.get('champions')}")
+        print(f"platform ready at {client.base_url}: champions {ready.champions}")
         while left is None or left > 0:
             market = Market(symbols, seed)
             for step in range(market.days if left is None else min(left, market.days)):

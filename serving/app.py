@@ -203,6 +203,9 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # serving.api_docs: Swagger UI with its assets, no CDN
         redoc_url=None,
+        # Each operation's id is its route's name (``list_models``), which the client's
+        # table of operations names (online_learning_client._api.OPERATIONS).
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.api_keys = settings.keys()

@@ -26,7 +26,7 @@ from typing import Any
 
 from online_learning.execution import position_from_p_up
 from online_learning.feedback.trade_outcome import SCHEMA_VERSION, parse_trade_outcome
-from serving.client.types import Prediction
+from online_learning_client import Prediction
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -106,9 +106,12 @@ class SignalCombiner:
 
     Examples
     --------
-    >>> from serving.client.types import Component, Prediction
-    >>> bull = Component("bull_specialist", "batch", "3", 1.0, 0.7)
-    >>> p = Prediction("p-1", "AAA", 0.7, "up", 0.7, 0.4, "ensemble", (bull,), "2026-01-05")
+    >>> from online_learning_client import Prediction
+    >>> p = Prediction.model_validate({"prediction_id": "p-1", "symbol": "AAA", "p_up": 0.7,
+    ...     "direction": "up", "confidence": 0.7, "position": 0.4, "strategy": "ensemble",
+    ...     "regime": None, "session": None, "served_at": "2026-01-05T21:00:00Z",
+    ...     "features": {"ret_1": 0.01}, "components": [{"name": "bull_specialist",
+    ...     "kind": "batch", "version": "3", "weight": 1.0, "p_up": 0.7}]})
     >>> s = SignalCombiner().combine(p, rule_signal=-0.5)
     >>> round(s.position, 2), s.ml_contribution, s.model_id      # 0.6 * -0.5 + 0.4 * 0.4
     (-0.14, 0.4, 'bull_specialist')
@@ -149,7 +152,7 @@ class SignalCombiner:
         frame) and the agent's ``rule_signal`` in ``[-1, 1]`` (None: ML only).
         ``features`` override the ones the prediction carries."""
         if not isinstance(prediction, Prediction):
-            prediction = Prediction.from_dict(prediction)
+            prediction = Prediction.model_validate(prediction)
         ml_position = float(position_from_p_up(prediction.p_up))
         rule = None
         if rule_signal is not None:

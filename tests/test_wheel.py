@@ -53,18 +53,23 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     ))  # fmt: skip
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"),
          str(source), cwd=work)  # fmt: skip
+    # The client distribution beside it: the platform depends on it (not on any index).
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work / "dist"),
+         str(source / "serving" / "client"), cwd=work)  # fmt: skip
     [wheel] = (work / "dist").glob("online_learning-*.whl")
+    [client] = (work / "dist").glob("online_learning_client-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for packaged in ("flows/prefect.yaml", "online_learning/configuration/specialists.toml",
                      "serving/dashboard/static/index.html",
                      "serving/api_docs/static/swagger-ui/swagger-ui-bundle.js"):  # fmt: skip
         assert packaged in names, sorted(names)
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
+    assert not any(n.startswith("serving/client/") for n in names)  # its own distribution
 
     _run(sys.executable, "-m", "venv", str(work / "venv"), cwd=work)
     pip = [str(work / "venv" / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     _run(*pip, TORCH, cwd=work)
-    _run(*pip, f"{wheel}[postgres]", cwd=work)
+    _run(*pip, str(client), f"{wheel}[postgres]", cwd=work)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ONLINE_LEARNING_", "MLFLOW_", "KAFKA_", "PREFECT_"))
            and k not in ("PYTHONPATH", "VIRTUAL_ENV")}  # fmt: skip

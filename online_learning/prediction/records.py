@@ -4,10 +4,10 @@
 layers: the service builds them; :meth:`Prediction.to_dict` (the JSON the API returns, the
 streams carry and the ``predictions`` topic holds) is written from their fields
 (:mod:`online_learning.prediction._json_form`); the API declares them as its
-``response_model``, so pydantic generates the OpenAPI document from them too. The SDK's types
-(``serving/client/types.py``) are tested against them field by field
-(``tests/serving/client/test_types.py``). A new field is added here, computed in
-:mod:`online_learning.prediction.service` and read in the client type.
+``response_model``, so pydantic generates the OpenAPI document from them too, and the client
+distribution's types are generated from that document (``python -m serving.client_models``,
+checked by ``tests/serving/client/test_models.py``). A new field is added here, computed in
+:mod:`online_learning.prediction.service`, and the client's types regenerated.
 
 They are plain frozen dataclasses, not pydantic models: the service computed every value, so
 building one on the hot path has nothing to validate.

@@ -14,7 +14,7 @@ from online_learning.configuration.models import ModelConfig
 from online_learning.data import resolve_source
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.bootstrap import train_and_register
-from serving.client import Client
+from online_learning_client import Client
 from tests.utils.api_keys import AGENT, bearer
 from tests.utils.team_code import STOCKS, TEAM_CODE, bars
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from online_learning.feedback.simulator import SimulatedMarket
-from serving.client.types import Prediction
+from online_learning_client import Prediction
 from tests.utils.api_keys import KEYS
 from tests.utils.live_server import LiveServer
 
@@ -39,7 +39,7 @@ def make_prediction(market_day) -> Callable[..., Prediction]:
         ]
         if online is not None:
             components.append(
-                {"name": "online", "kind": "online", "version": None, "weight": online,
+                {"name": "online", "kind": "online", "version": "s-1", "weight": online,
                  "p_up": p_up}
             )  # fmt: skip
         body = {
@@ -56,7 +56,7 @@ def make_prediction(market_day) -> Callable[..., Prediction]:
             "served_at": "2026-01-05T21:00:00.000000Z",
         }
         tick = next(t for t in market_day if t.symbol == symbol)
-        return Prediction.from_dict(body, features=tick.features)
+        return Prediction.model_validate({**body, "features": tick.features})
 
     return make
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving.client import Client
+from online_learning_client import Client
 from tests.utils.api_keys import OPS, TRADER
 from tests.utils.waiting import wait_for
 
@@ -28,9 +28,9 @@ def test_example_agent_predicts_trades_and_feeds_its_outcomes_back(live, tmp_pat
     assert sum(" position " in line for line in lines) == 4 * 3  # four days, three symbols
     assert "4 days x 3 symbols" in lines[-1] and "12 accepted" in lines[-1]
     with Client(live.url, OPS) as client:
-        sessions = {s["symbol"]: s for s in client.sessions()}
+        sessions = {s.symbol: s for s in client.sessions()}
         # Each symbol's online session learned the agent's four outcomes, once each.
-        assert {sym: sessions[sym]["samples_seen"] for sym in ("AGT0", "AGT1", "AGT2")} == {
+        assert {sym: sessions[sym].samples_seen for sym in ("AGT0", "AGT1", "AGT2")} == {
             "AGT0": 4, "AGT1": 4, "AGT2": 4
         }  # fmt: skip
 
@@ -99,7 +99,7 @@ def test_example_agent_loses_no_outcome_while_the_platform_is_down(live, tmp_pat
     assert 0 < days <= 25  # a day whose prediction failed is not traded
     assert "0 rejected" in rest[-1]
     with Client(live.url, OPS) as client:
-        sessions = {s["symbol"]: s["samples_seen"] for s in client.sessions()}
+        sessions = {s.symbol: s.samples_seen for s in client.sessions()}
     assert {sym: sessions[sym] for sym in ("AGT0", "AGT1", "AGT2")} == dict.fromkeys(
         ("AGT0", "AGT1", "AGT2"), days
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.client import Client, Conflict, JobTimeout, NotFound
+from online_learning_client import Client, Conflict, JobTimeout, NotFound
 from tests.flows.helpers import bootstrap_specialists
 from tests.utils.api_keys import OPS
 from tests.utils.live_server import LiveServer
@@ -45,7 +45,7 @@ def test_start_update_and_wait_for_job_end_where_the_registry_is(
                 client.job("00000000-0000-0000-0000-000000000000")
     finally:
         server.stop()
-    assert job.finished and job.status in ("promoted", "rolled_back"), job.raw
+    assert job.finished and job.status in ("promoted", "rolled_back"), job
     assert job.model_id == MODEL
     assert job.version == registry.champion_version(MODEL)
     assert (job.version != trained[MODEL]) == (job.status == "promoted")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from online_learning.prediction import features_from_bars
-from serving.client import (
+from online_learning_client import (
     AuthenticationError,
     Client,
     Conflict,
@@ -29,7 +29,7 @@ def test_predict_from_bars_is_the_prediction_of_the_platforms_features(live, mar
     the features that the training code computes from those bars (no train/serve skew)."""
     bars = bars_of(market_prices, "SIM0")
     with Client(live.url, TRADER) as client:
-        champions = client.ready()["champions"]
+        champions = client.ready().champions
         from_bars = client.predict("SIM0", bars=bars)
         from_features = client.predict("SIM0", features=features_from_bars(bars))
     assert from_bars.p_up == pytest.approx(from_features.p_up, abs=1e-9)
@@ -78,14 +78,14 @@ def test_outcomes_accepted_then_duplicate_and_rejected_in_order(live, market_pri
                   trade_id="t-broken").items() if k != "realized_return"}  # fmt: skip
         first = client.post_outcomes(outcome)
         results = client.post_outcomes([outcome, broken])
-        sessions = {s["symbol"]: s for s in client.sessions()}
+        sessions = {s.symbol: s for s in client.sessions()}
     assert [(r.trade_id, r.status) for r in first] == [(outcome["trade_id"], "accepted")]
     assert [r.status for r in results] == ["duplicate", "rejected"]
     assert results[1].reason == "missing_field" and "realized_return" in results[1].detail
     assert not results[1].ok and results[0].ok
     # Learned once: the symbol's online session saw one outcome, whatever was posted twice.
-    assert sessions["SIM1"]["samples_seen"] == 1
-    assert sessions["SIM1"]["realized_pnl"] == pytest.approx(signal.position * 0.004)
+    assert sessions["SIM1"].samples_seen == 1
+    assert sessions["SIM1"].realized_pnl == pytest.approx(signal.position * 0.004)
 
 
 def test_each_class_of_http_error_is_its_exception(live, platform_settings, market_prices):
@@ -133,7 +133,7 @@ def test_calls_survive_a_server_restart_through_retries(live):
     prediction both wait it out under the retry policy instead of failing."""
     retry = RetryPolicy(retries=12, backoff_s=0.5, max_backoff_s=1.0)
     with Client(live.url, TRADER, retry=retry) as client:
-        assert {m["model_id"] for m in client.models()} == {
+        assert {m.model_id for m in client.models()} == {
             "bull_specialist", "bear_specialist", "sideways_specialist"
         }  # fmt: skip
         live.stop()

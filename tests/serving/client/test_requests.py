@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from online_learning.feedback.simulator import SimulatedMarket
-from serving.client import (
+from online_learning_client import (
     ApiError,
     AuthenticationError,
     Client,
@@ -20,8 +20,8 @@ from serving.client import (
     ServerError,
     ValidationError,
 )
-from serving.client import _calls as calls
-from serving.client.errors import error_for_status
+from online_learning_client import _calls as calls
+from online_learning_client.errors import error_for_status
 
 
 def test_bars_from_a_dataframe_become_iso_dates_and_numbers():
@@ -150,7 +150,7 @@ def test_the_key_stays_out_of_repr_and_comes_from_the_environment(tmp_path, monk
 
 
 def test_a_refused_connection_is_retried_then_reported():
-    from serving.client import ConnectionFailed
+    from online_learning_client import ConnectionFailed
 
     # Port 1 on loopback: nothing listens, every attempt is refused (nothing was sent).
     client = Client("http://127.0.0.1:1", "k" * 20, retry=RetryPolicy(retries=2, backoff_s=0))

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from online_learning.prediction import features_from_bars
-from serving.client import AsyncClient, Client, RetryPolicy, ServerError
+from online_learning_client import AsyncClient, Client, RetryPolicy, ServerError
 from serving.signals import SignalCombiner
 from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import OPS, TRADER
@@ -46,7 +46,7 @@ def test_reads_are_retried_through_503_until_the_champions_are_loaded(
             late.join()
         assert time.monotonic() - began >= 1.0
         # Ready from the first champion loaded (the others follow at the next polls).
-        assert ready["champions"] and ready["champions"].items() <= versions.items()
+        assert ready.champions and ready.champions.items() <= versions.items()
     finally:
         server.stop()
 
@@ -99,17 +99,17 @@ def test_async_client_batches_and_sessions(live, market_prices):
             again = await client.post_outcomes(outcomes)
             async with stream:
                 frame = await asyncio.wait_for(anext(stream), TIMEOUT)
-            sessions = {s["symbol"]: s for s in await client.sessions()}
-            metrics = await client.session_metrics(session["session_id"])
-            online = await client.session_predict(session["session_id"], rows[2][1])
+            sessions = {s.symbol: s for s in await client.sessions()}
+            metrics = await client.session_metrics(session.session_id)
+            online = await client.session_predict(session.session_id, rows[2][1])
         assert [p.symbol for p in predictions] == ["SIM0", "SIM1", "SIM2"]
         assert [r.status for r in results] == ["accepted"] * 3
         assert [r.status for r in again] == ["duplicate"] * 3
         assert (frame["type"], frame["prediction_id"]) == (
             "prediction", predictions[0].prediction_id
         )  # fmt: skip
-        assert sessions["SIM2"]["model_type"] == "hoeffding_tree"
-        assert metrics["samples_seen"] == 1  # the started session learned SIM2's outcome
-        assert 0.0 <= online["p_up"] <= 1.0
+        assert sessions["SIM2"].model_type == "hoeffding_tree"
+        assert metrics.samples_seen == 1  # the started session learned SIM2's outcome
+        assert 0.0 <= online.p_up <= 1.0
 
     asyncio.run(scenario())

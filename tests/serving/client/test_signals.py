@@ -61,7 +61,7 @@ def test_weights_are_normalised_and_the_position_capped(make_prediction):
 
 def test_a_stream_frame_is_a_prediction_too(make_prediction):
     prediction = make_prediction(0.8)
-    frame = {"type": "prediction", "seq": 7, **prediction.raw}
+    frame = {"type": "prediction", "seq": 7, **prediction.model_dump(mode="json")}
     signal = SignalCombiner().combine(frame, features=prediction.features)
     assert signal.prediction.prediction_id == prediction.prediction_id
     assert signal.features == prediction.features
@@ -107,7 +107,7 @@ def test_outcome_carries_provenance_and_passes_the_platforms_parser(make_predict
     assert parsed.prediction["ml_contribution"] == pytest.approx(0.4)
     assert parsed.prediction["p_up"] == 0.75
     assert parsed.prediction["versions"] == {
-        "bull_specialist": "1", "sideways_specialist": "1", "online": None
+        "bull_specialist": "1", "sideways_specialist": "1", "online": "s-1"
     }  # fmt: skip
     assert parsed.timestamp == settled
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from online_learning.prediction import features_from_bars
-from serving.client import AsyncClient, AuthenticationError
+from online_learning_client import AsyncClient, AuthenticationError
 from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import TRADER, UNKNOWN
 

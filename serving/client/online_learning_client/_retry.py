@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from serving.client.errors import ConnectionFailed
+from online_learning_client.errors import ConnectionFailed
 
 #: Failures where the request never reached the server: safe to resend whatever it was.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

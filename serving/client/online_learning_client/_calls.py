@@ -13,8 +13,16 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from serving.client.errors import ValidationError
-from serving.client.types import Job, JobAccepted, OutcomeResult, Prediction
+from online_learning_client.errors import ValidationError
+from online_learning_client.models import (
+    Job,
+    JobAccepted,
+    OutcomeResults,
+    Prediction,
+    PredictionBatch,
+    Session,
+    SessionPrediction,
+)
 
 API = "/api/v1"
 #: Largest batch the server takes in one request (more answers 413): larger ones are split.
@@ -129,10 +137,6 @@ def prediction_body(
     return body
 
 
-def _prediction(body: Mapping[str, Any], sent: Mapping[str, Any]) -> Prediction:
-    return Prediction.from_dict(body, features=sent.get("features"))
-
-
 def predict(
     symbol: str,
     *,
@@ -145,7 +149,7 @@ def predict(
         symbol, features=features, bars=bars, strategy=strategy, model_id=model_id
     )
     # Not idempotent: a prediction served twice is recorded and streamed twice.
-    return Call("POST", f"{API}/predictions", json=sent, parse=lambda b: _prediction(b, sent))
+    return Call("POST", f"{API}/predictions", json=sent, parse=Prediction.model_validate)
 
 
 def _item(item: Any, strategy: str | None) -> dict[str, Any]:
@@ -177,11 +181,11 @@ def predict_many(
     for start in range(0, len(bodies), max_batch):
         chunk = bodies[start : start + max_batch]
 
-        def parse(body: Any, chunk: list[dict[str, Any]] = chunk) -> list[Prediction]:
-            served = body["predictions"]
-            if len(served) != len(chunk):
-                raise ValueError(f"asked for {len(chunk)} predictions, got {len(served)}")
-            return [_prediction(p, sent) for p, sent in zip(served, chunk, strict=True)]
+        def parse(body: Any, asked: int = len(chunk)) -> list[Prediction]:
+            served = PredictionBatch.model_validate(body).predictions
+            if len(served) != asked:
+                raise ValueError(f"asked for {asked} predictions, got {len(served)}")
+            return served
 
         calls.append(Call("POST", f"{API}/predictions", json={"requests": chunk}, parse=parse))
     return calls
@@ -203,7 +207,7 @@ def post_outcomes(outcomes: Any, *, max_batch: int = MAX_BATCH) -> list[Call]:
     )
     bodies = [_outcome(o) for o in items]
     path = f"{API}/feedback/outcomes"
-    parse = lambda b: [OutcomeResult.from_dict(r) for r in b["results"]]  # noqa: E731
+    parse = lambda b: OutcomeResults.model_validate(b).results  # noqa: E731
     return [
         Call("POST", path, json=bodies[i : i + max_batch], idempotent=True, parse=parse)
         for i in range(0, len(bodies), max_batch)
@@ -251,11 +255,11 @@ def start_update(
     if epochs is not None:
         body["epochs"] = int(epochs)
     # Never sent twice: a second submission after a lost answer would be a 409 or a second job.
-    return Call("POST", f"{API}/models/online-update", json=body, parse=JobAccepted.from_dict)
+    return Call("POST", f"{API}/models/online-update", json=body, parse=JobAccepted.model_validate)
 
 
 def job(job_id: str) -> Call:
-    return get(f"/jobs/{segment(job_id, 'job_id')}", parse=Job.from_dict)
+    return get(f"/jobs/{segment(job_id, 'job_id')}", parse=Job.model_validate)
 
 
 def start_session(
@@ -272,9 +276,15 @@ def start_session(
         body["hyperparameters"] = dict(hyperparameters)
     if feature_names is not None:
         body["feature_names"] = list(feature_names)
-    return Call("POST", f"{API}/sessions/start", json=body)
+    return Call("POST", f"{API}/sessions/start", json=body, parse=Session.model_validate)
 
 
 def session_predict(session_id: str, features: Mapping[str, Any]) -> Call:
     path = f"{API}/sessions/{segment(session_id, 'session_id')}/predict"
-    return Call("POST", path, json={"features": features_body(features)}, idempotent=True)
+    return Call(
+        "POST",
+        path,
+        json={"features": features_body(features)},
+        idempotent=True,
+        parse=SessionPrediction.model_validate,
+    )

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 
-from serving.client._api import Endpoints
-from serving.client._base import read
-from serving.client._calls import Call
-from serving.client._retry import connection_failed
-from serving.client.errors import JobTimeout
-from serving.client.types import Job
+from online_learning_client._api import Endpoints
+from online_learning_client._base import read
+from online_learning_client._calls import Call
+from online_learning_client._retry import connection_failed
+from online_learning_client.errors import JobTimeout
+from online_learning_client.models import Job
 
 __all__ = ["Client"]
 
@@ -25,7 +25,7 @@ class Client(Endpoints):
     base_url : str
         The server, e.g. ``http://127.0.0.1:8000`` (``/api/v1`` is added).
     api_key : str, optional
-        Bearer key; default :func:`serving.client.api_key_from_env`.
+        Bearer key; default :func:`online_learning_client.api_key_from_env`.
     timeout : float
         Seconds per request (connect, read, write).
     retry : RetryPolicy, optional

@@ -17,7 +17,7 @@ exception                  status  meaning
 
 Idempotent calls (reads, and outcomes, deduplicated on ``trade_id``) are retried on 5xx,
 resets and timeouts; every call is retried when the connection was refused before anything
-was sent (:class:`serving.client.RetryPolicy`). Only the last failure is raised.
+was sent (:class:`online_learning_client.RetryPolicy`). Only the last failure is raised.
 
 All derive from :class:`ApiError`; other statuses (400, 429, ...) raise :class:`ApiError` itself.
 """

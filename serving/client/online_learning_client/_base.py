@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 
-from serving.client._calls import API, MAX_BATCH, Call
-from serving.client._retry import RetryPolicy
-from serving.client.errors import error_for_status
-from serving.client.keys import api_key_from_env
+from online_learning_client._calls import API, MAX_BATCH, Call
+from online_learning_client._retry import RetryPolicy
+from online_learning_client.errors import error_for_status
+from online_learning_client.keys import api_key_from_env
 
 USER_AGENT = "online-learning-sdk/0.1"
 DEFAULT_URL = "http://127.0.0.1:8000"

@@ -34,8 +34,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from serving.client._calls import API
-from serving.client.errors import AuthenticationError, ConnectionFailed, error_for_status
+from online_learning_client._calls import API
+from online_learning_client.errors import AuthenticationError, ConnectionFailed, error_for_status
 
 __all__ = ["Stream"]
 

@@ -8,19 +8,19 @@ from typing import Any
 
 import httpx
 
-from serving.client._api import Endpoints
-from serving.client._base import read
-from serving.client._calls import Call
-from serving.client._retry import connection_failed
-from serving.client.errors import JobTimeout
-from serving.client.stream import Stream
-from serving.client.types import Job
+from online_learning_client._api import Endpoints
+from online_learning_client._base import read
+from online_learning_client._calls import Call
+from online_learning_client._retry import connection_failed
+from online_learning_client.errors import JobTimeout
+from online_learning_client.models import Job
+from online_learning_client.stream import Stream
 
 __all__ = ["AsyncClient"]
 
 
 class AsyncClient(Endpoints):
-    """The async twin of :class:`serving.client.Client`: the same calls and parameters, each
+    """The async twin of :class:`online_learning_client.Client`: the same calls and parameters, each
     returning an awaitable of the same result; plus :meth:`stream`.
 
     Examples
@@ -105,7 +105,7 @@ class AsyncClient(Endpoints):
     ) -> Stream:
         """Live frames of ``symbol``: an async iterator that reconnects by itself.
 
-        See :class:`serving.client.stream.Stream`: it resumes after the last sequence number
+        See :class:`online_learning_client.stream.Stream`: it resumes after the last sequence number
         it delivered, drops replayed duplicates, yields ``gap`` frames (and ``reset`` when the
         server's numbering restarted). It raises :class:`AuthenticationError` when the key is
         refused, and :class:`ConnectionFailed` after ``max_retries`` reconnections in a row that

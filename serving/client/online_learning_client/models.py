@@ -1,0 +1,322 @@
+"""The API's answers as typed, frozen objects. GENERATED: do not edit.
+
+Written by ``python -m serving.client_models`` from the platform's OpenAPI document
+(``GET /api/v1/openapi.json``). Each model keeps the fields the server adds later
+(``extra="allow"``: read them with ``model_extra``); the server's own JSON is
+``model.model_dump(mode="json")``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from online_learning_client import _behaviour
+
+
+class ApiModel(BaseModel):
+    """What every answer type shares: frozen, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+__all__ = [
+    "Component",
+    "Definition",
+    "DriftRecord",
+    "DriftStatus",
+    "Health",
+    "Job",
+    "JobAccepted",
+    "LastUpdate",
+    "Me",
+    "Model",
+    "OutcomeResult",
+    "OutcomeResults",
+    "Performance",
+    "PerformanceDay",
+    "PerformanceSummary",
+    "Prediction",
+    "PredictionBatch",
+    "Ready",
+    "Session",
+    "SessionInfo",
+    "SessionPrediction",
+    "UpdateRecord",
+]
+
+
+class DriftRecord(ApiModel):
+    """The API's ``DriftRecordPublic``."""
+
+    drift_id: str
+    model_id: str
+    symbol: str
+    reason: str
+    detectors: list[str]
+    statistics: dict[str, Any]
+    n_outcomes: int
+    detected_at: str
+    adaptation_requested: bool | None
+    prefect_status: str | None
+
+
+class DriftStatus(ApiModel):
+    """The API's ``DriftStatusPublic``."""
+
+    model_id: str
+    symbol: str
+    detectors: dict[str, dict[str, Any]]
+    n_outcomes: int
+    last_detection_at: str | None
+    last_reason: str | None
+    outcomes_since_detection: int
+    adaptation_running: bool
+    adaptation_status: str | None
+
+
+class Health(ApiModel):
+    """The API's ``Health``."""
+
+    status: Literal["ok"]
+
+
+class JobAccepted(ApiModel):
+    """The API's ``JobAccepted``."""
+
+    job_id: str
+    status: Literal["queued"]
+    estimated_duration_minutes: float
+    status_url: str
+
+
+class Job(_behaviour.JobBehaviour, ApiModel):
+    """An update job; the result's fields are set once it is final."""
+
+    job_id: str
+    model_id: str
+    status: Literal["queued", "running", "promoted", "rolled_back", "deferred", "failed"]
+    state: str
+    message: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    decision: Literal["promoted", "rolled_back", "failed", "deferred"] | None = Field(default=None)
+    reason: str | None = Field(default=None)
+    version: str | None = Field(default=None)
+    previous_version: str | None = Field(default=None)
+    sharpe_pre: float | None = Field(default=None)
+    sharpe_post: float | None = Field(default=None)
+    degradation_pct: float | None = Field(default=None)
+    duration_s: float | None = Field(default=None)
+    window_start: str | None = Field(default=None)
+    window_end: str | None = Field(default=None)
+    judged_start: str | None = Field(default=None)
+    judged_end: str | None = Field(default=None)
+
+
+class Me(ApiModel):
+    """The API's ``Me``."""
+
+    fingerprint: str
+    scopes: list[str]
+
+
+class Definition(ApiModel):
+    """The API's ``DefinitionPublic``."""
+
+    model_id: str
+    kind: Literal["network", "estimator"]
+    entry: str
+    params: dict[str, Any]
+    features: str
+    feature_names: list[str]
+    sequence_length: int | None
+    target: Literal["direction", "return"]
+    horizon_days: int
+    data: str | None
+    symbols: list[str] | None
+    regime: str | None
+    policy: str
+    definition_version: int
+
+
+class LastUpdate(ApiModel):
+    """The API's ``LastUpdate``."""
+
+    decision: str
+    version: str | None
+    at: str
+
+
+class Model(ApiModel):
+    """The API's ``ModelPublic``."""
+
+    model_id: str
+    champion_version: str | None
+    regime: str | None
+    feature_names: list[str]
+    last_update: LastUpdate | None
+    definition: Definition | None = Field(
+        description=(
+            "The champion's network, features, sequence length, target, horizon, data "
+            "source (password masked), symbols, regime and policy; null for a version "
+            "registered before definitions were recorded."
+        )
+    )
+
+
+class OutcomeResult(_behaviour.OutcomeResultBehaviour, ApiModel):
+    """The API's ``OutcomeResult``."""
+
+    trade_id: str | None
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None
+    detail: str | None
+
+
+class OutcomeResults(ApiModel):
+    """The API's ``OutcomeResults``."""
+
+    results: list[OutcomeResult]
+
+
+class PerformanceDay(ApiModel):
+    """The API's ``PerformanceDay``."""
+
+    date: str
+    strategy_return: float
+    rolling_sharpe_30d: float | None
+
+
+class PerformanceSummary(ApiModel):
+    """The API's ``PerformanceSummary``."""
+
+    sharpe: float | None
+    hit_rate: float | None
+    max_drawdown: float | None
+    n_days: int
+
+
+class Performance(ApiModel):
+    """The API's ``PerformancePublic``."""
+
+    model_id: str
+    days: list[PerformanceDay]
+    summary: PerformanceSummary
+
+
+class Component(ApiModel):
+    """One model's contribution: its ``p_up`` and its weight in the served ``p_up``.
+
+    ``kind`` is ``batch`` (a specialist's champion; ``version`` is its registry version) or
+    ``online`` (the symbol's session; ``version`` is the session id). A component scored in
+    shadow by ``champion_challenger`` has weight 0.
+    """
+
+    name: str
+    kind: Literal["batch", "online"]
+    version: str
+    weight: float
+    p_up: float
+
+
+class SessionInfo(ApiModel):
+    """The online session a prediction used and how old the state it predicted with was."""
+
+    session_id: str
+    samples_seen: int
+    checkpoint_age_s: float
+
+
+class Prediction(_behaviour.PredictionBehaviour, ApiModel):
+    """One served prediction and where it came from.
+
+    ``direction`` is ``up`` when ``p_up > 0.5``; ``confidence`` is the probability of that
+    direction, ``max(p_up, 1 - p_up)``; ``position`` is ``2 * p_up - 1`` (the rule of
+    ``online_learning.execution.position_from_p_up``).
+    """
+
+    prediction_id: str
+    symbol: str
+    p_up: float
+    position: float
+    strategy: Literal["ensemble", "champion_challenger"]
+    regime: str | None
+    components: list[Component]
+    session: SessionInfo | None
+    served_at: str
+    features: dict[str, float] = Field(
+        description=(
+            "The features the prediction was computed from (for a bars request: the "
+            "server's); a trade outcome of this prediction carries them."
+        )
+    )
+    direction: Literal["up", "down"]
+    confidence: float
+
+
+class PredictionBatch(ApiModel):
+    """The answer to a batch request: one prediction per request, in their order."""
+
+    predictions: list[Prediction]
+
+
+class Ready(ApiModel):
+    """The API's ``Ready``."""
+
+    status: Literal["ready"]
+    champions: dict[str, str]
+
+
+class Session(ApiModel):
+    """The API's ``SessionMetricsPublic``."""
+
+    session_id: str
+    symbol: str
+    model_type: str
+    samples_seen: int
+    rolling_accuracy: float | None
+    rolling_log_loss: float | None
+    realized_pnl: float
+    rolling_sharpe: float | None
+    last_drift_at: str | None
+    model_age_s: float
+    created_at: str
+    updated_at: str
+    checkpoint_age_s: float | None = Field(default=None)
+
+
+class SessionPrediction(ApiModel):
+    """The API's ``SessionPredictionPublic``."""
+
+    p_up: float
+    direction: Literal["up", "down"]
+    position: float
+    session_id: str
+    symbol: str
+    model_type: str
+    samples_seen: int
+    checkpoint_age_s: float
+    served_at: str
+
+
+class UpdateRecord(ApiModel):
+    """The API's ``UpdateHistoryPublic``."""
+
+    decision: Literal["promoted", "rolled_back", "failed", "deferred"]
+    reason: str
+    version: str | None
+    previous_version: str | None
+    sharpe_pre: float | None
+    sharpe_post: float | None
+    degradation_pct: float | None
+    duration_s: float
+    window_start: str | None
+    window_end: str | None
+    judged_start: str | None
+    judged_end: str | None
+    job_id: str
+    recorded_at: str
