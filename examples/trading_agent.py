@@ -4,7 +4,7 @@ Every simulated trading day, for each symbol of a seeded simulated market, the a
 
 1. sends its last 80 daily bars to ``POST /api/v1/predictions`` (one batch request for all
    symbols; the platform computes its features from them with its training code);
-2. blends the prediction with its own momentum rule (:class:`serving.signals.SignalCombiner`:
+2. blends the prediction with its own momentum rule (:class:`online_learning_client.SignalCombiner`:
    60 % rule, 40 % ML, the ML view only when its confidence is at least 0.55);
 3. holds that position over the next day and posts the trade outcome (schema version 1) to
    ``POST /api/v1/feedback/outcomes``, crediting the model that made the prediction.
@@ -20,6 +20,10 @@ The key comes from ``ONLINE_LEARNING_API_KEY``, else ``<home>/api-key`` (the dev
 keeps its unsettled outcomes and posts them again with the next day's (the platform
 deduplicates them on ``trade_id``). Exit codes: 0 done, 1 the platform refused the key, an
 input or an outcome, or was not ready in ``--wait`` seconds.
+
+Everything it says to the platform goes through the client distribution
+(``online_learning_client``: the client, the signal blend, the outcome); only its prices come
+from the platform's simulated market.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from online_learning_client import (
     ServerError,
     api_key_from_env,
 )
-from serving.signals import SignalCombiner
+from online_learning_client.signals import SignalCombiner
 
 BARS = 80  # the features need 64; a few more cost nothing
 DEFAULT_SYMBOLS = "AGT0,AGT1,AGT2"  # not SIM0-2: `make run`'s own desk trades those
@@ -55,13 +59,6 @@ def momentum(closes: np.ndarray) -> float:
     vol = float(daily.std(ddof=1)) or 1e-4
     z = math.log(closes[-1] / closes[-6]) / (vol * math.sqrt(5))
     return max(-1.0, min(1.0, z / 2.0))
-
-
-def local_features(bars: list[dict]) -> dict[str, float]:
-    """The platform's features of the newest bar, for a server that does not echo them."""
-    from online_learning.prediction import features_from_bars
-
-    return features_from_bars(bars)
 
 
 def wait_until_ready(client: Client, seconds: float) -> Ready:
@@ -114,7 +111,7 @@ def trade_day(client: Client, market: Market, today: int, combiner, book: Book, 
     for request, prediction in zip(requests, predictions, strict=True):
         s = request["symbol"]
         closes = market.closes[s]
-        features = prediction.features or local_features(request["bars"])
+        features = prediction.features  # the server's, computed from the bars
         signal = combiner.combine(
             prediction, rule_signal=momentum(closes[: today + 1]), features=features
         )

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from serving import api_docs, dashboard, errors, streaming
 from serving.limits import HeaderLimitMiddleware
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
+from serving.schemas import DOCUMENTED, add_schemas
 from serving.settings import API_PREFIX, ServingSettings, get_settings
 
 __all__ = ["API_PREFIX", "create_app"]
@@ -199,6 +201,10 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         version="1",
         summary="Predictions of the regime specialists and online sessions, update jobs, "
         "sessions, trade outcomes, drift.",
+        description="Each operation's security requirement names the scope its key needs. "
+        "The WebSocket stream of a symbol's predictions, drift events and outcomes "
+        f"(`{API_PREFIX}/streaming/{{symbol}}`) is described by the AsyncAPI document "
+        f"[`{API_PREFIX}/asyncapi.json`]({API_PREFIX}/asyncapi.json).",
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # serving.api_docs: Swagger UI with its assets, no CDN
@@ -207,6 +213,15 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         # table of operations names (online_learning_client._api.OPERATIONS).
         generate_unique_id_function=lambda route: route.name,
     )
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The generated document, with the schemas no route parameter declares."""
+        if app.openapi_schema is None:
+            add_schemas(document(), DOCUMENTED)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.api_keys = settings.keys()
     app.state.metrics = ServingMetrics()

@@ -42,10 +42,28 @@ RENAMES = {
     "SessionPredictionPublic": "SessionPrediction",
     "UpdateHistoryPublic": "UpdateRecord",
 }
+#: Request bodies the client builds and checks before sending (e.g. ``build_outcome``).
+REQUESTS = ("TradeOutcome",)
+#: JSON Schema constraints and the pydantic ``Field`` arguments that keep them.
+CONSTRAINTS = {
+    "pattern": "pattern",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minItems": "min_length",
+    "maxItems": "max_length",
+    "minProperties": "min_length",
+    "maxProperties": "max_length",
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+}
 #: Client names whose hand-written behaviour (``_behaviour.<Name>Behaviour``) is mixed in.
 BEHAVIOUR = frozenset({"Job", "OutcomeResult", "Prediction"})
 
-_HEADER = '''"""The API's answers as typed, frozen objects. GENERATED: do not edit.
+_HEADER = '''"""The API's answers, and the trade outcome it takes, as typed frozen objects.
+
+GENERATED: do not edit.
 
 Written by ``python -m serving.client_models`` from the platform's OpenAPI document
 (``GET /api/v1/openapi.json``). Each model keeps the fields the server adds later
@@ -55,7 +73,7 @@ Written by ``python -m serving.client_models`` from the platform's OpenAPI docum
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,8 +109,9 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
-def answer_schemas(document: Mapping[str, Any]) -> list[str]:
-    """The schemas of successful answers, each after the schemas it refers to."""
+def client_schemas(document: Mapping[str, Any]) -> list[str]:
+    """The schemas of successful answers and of :data:`REQUESTS`, each after the schemas it
+    refers to."""
     schemas = document["components"]["schemas"]
     roots = [
         name
@@ -102,6 +121,7 @@ def answer_schemas(document: Mapping[str, Any]) -> list[str]:
         if status.startswith("2")
         for name in _refs(response)
     ]
+    roots += [name for name in REQUESTS if name in schemas]
     ordered: list[str] = []
 
     def visit(name: str) -> None:
@@ -118,7 +138,16 @@ def answer_schemas(document: Mapping[str, Any]) -> list[str]:
 
 
 def python_type(node: Mapping[str, Any]) -> str:
-    """The annotation of a JSON schema node, as the wire has it (dates stay strings)."""
+    """The annotation of a JSON schema node, as the wire has it (dates stay strings), its
+    constraints kept (``Annotated[str, Field(max_length=200)]``)."""
+    annotation = _bare_type(node)
+    limits = [f"{CONSTRAINTS[key]}={node[key]!r}" for key in CONSTRAINTS if key in node]
+    if limits and _ref(node) is None:
+        return f"Annotated[{annotation}, Field({', '.join(limits)})]"
+    return annotation
+
+
+def _bare_type(node: Mapping[str, Any]) -> str:
     name = _ref(node)
     if name is not None:
         return client_name(name)
@@ -203,7 +232,7 @@ def _class(schema_name: str, schema: Mapping[str, Any]) -> str:
 def render(document: Mapping[str, Any]) -> str:
     """The module's source for ``document`` (formatted as the repository's code is)."""
     schemas = document["components"]["schemas"]
-    names = answer_schemas(document)
+    names = client_schemas(document)
     exported = ", ".join(f'"{client_name(n)}"' for n in sorted(names, key=client_name))
     parts = [_HEADER, f"__all__ = [{exported}]"]
     parts += [_class(name, schemas[name]) for name in names]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from online_learning.feedback.service import FeedbackService
@@ -41,7 +41,10 @@ __all__ = [
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API key from ONLINE_LEARNING_API_KEYS: `Authorization: Bearer <key>`.",
+    description="An API key from ONLINE_LEARNING_API_KEYS: `Authorization: Bearer <key>`. "
+    "Each operation's security requirement names the scope its key needs (`predict`, "
+    "`feedback` or `admin`); a key with `admin` may call every operation, and an operation "
+    "with no scope listed needs a valid key only.",
 )
 
 
@@ -92,7 +95,10 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
 
     async def check(
         request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        # Security(..., scopes=): the OpenAPI document names the scope in the operation's
+        # security requirement (``{"HTTPBearer": ["predict"]}``). A default, not Annotated:
+        # the annotation is a string here and could not name ``scope``.
+        credentials: HTTPAuthorizationCredentials | None = Security(_bearer, scopes=[scope]),
     ) -> Principal:
         principal = _principal(request, credentials)
         if not principal.allows(scope):

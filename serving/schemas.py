@@ -25,6 +25,14 @@ from pydantic import (
 )
 
 from online_learning.features import FEATURE_COLUMNS
+from online_learning.feedback.trade_outcome import (
+    CONTROL_CHARACTERS,
+    MAX_ID_LENGTH,
+    MAX_MAGNITUDE,
+    MODEL_ID_PATTERN,
+    SCHEMA_VERSION,
+    SYMBOL_PATTERN,
+)
 from online_learning.models.definition import ModelDefinition
 from online_learning.prediction.records import Prediction, Strategy
 from online_learning.update.config import UpdateSettings, optional, public_name
@@ -32,12 +40,12 @@ from online_learning.update_result import UpdateResult
 
 Symbol = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}$"),
+    StringConstraints(pattern=f"^{SYMBOL_PATTERN}$"),
     Field(description="Any ticker: 1-64 letters, digits or ._^=/:- (no spaces).", examples=["AAA"]),
 ]
 ModelId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"),
+    StringConstraints(pattern=f"^{MODEL_ID_PATTERN}$"),
     Field(description="A registered model, e.g. bull_specialist."),
 ]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -329,6 +337,81 @@ class SessionPredictionPublic(BaseModel):
 
 
 # -- feedback and drift -----------------------------------------------------------------------
+Printable = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=MAX_ID_LENGTH, pattern=f"^[^{CONTROL_CHARACTERS}]*$"
+    ),
+]
+Magnitude = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+
+
+class TradeOutcome(BaseModel):
+    """A realised trade outcome, schema version 1: what a trade earned, on which features.
+
+    The worker's parser (``online_learning.feedback.trade_outcome.parse_trade_outcome``) is
+    the authority, and checks beyond this schema: ``features`` must be exactly the feature
+    names of the model (or session) it credits, ``model_id`` a model that exists, and
+    ``timestamp`` not after the receiver's clock (5 minutes of skew allowed). ``pnl``
+    defaults to ``position * realized_return`` (0 without a position). Fields this version
+    does not define are kept and written back. Posted alone, an invalid outcome answers 422
+    naming the field; in a list, each is answered on its own (``rejected`` with its reason).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "schema_version": 1,
+                    "trade_id": "t-000123",
+                    "symbol": "AAA",
+                    "timestamp": "2026-01-05T21:00:00Z",
+                    "model_id": "bull_specialist",
+                    "features": {"ret_1": 0.0123},
+                    "position": 0.22,
+                    "realized_return": -0.004,
+                }
+            ]
+        },
+    )
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    trade_id: Printable = Field(description="One trade, once: a repeat is a `duplicate`.")
+    symbol: Symbol
+    timestamp: str = Field(
+        json_schema_extra={"format": "date-time"},
+        description="When the trade settled: ISO 8601 with a time zone (e.g. a final `Z`).",
+    )
+    model_id: ModelId | None = Field(default=None, description="The model it credits.")
+    prediction_id: Printable | None = Field(
+        default=None, description="The served prediction it traded (settles its shadow row)."
+    )
+    features: dict[FeatureName, Magnitude] = Field(
+        min_length=1, description="The features the prediction was made from."
+    )
+    prediction: dict[str, Any] | None = Field(
+        default=None, description="What the agent knew of the prediction (kept as given)."
+    )
+    position: Magnitude | None = None
+    realized_return: Magnitude = Field(description="The return the position earned; its sign "
+                                       "is what the online session learns.")  # fmt: skip
+    pnl: Magnitude | None = None
+
+
+#: Schemas the document declares beside those of the routes' parameters and answers.
+DOCUMENTED = (TradeOutcome,)
+
+
+def add_schemas(document: dict[str, Any], models: tuple[type[BaseModel], ...]) -> None:
+    """Declare ``models`` in the document's components (their parts included)."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+
+
 class OutcomeResult(BaseModel):
     trade_id: str | None
     status: Literal["accepted", "duplicate", "rejected"]

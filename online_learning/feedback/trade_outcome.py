@@ -41,10 +41,14 @@ import orjson
 from online_learning.errors import InvalidTradeOutcome
 
 __all__ = [
+    "CONTROL_CHARACTERS",
     "INVALID_REASONS",
+    "MAX_ID_LENGTH",
     "MAX_MAGNITUDE",
+    "MODEL_ID_PATTERN",
     "REFUSED_BY_STORE",
     "SCHEMA_VERSION",
+    "SYMBOL_PATTERN",
     "TradeOutcome",
     "parse_trade_outcome",
     "unstorable_reason",
@@ -78,16 +82,26 @@ _OPTIONAL_FIELDS = ("schema_version", "model_id", "prediction_id", "prediction",
 _KNOWN_FIELDS = frozenset((*REQUIRED_FIELDS, *_OPTIONAL_FIELDS))
 #: Timestamps up to this far ahead of the receiver's clock are clock skew, not the future.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
-_MAX_ID = 200
+#: Longest ``trade_id`` and ``prediction_id`` (their columns'; a symbol and a model id are
+#: bounded by their patterns).
+MAX_ID_LENGTH = 200
+_MAX_ID = MAX_ID_LENGTH
 #: Largest absolute value of any number of an outcome: no price, return, position, P&L or
 #: feature comes near it, and sums and squares of values below it stay finite.
 MAX_MAGNITUDE = 1e15
 # Characters no store should be given: control characters (C0, DEL, C1; PostgreSQL refuses
 # NUL in any text) and lone surrogates (not encodable as UTF-8).
-_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# Tickers such as BRK.B, ^GSPC, ES=F, BTC-USD or EUR/USD; no whitespace (Kafka keys, URLs).
-_SYMBOL = re.compile(r"[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}")
-_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+#: Control characters (a JSON Schema pattern of printable text is ``^[^<these>]*$``; lone
+#: surrogates are refused too, but no JSON document can carry one).
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f"
+_UNSTORABLE = re.compile(rf"[{CONTROL_CHARACTERS}\ud800-\udfff]")
+#: A symbol: tickers such as BRK.B, ^GSPC, ES=F, BTC-USD or EUR/USD; no whitespace (Kafka
+#: keys, URLs). The API's path and body parameters use the same pattern.
+SYMBOL_PATTERN = r"[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}"
+#: A model id.
+MODEL_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
+_SYMBOL = re.compile(SYMBOL_PATTERN)
+_MODEL_ID = re.compile(MODEL_ID_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)

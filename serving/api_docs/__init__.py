@@ -4,6 +4,8 @@
 are vendored from the npm registry (``make vendor``, version and licence in
 ``static/swagger-ui/``) and served by the app at ``/api/v1/docs/static/``, so the page works on a
 server without internet (FastAPI's default loads them from a CDN). ``GET /docs`` leads there.
+``GET /api/v1/asyncapi.json`` describes the WebSocket stream, which OpenAPI cannot
+(:mod:`serving.streaming.asyncapi`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from serving.settings import API_PREFIX
+from serving.streaming.asyncapi import ASYNCAPI_PATH, asyncapi_document
 
 __all__ = ["DOCS_PATH", "router"]
 
@@ -66,3 +69,15 @@ def docs_shortcut(request: Request) -> Response:
     """Where people look first: the page is under the API's prefix."""
     root = request.scope.get("root_path", "").rstrip("/")
     return RedirectResponse(f"{root}{DOCS_PATH}", status_code=307)
+
+
+@router.get(ASYNCAPI_PATH)
+def asyncapi(request: Request) -> Response:
+    """The stream's AsyncAPI document, its server the one this request reached."""
+    root = request.scope.get("root_path", "").rstrip("/")
+    server = {
+        "host": request.url.netloc,
+        "protocol": "wss" if request.url.scheme == "https" else "ws",
+        "pathname": root or "/",
+    }
+    return JSONResponse({**asyncapi_document(), "servers": {"this": server}})

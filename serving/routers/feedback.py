@@ -18,25 +18,9 @@ router = APIRouter(prefix=f"{API_PREFIX}/feedback", tags=["feedback"])
 logger = logging.getLogger(__name__)
 
 #: Outcomes are validated one by one (each gets its own verdict, an invalid one never fails
-#: the others), so the body's schema is any object or array; the fields are described here.
-_OUTCOME_SCHEMA = {
-    "type": "object",
-    "description": "A trade outcome, schema version 1 (see the README): trade_id, symbol, "
-    "timestamp (ISO 8601 with a zone), features (the session's feature names exactly) and "
-    "realized_return are required; model_id, prediction_id, prediction, position and pnl are "
-    "optional. Posted alone, an invalid one answers 422 naming the field; in a list, each is "
-    "answered on its own (`rejected` with its reason) and the others go on.",
-    "example": {
-        "schema_version": 1,
-        "trade_id": "t-000123",
-        "symbol": "AAA",
-        "timestamp": "2026-01-05T21:00:00Z",
-        "model_id": "bull_specialist",
-        "features": {"ret_1": 0.0123},
-        "position": 0.22,
-        "realized_return": -0.004,
-    },
-}
+#: the others), so the body is parsed by the worker's parser, not by FastAPI; the document
+#: declares it as ``TradeOutcome`` (``serving.schemas``), alone or in a list.
+_OUTCOME = {"$ref": "#/components/schemas/TradeOutcome"}
 
 
 def _outcome_frame(item: dict[str, Any]) -> dict[str, Any]:
@@ -113,14 +97,14 @@ def _submit(feedback, shadow, items: list) -> list:
                 "application/json": {
                     "schema": {
                         "oneOf": [
-                            _OUTCOME_SCHEMA,
+                            _OUTCOME,
                             {
                                 "type": "array",
-                                "items": {
-                                    "description": "A trade outcome object as above; an item "
-                                    "that is no object is answered rejected (not_an_object)."
-                                },
-                                "description": "At most 1,000 outcomes (more: 413).",
+                                "items": _OUTCOME,
+                                "maxItems": 1000,
+                                "description": "At most 1,000 outcomes (more: 413), each "
+                                "answered on its own: an item that is no object, or not a "
+                                "valid outcome, is answered `rejected` with its reason.",
                             },
                         ]
                     }

@@ -4,6 +4,8 @@ and with a key that lacks its scope (403), each with a message; /health, /ready 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.utils.api_keys import AGENT, FEEDER, OPS, UNKNOWN, bearer
@@ -51,6 +53,26 @@ def test_protected_endpoints_need_a_valid_key_with_the_scope(client, method, pat
     # The admin key passes the gate (whatever the endpoint then answers, never 401/403).
     allowed = client.request(method, path, json=body, headers=bearer(OPS))
     assert allowed.status_code not in (401, 403), allowed.text
+
+
+def _template(path: str, templates: list[str]) -> str:
+    [match] = [t for t in templates if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", t), path)]
+    return match
+
+
+def test_the_api_document_names_the_scope_each_operation_needs(client):
+    """What the test above enforces is what the OpenAPI document declares, operation by
+    operation; the operations it does not list are the open ones."""
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    declared = {
+        (m.upper(), p): op.get("security") for p, ops in paths.items() for m, op in ops.items()
+    }
+    expected = {
+        (method, _template(path, list(paths))): [{"HTTPBearer": [scope] if scope else []}]
+        for method, path, _, scope in PROTECTED
+    }
+    open_ = {("GET", "/api/v1/health"), ("GET", "/api/v1/ready"), ("GET", "/api/v1/metrics")}
+    assert declared == expected | dict.fromkeys(open_)
 
 
 def test_me_names_the_key_by_fingerprint_and_scopes_never_by_itself(client):

@@ -3,8 +3,7 @@ jobs, sessions, drift and live streams. It needs httpx, websockets and pydantic 
 
 Against a running platform (``online-learning serve`` or ``up``)::
 
-    from online_learning_client import Client
-    from serving.signals import SignalCombiner, build_outcome  # on the platform's side
+    from online_learning_client import Client, SignalCombiner, build_outcome
 
     with Client("http://127.0.0.1:8000") as client:
         prediction = client.predict("AAA", bars=recent_bars)  # oldest first, >= 64 days
@@ -16,7 +15,8 @@ The key comes from ``api_key=``, else ``ONLINE_LEARNING_API_KEY``, else ``<home>
 
 :class:`Client` blocks, :class:`AsyncClient` is awaited and adds :meth:`AsyncClient.stream`.
 Every answer is a typed, frozen object of :mod:`online_learning_client.models`, generated
-from the API's OpenAPI document. Errors are :mod:`online_learning_client.errors`.
+from the API's OpenAPI document. Errors are :mod:`online_learning_client.errors`; signals and
+outcomes are :mod:`online_learning_client.signals`.
 """
 
 from __future__ import annotations
@@ -52,8 +52,10 @@ from online_learning_client.models import (
     Ready,
     Session,
     SessionPrediction,
+    TradeOutcome,
     UpdateRecord,
 )
+from online_learning_client.signals import Signal, SignalCombiner, build_outcome
 from online_learning_client.stream import Stream
 from online_learning_client.sync import Client
 
@@ -88,8 +90,12 @@ __all__ = [
     "ServerError",
     "Session",
     "SessionPrediction",
+    "Signal",
+    "SignalCombiner",
     "Stream",
+    "TradeOutcome",
     "UpdateRecord",
     "ValidationError",
     "api_key_from_env",
+    "build_outcome",
 ]

@@ -1,4 +1,6 @@
-"""The API's answers as typed, frozen objects. GENERATED: do not edit.
+"""The API's answers, and the trade outcome it takes, as typed frozen objects.
+
+GENERATED: do not edit.
 
 Written by ``python -m serving.client_models`` from the platform's OpenAPI document
 (``GET /api/v1/openapi.json``). Each model keeps the fields the server adds later
@@ -8,7 +10,7 @@ Written by ``python -m serving.client_models`` from the platform's OpenAPI docum
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +45,7 @@ __all__ = [
     "Session",
     "SessionInfo",
     "SessionPrediction",
+    "TradeOutcome",
     "UpdateRecord",
 ]
 
@@ -301,6 +304,53 @@ class SessionPrediction(ApiModel):
     samples_seen: int
     checkpoint_age_s: float
     served_at: str
+
+
+class TradeOutcome(ApiModel):
+    """A realised trade outcome, schema version 1: what a trade earned, on which features.
+
+    The worker's parser (``online_learning.feedback.trade_outcome.parse_trade_outcome``) is
+    the authority, and checks beyond this schema: ``features`` must be exactly the feature
+    names of the model (or session) it credits, ``model_id`` a model that exists, and
+    ``timestamp`` not after the receiver's clock (5 minutes of skew allowed). ``pnl``
+    defaults to ``position * realized_return`` (0 without a position). Fields this version
+    does not define are kept and written back. Posted alone, an invalid outcome answers 422
+    naming the field; in a list, each is answered on its own (``rejected`` with its reason).
+    """
+
+    trade_id: Annotated[
+        str, Field(pattern="^[^\\x00-\\x1f\\x7f-\\x9f]*$", min_length=1, max_length=200)
+    ] = Field(description="One trade, once: a repeat is a `duplicate`.")
+    symbol: Annotated[str, Field(pattern="^[A-Za-z0-9^][A-Za-z0-9._^=/:-]{0,63}$")] = Field(
+        description="Any ticker: 1-64 letters, digits or ._^=/:- (no spaces)."
+    )
+    timestamp: str = Field(
+        description="When the trade settled: ISO 8601 with a time zone (e.g. a final `Z`)."
+    )
+    features: Annotated[
+        dict[str, Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)]],
+        Field(min_length=1),
+    ] = Field(description="The features the prediction was made from.")
+    realized_return: Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)] = Field(
+        description=("The return the position earned; its sign is what the online session learns.")
+    )
+    schema_version: Literal[1] = Field(default=1)
+    model_id: Annotated[str, Field(pattern="^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")] | None = Field(
+        default=None, description="The model it credits."
+    )
+    prediction_id: (
+        Annotated[str, Field(pattern="^[^\\x00-\\x1f\\x7f-\\x9f]*$", min_length=1, max_length=200)]
+        | None
+    ) = Field(default=None, description="The served prediction it traded (settles its shadow row).")
+    prediction: dict[str, Any] | None = Field(
+        default=None, description="What the agent knew of the prediction (kept as given)."
+    )
+    position: Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)] | None = Field(
+        default=None
+    )
+    pnl: Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)] | None = Field(
+        default=None
+    )
 
 
 class UpdateRecord(ApiModel):

@@ -18,7 +18,7 @@ from online_learning_client import (
     RetryPolicy,
     ValidationError,
 )
-from serving.signals import SignalCombiner, build_outcome
+from online_learning_client.signals import SignalCombiner, build_outcome
 from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import AGENT, OPS, TRADER, UNKNOWN
 from tests.utils.live_server import LiveServer

@@ -107,3 +107,58 @@ def test_the_client_reads_a_declared_prediction_back_whole(null):
     assert read.versions() == {c["name"]: c["version"] for c in served["components"]}
     with pytest.raises(ValueError, match="frozen"):
         read.p_up = 0.1
+
+
+# -- the trade outcome: the declaration the client checks against, and the worker's parser ------
+_OUTCOME = {
+    "schema_version": 1,
+    "trade_id": "t-000123",
+    "symbol": "BRK.B",
+    "timestamp": "2026-01-05T21:00:00Z",
+    "model_id": "bull_specialist",
+    "prediction_id": "p-1",
+    "features": {"ret_1": 0.0123, "vol_21": 0.02},
+    "prediction": {"p_up": 0.61},
+    "position": 0.22,
+    "realized_return": -0.004,
+}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"position": None, "pnl": None, "model_id": None, "prediction_id": None},
+        {"venue": "XNAS"},
+        {"symbol": "^GSPC"},
+        {"trade_id": "t\x00x"},
+        {"trade_id": "t\x85x"},
+        {"trade_id": "x" * 201},
+        {"trade_id": ""},
+        {"prediction_id": "p\x1fq"},
+        {"symbol": "A A"},
+        {"model_id": "-bull"},
+        {"schema_version": 2},
+        {"features": {}},
+        {"features": {"ret_1": 1e16}},
+        {"realized_return": float("nan")},
+        {"position": float("inf")},
+        {"pnl": -2e15},
+    ],
+)
+def test_the_declared_trade_outcome_agrees_with_the_workers_parser(change):
+    from online_learning.errors import InvalidTradeOutcome
+    from online_learning.feedback.trade_outcome import parse_trade_outcome
+
+    outcome = {**_OUTCOME, **change}
+    try:
+        parse_trade_outcome(outcome, feature_names=None, known_model_ids=None)
+        parsed = True
+    except InvalidTradeOutcome:
+        parsed = False
+    try:
+        models.TradeOutcome.model_validate(outcome)
+        declared = True
+    except ValueError:
+        declared = False
+    assert declared == parsed

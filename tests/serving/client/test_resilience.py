@@ -11,7 +11,7 @@ import pytest
 
 from online_learning.prediction import features_from_bars
 from online_learning_client import AsyncClient, Client, RetryPolicy, ServerError
-from serving.signals import SignalCombiner
+from online_learning_client.signals import SignalCombiner
 from tests.serving.client.helpers import bars_of
 from tests.utils.api_keys import OPS, TRADER
 from tests.utils.live_server import LiveServer

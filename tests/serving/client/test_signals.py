@@ -12,7 +12,7 @@ from online_learning.features import FEATURE_COLUMNS
 from online_learning.feedback.service import FeedbackService
 from online_learning.feedback.trade_outcome import parse_trade_outcome
 from online_learning.metrics_store import MetricsStore
-from serving.signals import SignalCombiner, build_outcome
+from online_learning_client.signals import SignalCombiner, build_outcome
 
 
 def test_confident_prediction_blends_rule_and_ml_60_40(make_prediction):

@@ -3,8 +3,7 @@
 An agent usually has a rule of its own (momentum, mean reversion, a risk model's view) and
 asks the platform for the ML view. :class:`SignalCombiner` blends them:
 
-* the ML position is the platform's rule, ``2 * p_up - 1``
-  (:func:`online_learning.execution.position_from_p_up`);
+* the ML position is the prediction's ``position``, the platform's rule ``2 * p_up - 1``;
 * the ML view counts only when the prediction's ``confidence`` (``max(p_up, 1 - p_up)``)
   reaches ``min_confidence``; below it the agent trades its rule alone (or stays flat);
 * with both, the position is ``rule_weight * rule + ml_weight * ml`` (0.6 / 0.4 by default,
@@ -13,7 +12,9 @@ asks the platform for the ML view. :class:`SignalCombiner` blends them:
 
 The :class:`Signal` keeps the prediction, its features and the ML weight it got, so that once
 the trade is settled :func:`build_outcome` turns it into a trade outcome (schema version 1)
-that credits the model that made the prediction: one ``post_outcomes`` call feeds it back.
+that credits the model that made the prediction: one ``post_outcomes`` call feeds it back. It
+is checked against the API's declaration of a trade outcome
+(:class:`online_learning_client.models.TradeOutcome`) before anything is sent.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from online_learning.execution import position_from_p_up
-from online_learning.feedback.trade_outcome import SCHEMA_VERSION, parse_trade_outcome
-from online_learning_client import Prediction
+from pydantic import ValidationError
+
+from online_learning_client.models import Prediction, TradeOutcome
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -153,7 +154,7 @@ class SignalCombiner:
         ``features`` override the ones the prediction carries."""
         if not isinstance(prediction, Prediction):
             prediction = Prediction.model_validate(prediction)
-        ml_position = float(position_from_p_up(prediction.p_up))
+        ml_position = float(prediction.position)
         rule = None
         if rule_signal is not None:
             rule = _finite(rule_signal, "rule_signal")
@@ -219,8 +220,9 @@ def build_outcome(
     Raises
     ------
     ValueError
-        Without features, or when the outcome would be rejected (the reason is
-        :class:`~online_learning.errors.InvalidTradeOutcome`'s).
+        Without features, or when the outcome breaks the API's declaration of one (the
+        field is named). The platform checks more on arrival: the feature names of the model
+        credited, that the model exists.
     """
     if isinstance(source, Signal):
         prediction, traded = source.prediction, source.position
@@ -243,7 +245,7 @@ def build_outcome(
         timestamp = timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
     outcome: dict[str, Any] = dict(extra or {})
     outcome.update(
-        schema_version=SCHEMA_VERSION,
+        schema_version=1,
         trade_id=trade_id or f"t-{prediction.prediction_id}",
         symbol=prediction.symbol,
         timestamp=timestamp or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -261,7 +263,13 @@ def build_outcome(
         realized_return=realized,
         pnl=_finite(pnl, "pnl") if pnl is not None else traded * realized,
     )
-    # The platform's own parser: an outcome it would reject fails here, before any trade is
-    # reported (feature names and model ids are checked by the server, which knows them).
-    parse_trade_outcome(outcome, feature_names=None, known_model_ids=None)
+    # The API's declaration: an outcome it refuses fails here, before any trade is reported
+    # (feature names and model ids are checked by the server, which knows them).
+    try:
+        TradeOutcome.model_validate(outcome)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'outcome'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"the platform would reject this trade outcome: {problems}") from None
     return outcome
