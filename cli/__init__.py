@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cli import (  # noqa: F401 - the modules register their commands
     backtest_cmd,
+    config_cmd,
     feedback_cmd,
     models_cmd,
     platform_cmd,

@@ -101,6 +101,15 @@ def _global(
         if value:
             os.environ[name] = str(value)
     get_settings.cache_clear()
+    # The configuration file's settings tables, all of them (the API's too), checked before
+    # any command runs: a misspelt key fails here, naming the file and the line.
+    from online_learning.errors import ConfigError
+    from serving.settings import ServingSettings
+
+    try:
+        ServingSettings()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 #: Loggers whose INFO lines a long-running command shows: states, outages and recoveries.

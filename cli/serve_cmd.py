@@ -57,8 +57,22 @@ def log_config() -> dict:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to listen on. Default: the [serving] host setting "
+            "(ONLINE_LEARNING_HOST, the file's, else 127.0.0.1)."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="TCP port. Default: the [serving] port setting "
+            "(ONLINE_LEARNING_PORT, the file's, else 8000).",
+        ),
+    ] = None,
     data: DataOpt = None,
     seed: SeedOpt = 0,
     bootstrap: Annotated[
@@ -89,6 +103,10 @@ def serve(
     get_settings.cache_clear()
     try:
         settings = get_settings()
+        # A flag outranks the environment and the file (the layered configuration).
+        flags = {"host": host, "port": port}
+        settings = settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
+        host, port = settings.host, settings.port
         if settings.api_keys is None:
             key, created = development_key(settings.home)
             settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}:admin")})

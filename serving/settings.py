@@ -1,4 +1,7 @@
-"""Settings of the serving API, read from the environment when first asked for (never at import).
+"""Settings of the serving API, read when first asked for (never at import).
+
+Each is also the key of the configuration file's ``[serving]`` table (the layered
+configuration of :mod:`online_learning.settings`: flag, environment, file, default).
 
 :class:`ServingSettings` extends the library's :class:`~online_learning.settings.Settings`
 (``ONLINE_LEARNING_HOME``, ``MLFLOW_TRACKING_URI``, ``ONLINE_LEARNING_DATABASE_URL``,
@@ -69,6 +72,12 @@ class ServingSettings(Settings):
     stream_send_timeout_s: float = Field(default=5.0, gt=0, le=300)
     stream_max_behind_s: float = Field(default=10.0, gt=0, le=3600)
     stream_max_symbols: int = Field(default=2000, ge=1, le=1_000_000)
+
+    @classmethod
+    def sections(cls) -> dict[str, tuple[str, ...]]:
+        """The library's tables and ``[serving]``: the settings of this class alone."""
+        own = tuple(n for n in cls.model_fields if n not in Settings.model_fields)
+        return {**super().sections(), "serving": own}
 
     def keys(self) -> ApiKeys:
         """The configured API keys (:class:`~online_learning.errors.ConfigError` if malformed)."""

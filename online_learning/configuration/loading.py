@@ -1,11 +1,12 @@
 """Where the configuration of the maintained models comes from, and how it is read.
 
 The file is TOML with one ``[models.<id>]`` table per model (see
-:class:`~online_learning.configuration.models.ModelConfig`). It is, in this order: the path
-given (the command line's ``--config``), ``$ONLINE_LEARNING_CONFIG``, ``./online-learning.toml``
-when present, else the built-in default (the three regime specialists on the synthetic
-market: ``specialists.toml`` beside this module, also shipped as
-``examples/online-learning.toml``). Every problem is a
+:class:`~online_learning.configuration.models.ModelConfig`), and optionally the platform's
+settings (``[platform]``, ``[feedback]``, ``[serving]``: :mod:`online_learning.settings`).
+It is, in this order: the path given (the command line's ``--config``),
+``$ONLINE_LEARNING_CONFIG``, ``./online-learning.toml`` when present, else the built-in
+default (the three regime specialists on the synthetic market: ``specialists.toml`` beside
+this module, also shipped as ``examples/online-learning.toml``). Every problem is a
 :class:`~online_learning.errors.ConfigError` naming the file, the model and the key, with the
 line where the file has one.
 """
@@ -13,8 +14,6 @@ line where the file has one.
 from __future__ import annotations
 
 import os
-import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pydantic import ValidationError
 
 from online_learning.configuration.models import ModelConfig
 from online_learning.errors import ConfigError
+from online_learning.settings import ALL_SECTIONS, CONFIG_ENV, DEFAULT_FILE, line_of, read_toml
 from online_learning.update.config import validate_model_id
 
 __all__ = [
@@ -34,8 +34,6 @@ __all__ = [
     "load_configuration",
 ]
 
-CONFIG_ENV = "ONLINE_LEARNING_CONFIG"
-DEFAULT_FILE = "online-learning.toml"
 BUILTIN_CONFIGURATION = Path(__file__).with_name("specialists.toml")
 
 
@@ -111,21 +109,13 @@ def load_configuration(path: str | os.PathLike[str] | None = None) -> Configurat
     'bear'
     """
     file = configuration_path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file}: cannot read the configuration: {exc}") from None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    unknown = sorted(set(document) - {"models"})
+    text, document = read_toml(file)
+    unknown = sorted(set(document) - {"models", *ALL_SECTIONS})
     if unknown:
         raise ConfigError(
-            f"{file}: line {_line(text, f'[{unknown[0]}') or _line(text, unknown[0])}: "
-            f"unknown table or key {unknown[0]!r}; expected [models.<id>] tables"
+            f"{file}: line {line_of(text, f'[{unknown[0]}') or line_of(text, unknown[0])}: "
+            f"unknown table or key {unknown[0]!r}; expected [models.<id>] tables and "
+            f"{', '.join(f'[{t}]' for t in ALL_SECTIONS)}"
         )
     tables = document.get("models", {})
     if not isinstance(tables, dict) or not tables:
@@ -150,7 +140,7 @@ def _model(text: str, where: str, model_id: str, table: dict[str, Any]) -> Model
         error = exc.errors(include_url=False)[0]
         key = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
-            line = _line(text, key, after=f"[models.{model_id}]")
+            line = line_of(text, key, after=f"[models.{model_id}]")
             expected = ", ".join(sorted(ModelConfig.model_fields))
             raise ConfigError(
                 f"{where} line {line}: unknown key {key!r}; expected one of {expected}"
@@ -160,7 +150,7 @@ def _model(text: str, where: str, model_id: str, table: dict[str, Any]) -> Model
         else:
             message = f"{error['msg']}, got {error.get('input')!r}"
         if key:
-            line = _line(text, key, after=f"[models.{model_id}]")
+            line = line_of(text, key, after=f"[models.{model_id}]")
             raise ConfigError(f"{where} line {line}: {key}: {message}") from None
         raise ConfigError(f"{where}: {message}") from None
     try:
@@ -169,17 +159,3 @@ def _model(text: str, where: str, model_id: str, table: dict[str, Any]) -> Model
         raise ConfigError(f"{where}: {exc}") from None
     config._origin = where
     return config
-
-
-def _line(text: str, key: str, *, after: str | None = None) -> int | None:
-    """The 1-based line of ``key = ...`` (or of a table header), after the line ``after``."""
-    lines = text.splitlines()
-    start = 0
-    if after is not None:
-        header = re.compile(rf"^\s*{re.escape(after)}\s*(#.*)?$")
-        start = next((i for i, line in enumerate(lines) if header.match(line)), 0)
-    pattern = re.compile(rf"^\s*(\[\s*)?{re.escape(key)}\b")
-    for number in range(start, len(lines)):
-        if pattern.match(lines[number]):
-            return number + 1
-    return None

@@ -101,7 +101,7 @@ def test_the_file_is_the_option_then_the_environment_then_the_folder_then_builti
         ('[models.m]\nestimator = "lightgbm:LGBMClassifier"\n', "policy 'ewc' needs a network"),
         ('[models.m]\nnetwork = "builtin"\npolicy = "warm_start"\n', "warm_start' is for estim"),
         ('[models."bad id"]\nnetwork = "builtin"\n', "model_id must be"),
-        ("[serving]\nport = 1\n", "line 1: unknown table or key 'serving'"),
+        ("[servng]\nport = 1\n", "line 1: unknown table or key .servng.; expected \\[models"),
         ("title = 'x'\n", "unknown table or key 'title'"),
         ("[models.m\n", "not valid TOML"),
         ("", "no \\[models.<id>\\] table"),
