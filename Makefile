@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed-stamp
 PIP_QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+# MkDocs' plugins print a banner about a future MkDocs 2 on every build.
+export NO_MKDOCS_2_WARNING ?= 1
+export DISABLE_MKDOCS_2_WARNING ?= true
 export ONLINE_LEARNING_HOME ?= $(CURDIR)/.online-learning
 
-.PHONY: install run test lint format clean promtool test-tools check-rules bench bench-quick vendor reliability
+.PHONY: install run test lint format clean promtool test-tools check-rules bench bench-quick vendor reliability docs
 
 install: $(STAMP)
 
@@ -53,6 +56,11 @@ check-rules: promtool
 
 test: $(STAMP) lint promtool test-tools
 	$(BIN)/python -m pytest
+
+# The documentation site from docs/ on http://127.0.0.1:8001, offline (make test builds it with
+# --strict: tests/test_docs.py).
+docs: $(STAMP)
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 # The campaign's experiments alone (make test runs them too): poison pills, real store outages,
 # kill -9 loops, supervised children.

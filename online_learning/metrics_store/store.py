@@ -42,15 +42,15 @@ _UPDATE_FIELDS = tuple(c.name for c in update_history.columns)
 class MetricsStore:
     """Performance metrics, update history and outbox of the platform, in one database.
 
+    The constructor only checks the URL; the database is first touched by a method. Call
+    :meth:`migrate` once at start-up. Errors of the database raise :class:`StoreError`.
+
     Parameters
     ----------
     url : str
         ``sqlite:///<file>`` (the embedded default; the folder is created on first use),
         ``sqlite://`` (in memory, one connection: examples and tests) or
         ``postgresql://user@host/db`` (also ``postgres://``; psycopg 3 is used).
-
-    The constructor only checks the URL; the database is first touched by a method. Call
-    :meth:`migrate` once at start-up. Errors of the database raise :class:`StoreError`.
 
     Examples
     --------

@@ -151,6 +151,9 @@ def _reference_names(current: ChampionSet, loaded: Mapping[str, Champion]) -> tu
 class ChampionHolder:
     """Loads the ``champion`` of each specialist and swaps it when the alias moves.
 
+    Thread-safe: one refresh runs at a time (a lock), readers call :meth:`snapshot`, which
+    returns the current immutable set without locking.
+
     Parameters
     ----------
     registry : ModelRegistry
@@ -158,9 +161,6 @@ class ChampionHolder:
     model_ids : sequence of str, optional
         The models of the ensemble; the three regime specialists by default. Empty: no
         ensemble is served (every prediction names its model; :class:`NoEnsemble`).
-
-    Thread-safe: one refresh runs at a time (a lock), readers call :meth:`snapshot`, which
-    returns the current immutable set without locking.
 
     Examples
     --------

@@ -126,9 +126,8 @@ def test_prefect_deploy_all_registers_both_deployments_for_a_work_pool(
     assert registry.champion_version(model) == row["version"]
 
 
-def test_the_event_contract_is_documented_in_the_readme():
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Orchestration (Prefect)", 1)[-1]
+def test_the_event_contract_is_documented():
+    section = (REPO / "docs" / "orchestration.md").read_text()
     for fact in (DRIFT_EVENT, "online_learning.model.<model_id>", "regime_change", "detectors"):
         assert fact in section, fact
 

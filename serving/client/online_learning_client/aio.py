@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 
 from online_learning_client._api import Endpoints
-from online_learning_client._base import read
-from online_learning_client._calls import Call
-from online_learning_client._retry import connection_failed
+from online_learning_client._base import DEFAULT_URL, read
+from online_learning_client._calls import MAX_BATCH, Call
+from online_learning_client._retry import RetryPolicy, connection_failed
 from online_learning_client.errors import JobTimeout
 from online_learning_client.models import Job
 from online_learning_client.stream import Stream
@@ -33,8 +33,17 @@ class AsyncClient(Endpoints):
                 print(frame["type"], frame.get("seq"))
     """
 
-    def __init__(self, *args: Any, http: httpx.AsyncClient | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        max_batch: int = MAX_BATCH,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout=timeout, retry=retry, max_batch=max_batch)
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout)
 
