@@ -46,9 +46,10 @@ promtool:
 	bash scripts/ensure-promtool.sh >/dev/null
 
 # Debian's chromium (the dashboard's browser tests drive it through Playwright, which cannot
-# download a browser here) and wrk (load tests of the serving API). Fails loudly, never skips.
+# download a browser here), wrk (load tests of the serving API) and haproxy (the load balancer
+# of the replicas, in the benchmark and the test of several hosts). Fails loudly, never skips.
 test-tools:
-	bash scripts/ensure-packages.sh chromium=chromium chromedriver=chromium-driver wrk=wrk
+	bash scripts/ensure-packages.sh chromium=chromium chromedriver=chromium-driver wrk=wrk haproxy=haproxy
 
 check-rules: promtool
 	promtool check rules monitoring/prometheus/alerts.yml
@@ -70,9 +71,11 @@ reliability: $(STAMP)
 # Timings as medians and ratios against a baseline measured in the same run.
 bench: $(STAMP) test-tools
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.serving --only replicas
 
 bench-quick: $(STAMP) test-tools
 	$(BIN)/python -m benchmarks.run --quick
+	$(BIN)/python -m benchmarks.serving --only replicas --quick
 
 # Fetch the dashboard's vendored chart library again from the npm registry (checked by hash).
 # The front-end libraries the pages load, vendored from the npm registry (see the script).

@@ -1,6 +1,7 @@
 """The serving benchmarks of issue 11: the HTTP API against bare FastAPI, and the WebSocket fan-out.
 
-Usage: ``python -m benchmarks.serving [--quick] [--only api|fanout] [--output DIR]``. Writes
+Usage: ``python -m benchmarks.serving [--quick] [--only api|fanout|replicas] [--output DIR]``.
+The replica scaling (:mod:`benchmarks.serving_replicas`) is its third part. Writes
 ``serving.json`` and ``serving.md`` (the tables) to ``benchmarks/results/`` and prints the
 tables. Each part measures its own baseline in the same run (see
 :mod:`benchmarks.serving_api` and :mod:`benchmarks.streaming_fanout`); they run one after the
@@ -40,6 +41,11 @@ def run(quick: bool, only: str | None) -> dict[str, Any]:
         from benchmarks import streaming_fanout
 
         results["fanout"] = streaming_fanout.measure(quick=quick)
+    if only in (None, "replicas"):
+        from benchmarks import serving_replicas
+
+        plan = serving_replicas.QUICK if quick else serving_replicas.Plan()
+        results["replicas"] = serving_replicas.measure(plan)
     results["meta"]["load_average_end"] = os.getloadavg()[0]
     return results
 
@@ -68,13 +74,26 @@ def markdown(results: dict[str, Any]) -> str:
         from benchmarks import streaming_fanout
 
         parts += ["", streaming_fanout.markdown(results["fanout"])]
+    if "replicas" in results:
+        from benchmarks import serving_replicas
+
+        replicas = results["replicas"]
+        plan = replicas["plan"]
+        parts += [
+            "",
+            f"Replicas behind HAProxy, two against one ({replicas['placement']}; wrk "
+            f"{plan['threads']} threads, {plan['duration_s']} s x {plan['repeats']}); aim: "
+            f"platform scaling >= {replicas['target_scaling']}",
+            "",
+            serving_replicas.markdown(replicas),
+        ]
     return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, one repeat")
-    parser.add_argument("--only", choices=["api", "fanout"], default=None)
+    parser.add_argument("--only", choices=["api", "fanout", "replicas"], default=None)
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
     began = time.perf_counter()
