@@ -74,8 +74,8 @@ def feedback_worker(
     worker_id = worker_id or _worker_id()
     health = ComponentHealth("feedback_worker", instance=worker_id)
     if metrics_port is not None:
-        port = serve_metrics(metrics_port)
-        report({"event": "metrics", "url": f"http://127.0.0.1:{port}/metrics"})
+        port = serve_metrics(metrics_port, host=config.metrics_host)
+        report({"event": "metrics", "url": f"http://{config.metrics_host}:{port}/metrics"})
     try:
         metrics_store = MetricsStore.from_settings(config)
         topics = [

@@ -287,10 +287,9 @@ def serve_until_interrupted(
         stop = threading.Event()
         # SIGTERM (a supervisor, `kill`) stops as cleanly as Ctrl-C: children are stopped.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        port = serve_metrics(metrics_port)
-        console.print(
-            f"metrics of the feedback worker and the relay: http://127.0.0.1:{port}/metrics"
-        )
+        host = settings().metrics_host
+        port = serve_metrics(metrics_port, host=host)
+        console.print(f"metrics of the feedback worker and the relay: http://{host}:{port}/metrics")
         relay = services.relay
         supervisor.add(ThreadChild("outbox relay", lambda child_stop: relay.run(child_stop, 1.0)))
         with feedback_demo(
@@ -359,7 +358,8 @@ def _follow(interval: float, metrics_port: int | None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     health = ComponentHealth("outbox_relay")
     if metrics_port is not None:
-        console.print(f"metrics: http://127.0.0.1:{serve_metrics(metrics_port)}/metrics")
+        host = config.metrics_host
+        console.print(f"metrics: http://{host}:{serve_metrics(metrics_port, host=host)}/metrics")
     bootstrap = config.kafka_bootstrap_servers
     metrics_store = MetricsStore.from_settings(config)
     topics = [config.model_updates_topic, config.model_drift_topic]

@@ -216,6 +216,9 @@ class Settings(BaseSettings):
     adaptive_interval_s: float = Field(default=300.0, gt=0)
     metrics_textfile: Path | None = None
     pushgateway_url: str | None = None
+    #: Interface the ``/metrics`` of ``feedback-worker``, ``relay --follow`` and ``up`` listen
+    #: on (``0.0.0.0``: reachable by a Prometheus on another machine).
+    metrics_host: str = "127.0.0.1"
 
     @classmethod
     def sections(cls) -> dict[str, tuple[str, ...]]:
