@@ -1,0 +1,1 @@
+"""The platform deployed as separate hosts (Linux network namespaces) on one machine."""
