@@ -40,20 +40,27 @@ import pytest
 from cli.broker import tansu_binary
 from flows.deployments import default_prefect_yaml
 from tests.deployment.hosts import Host, HostProcess, Network, remove_stale
+from tests.deployment.topology import (
+    API_PORT,
+    DASK_PORT,
+    DASK_WORKERS,
+    FEEDBACK_WORKERS,
+    HOSTS,
+    KAFKA_PORT,
+    LB_PORT,
+    LB_STATS_PORT,
+    MLFLOW_PORT,
+    PG_PORT,
+    PREFECT_PORT,
+    REPLICAS,
+    commands,
+    environment,
+)
 from tests.utils.api_keys import OPS, TRADER, api_keys
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "examples" / "trading_agent.py"
 
-PG_PORT, KAFKA_PORT, MLFLOW_PORT, PREFECT_PORT, DASK_PORT = 5432, 9092, 5000, 4200, 8786
-API_PORT, LB_PORT, LB_STATS_PORT, METRICS_PORT = 8000, 8080, 8404, 9100
-#: Every host, in address order (10.88.<n>.2, .3, ...).
-HOSTS = ("pg", "kafka", "mlflow", "prefect", "worker", "dask", "dask1", "dask2",
-         "api1", "api2", "lb", "fb1", "fb2", "market")  # fmt: skip
-REPLICAS = ("api1", "api2")
-FEEDBACK_WORKERS = ("fb1", "fb2")
-DASK_WORKERS = ("dask1", "dask2")
-POOL = "online-learning"
 START_TIMEOUT_S = 240.0
 
 
@@ -134,20 +141,19 @@ class Cluster:
     def dask_address(self) -> str:
         return f"tcp://{self['dask'].ip}:{DASK_PORT}"
 
+    @property
+    def addresses(self) -> dict[str, str]:
+        return {name: host.ip for name, host in self.network.hosts.items()}
+
     def platform_env(self, host: Host, **extra: str) -> dict[str, str]:
-        """The variables every platform process gets (its own home; the servers by IP)."""
-        return {
-            "ONLINE_LEARNING_HOME": str(host.home),
-            "MLFLOW_TRACKING_URI": f"http://{self['mlflow'].ip}:{MLFLOW_PORT}",
-            "ONLINE_LEARNING_DATABASE_URL": (
-                f"postgresql://postgres@{self['pg'].ip}:{PG_PORT}/metrics"
-            ),
-            "KAFKA_BOOTSTRAP_SERVERS": f"{self['kafka'].ip}:{KAFKA_PORT}",
-            "PREFECT_API_URL": self.prefect_api_url,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-            **extra,
-        }
+        """The variables every platform process gets (its own home; the servers by IP), as
+        :mod:`tests.deployment.topology` says."""
+        return {**environment(host.name, self.addresses, home=str(host.home)), **extra}
+
+    def commands(self, name: str) -> list[list[str]]:
+        """What host ``name`` runs (:mod:`tests.deployment.topology`), filled in."""
+        return commands(name, self.addresses, home=str(self[name].home),
+                        prefect_yaml=str(default_prefect_yaml()), agent=str(AGENT))  # fmt: skip
 
     def metrics(self, query: str, params: tuple = ()) -> list[tuple]:
         """Rows of ``query`` on the metrics store (from outside, over the bridge)."""
@@ -157,12 +163,12 @@ class Cluster:
 
     def start_agent(self, *, steps: int, interval_s: float) -> HostProcess:
         market = self["market"]
+        [command] = self.commands("market")
         return market.start(
             "agent",
-            ["python", str(AGENT), "--url", self.lb_url, "--steps", str(steps),
-             "--interval", str(interval_s), "--wait", "120"],
+            [*command, "--steps", str(steps), "--interval", str(interval_s), "--wait", "120"],
             env={"ONLINE_LEARNING_API_KEY": TRADER},
-        )  # fmt: skip
+        )
 
 
 def http_ok(url: str) -> bool:
@@ -218,16 +224,12 @@ def start_cluster(network: Network) -> Cluster:
          "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
         user="postgres",
     )  # fmt: skip
-    run["kafka"] = kafka.start(
-        "tansu",
-        [str(tansu_binary()), "broker",
-         "--listener-url", f"tcp://{kafka.ip}:{KAFKA_PORT}",
-         "--advertised-listener-url", f"tcp://{kafka.ip}:{KAFKA_PORT}",
-         "--storage-engine", "memory://tansu/"],
-    )  # fmt: skip
+    [tansu] = cluster.commands("kafka")
+    run["kafka"] = kafka.start("tansu", [str(tansu_binary()), *tansu[1:]])
+    [server] = cluster.commands("prefect")
     run["prefect"] = prefect.start(
         "server",
-        ["prefect", "server", "start", "--host", prefect.ip, "--port", str(PREFECT_PORT)],
+        server,
         env={
             "PREFECT_HOME": str(prefect.home / ".prefect"),
             "PREFECT_API_DATABASE_CONNECTION_URL": (
@@ -237,49 +239,33 @@ def start_cluster(network: Network) -> Cluster:
             "PREFECT_SERVER_UI_ENABLED": "false",
         },
     )
-    run["dask"] = dask.start(
-        "scheduler", ["dask", "scheduler", "--host", dask.ip, "--port", str(DASK_PORT),
-                      "--no-dashboard"],
-    )  # fmt: skip
+    [scheduler] = cluster.commands("dask")
+    run["dask"] = dask.start("scheduler", scheduler)
 
     pg.wait_port(PG_PORT, run["pg"])
     for database in ("mlflow", "metrics"):
         pg.run(f"createdb-{database}", [str(bin_ / "createdb"), "-h", pg.ip, "-p", str(PG_PORT),
                                         "-U", "postgres", database])  # fmt: skip
-    run["mlflow"] = mlflow.start(
-        "server",
-        ["mlflow", "server",
-         "--backend-store-uri", f"postgresql+psycopg://postgres@{pg.ip}:{PG_PORT}/mlflow",
-         "--serve-artifacts", "--artifacts-destination", str(mlflow.home / "artifacts"),
-         "--host", mlflow.ip, "--port", str(MLFLOW_PORT), "--workers", "2"],
-    )  # fmt: skip
+    [tracking] = cluster.commands("mlflow")
+    run["mlflow"] = mlflow.start("server", tracking)
     dask.wait_port(DASK_PORT, run["dask"])
     for name in DASK_WORKERS:
         host = cluster[name]
-        run[name] = host.start(
-            "worker",
-            ["dask", "worker", cluster.dask_address, "--nthreads", "1", "--nworkers", "1",
-             "--host", host.ip, "--name", name, "--no-dashboard",
-             "--local-directory", str(host.home / "dask")],
-            env=cluster.platform_env(host),
-        )  # fmt: skip
+        [dask_worker] = cluster.commands(name)
+        run[name] = host.start("worker", dask_worker, env=cluster.platform_env(host))
 
     # The specialists, trained once from one place before any replica starts.
     wait_http(f"http://{mlflow.ip}:{MLFLOW_PORT}/health", run["mlflow"])
     kafka.wait_port(KAFKA_PORT, run["kafka"])
-    train = worker.start("train", ["online-learning", "train"], env=cluster.platform_env(worker))
+    train_cmd, pool_cmd, deploy_cmd, worker_cmd = cluster.commands("worker")
+    train = worker.start("train", train_cmd, env=cluster.platform_env(worker))
     wait_http(f"{cluster.prefect_api_url}/health", run["prefect"])
     prefect_env = cluster.platform_env(worker)
-    worker.run("work-pool", ["prefect", "--no-prompt", "work-pool", "create", POOL,
-                             "--type", "process"], env=prefect_env)  # fmt: skip
+    worker.run("work-pool", pool_cmd, env=prefect_env)
     # The package's prefect.yaml, deployed from the worker's home: the flow runs' folder.
-    prefect_yaml = str(default_prefect_yaml())
-    worker.run("deploy", ["prefect", "--no-prompt", "deploy", "--all",
-                          "--prefect-file", prefect_yaml], env=prefect_env)  # fmt: skip
+    worker.run("deploy", deploy_cmd, env=prefect_env)
     run["worker"] = worker.start(
-        "prefect-worker",
-        ["prefect", "worker", "start", "--pool", POOL, "--name", "worker"],
-        env={**prefect_env, "PREFECT_WORKER_QUERY_SECONDS": "2"},
+        "prefect-worker", worker_cmd, env={**prefect_env, "PREFECT_WORKER_QUERY_SECONDS": "2"}
     )
     if train.wait(600) != 0:
         raise AssertionError(f"training the specialists failed\n{train.tail()}")
@@ -287,25 +273,18 @@ def start_cluster(network: Network) -> Cluster:
     # The feedback workers first: the first creates trade-outcomes with its partitions.
     for name in FEEDBACK_WORKERS:
         host = cluster[name]
-        run[name] = host.start(
-            "feedback-worker",
-            ["online-learning", "feedback-worker", "--worker-id", name, "--verbose",
-             "--metrics-port", str(METRICS_PORT)],
-            # /metrics on the host's address: a Prometheus on another machine scrapes it.
-            env=cluster.platform_env(host, ONLINE_LEARNING_METRICS_HOST="0.0.0.0"),
-        )  # fmt: skip
+        # /metrics on the host's address: a Prometheus on another machine scrapes it.
+        [feedback] = cluster.commands(name)
+        run[name] = host.start("feedback-worker", feedback, env=cluster.platform_env(host))
     for name in FEEDBACK_WORKERS:
         wait_log(run[name], f"feedback worker {name}:")
     keys = api_keys(TRADER, OPS)
     for name in REPLICAS:
         host = cluster[name]
+        [serve] = cluster.commands(name)
         run[name] = host.start(
-            "serve",
-            ["online-learning", "serve", "--host", host.ip, "--port", str(API_PORT),
-             "--no-bootstrap", "--no-prefect"],
-            env=cluster.platform_env(host, ONLINE_LEARNING_API_KEYS=keys,
-                                     ONLINE_LEARNING_REPLICA=name),
-        )  # fmt: skip
+            "serve", serve, env=cluster.platform_env(host, ONLINE_LEARNING_API_KEYS=keys)
+        )
     lb = cluster["lb"]
     config = lb.home / "haproxy.cfg"
     config.write_text(haproxy_config(lb, [cluster[name] for name in REPLICAS]))

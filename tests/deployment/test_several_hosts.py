@@ -21,15 +21,9 @@ import pytest
 
 from flows.deployments import DAILY_UPDATE
 from online_learning_client.stream import Stream
-from tests.deployment.conftest import (
-    DASK_WORKERS,
-    FEEDBACK_WORKERS,
-    METRICS_PORT,
-    REPLICAS,
-    Cluster,
-    wait_until_balanced,
-)
+from tests.deployment.conftest import Cluster, wait_until_balanced
 from tests.deployment.hosts import HostProcess
+from tests.deployment.topology import DASK_WORKERS, FEEDBACK_WORKERS, METRICS_PORT, REPLICAS
 from tests.utils.api_keys import TRADER
 from tests.utils.waiting import wait_for
 
