@@ -21,8 +21,12 @@ from the gaps in each client's sequence numbers), slow closes, and the server's 
 ``permessage-deflate`` (uvicorn's default, offered by browsers and ``websockets`` alike)
 compresses every frame once per socket; the full run measures with and without it.
 
+``--replicas 2`` measures the fan-out over two replicas bridged by an embedded broker, as the
+API's replicas are (:func:`measure_replicas`: published on one, read back from the
+``predictions`` topic by both, each fanning out to half of ``--subscribers``).
+
 Run alone: ``python -m benchmarks.streaming_fanout [--quick] [--subscribers 100 1000]
-[--deflate both|on|off] [--duration S] [--clients N]``; results go to
+[--deflate both|on|off] [--duration S] [--clients N] [--replicas 2]``; results go to
 ``benchmarks/results/streaming_fanout.json``. :func:`measure` and :func:`markdown` are what
 ``benchmarks.serving`` calls.
 """
@@ -95,7 +99,12 @@ def build_app():
     from serving.streaming import StreamHub
     from tests.serving.streaming.helpers import build_app as stream_app
 
-    hub = StreamHub(replica_id="bench")
+    # Across replicas (measure_replicas): each server is a replica of its own, bridged by the
+    # broker's predictions topic, as the API's replicas are.
+    hub = StreamHub(
+        replica_id=os.environ.get("BENCH_REPLICA", "bench"),
+        bootstrap_servers=os.environ.get("BENCH_BOOTSTRAP") or None,
+    )
     app = stream_app(hub, keys=f"{KEY}:predict")
 
     @app.post("/bench/publish")
@@ -131,6 +140,7 @@ def build_app():
             "slow_closed": value("online_learning_stream_slow_closed_total"),
             "sent": value("online_learning_stream_frames_sent_total", type="prediction"),
             "cpu_s": sum(os.times()[:2]),
+            "bridged": hub.bridged,
         }
 
     return app
@@ -227,7 +237,9 @@ def _http(port: int, path: str, body: dict | None = None, timeout: float = 300.0
         return response.json()
 
 
-def _start_server(deflate: bool, pin: bool) -> tuple[subprocess.Popen, int]:
+def _start_server(
+    deflate: bool, pin: bool, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
     from cli.broker import free_port
 
     port = free_port()
@@ -236,6 +248,7 @@ def _start_server(deflate: bool, pin: bool) -> tuple[subprocess.Popen, int]:
         [sys.executable, "-m", "benchmarks.streaming_fanout", "--serve", str(port),
          "--deflate", "on" if deflate else "off"],
         cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **(env or {})},
         preexec_fn=(lambda: os.sched_setaffinity(0, {cpus[0]})) if pin else None,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -256,24 +269,45 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str, Any]:
-    """``subscribers`` spread over the symbols; publish for ``plan.duration_s``."""
+def _url(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/api/v1/streaming"
+
+
+def _stats(ports: list[int]) -> dict[str, float]:
+    """The servers' counters, summed."""
+    each = [_http(port, "/bench/stats") for port in ports]
+    return {key: sum(float(s[key]) for s in each) for key in each[0] if key != "bridged"}
+
+
+def run_once(port: int | list[int], subscribers: int, plan: Plan, deflate: bool) -> dict[str, Any]:
+    """``subscribers`` spread over the symbols (and over the servers ``port``, one client
+    process after another); publish on the first for ``plan.duration_s``."""
+    ports = [port] if isinstance(port, int) else list(port)
+    port = ports[0]
     symbols = [f"S{i % plan.symbols:03d}" for i in range(subscribers)]
-    procs = max(1, min(plan.clients, subscribers))
+    procs = max(len(ports), min(plan.clients, subscribers))
     context = mp.get_context("spawn")
     pin = _client_cpus() if plan.pin else None
     ready, results, stop = context.Queue(), context.Queue(), context.Event()
-    url = f"ws://127.0.0.1:{port}/api/v1/streaming"
     children = [
         context.Process(
-            target=_client, args=(url, symbols[i::procs], deflate, pin, ready, stop, results)
+            target=_client,
+            args=(
+                f"ws://127.0.0.1:{ports[i % len(ports)]}/api/v1/streaming",
+                symbols[i::procs],
+                deflate,
+                pin,
+                ready,
+                stop,
+                results,
+            ),
         )
         for i in range(procs)
     ]
     for child in children:
         child.start()
     connected = sum(ready.get(timeout=180) for _ in children)
-    before = _http(port, "/bench/stats")
+    before = _stats(ports)
     started_ns = time.monotonic_ns()
     published = _http(
         port,
@@ -282,7 +316,7 @@ def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str
          "duration_s": plan.duration_s},
     )  # fmt: skip
     time.sleep(1.0)  # the last frames in flight
-    after = _http(port, "/bench/stats")
+    after = _stats(ports)
     stop.set()
     parts = [results.get(timeout=120) for _ in children]
     for child in children:
@@ -319,6 +353,7 @@ def run_once(port: int, subscribers: int, plan: Plan, deflate: bool) -> dict[str
         "server_cpu_us_per_frame": 1e6 * server_cpu / max(1.0, after["sent"] - before["sent"]),
         "clients_cpu_pct": 100.0 * sum(p["cpu_s"] for p in parts) / (published["seconds"] + 1.0),
         "pinned": pin is not None,
+        "replicas": len(ports),
     }
 
 
@@ -349,14 +384,67 @@ def measure(quick: bool = False, plan: Plan | None = None) -> dict[str, Any]:
     }
 
 
+def measure_replicas(
+    subscribers: int = 2000, replicas: int = 2, plan: Plan | None = None
+) -> dict[str, Any]:
+    """The fan-out over ``replicas`` servers bridged by an embedded broker: predictions
+    published on the first go through the ``predictions`` topic to every replica, which fans
+    them out to its own subscribers (half of them each). Baseline: one subscriber per symbol
+    over the same replicas, in the same run."""
+    import tempfile
+
+    from cli.broker import EmbeddedKafka
+
+    plan = plan or Plan(deflate=(True,))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedKafka(log_path=Path(tmp) / "broker.log") as broker,
+    ):
+        servers = [
+            _start_server(
+                True, False, {"BENCH_BOOTSTRAP": broker.bootstrap_servers, "BENCH_REPLICA": f"r{i}"}
+            )
+            for i in range(replicas)
+        ]
+        ports = [port for _, port in servers]
+        try:
+            deadline = time.monotonic() + 60
+            while not all(_http(p, "/bench/stats")["bridged"] for p in ports):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the replicas' stream bridges did not go live")
+                time.sleep(0.5)
+            baseline = run_once(ports, plan.symbols, plan, True)
+            result = run_once(ports, subscribers, plan, True)
+            for q in ("p50", "p99"):
+                result[f"ratio_{q}"] = result["latency_ms"][q] / baseline["latency_ms"][q]
+        finally:
+            for process, _ in servers:
+                process.terminate()
+                process.wait(30)
+    return {
+        "plan": asdict(plan),
+        "target_p99_ms": TARGET_P99_MS,
+        "load_average": os.getloadavg(),
+        "runs": [{**baseline, "baseline": True}, {**result, "baseline": False}],
+    }
+
+
 def markdown(result: dict[str, Any]) -> str:
     plan = result["plan"]
+    replicas = result["runs"][0].get("replicas", 1)
+    where = (
+        "one uvicorn worker"
+        if replicas == 1
+        else f"{replicas} replicas bridged by an embedded broker (published on one, each "
+        "fanning out to half of the subscribers; CPU summed)"
+    )
+    aim = "1,000" if replicas == 1 else f"{1000 * replicas:,}"
     lines = [
-        f"WebSocket fan-out, one uvicorn worker: {plan['symbols']} symbols x "
+        f"WebSocket fan-out, {where}: {plan['symbols']} symbols x "
         f"{plan['rate_per_symbol']:g} predictions/s, {plan['duration_s']:g} s per run "
         f"(first {plan['warmup_s']:g} s not counted), subscribers in {plan['clients']} client "
         f"processes; baseline: one subscriber per symbol under the same load; aim p99 < "
-        f"{result['target_p99_ms']:g} ms at 1,000",
+        f"{result['target_p99_ms']:g} ms at {aim}",
         "",
         "| deflate | subscribers | predictions/s | p50 ms | p99 ms | max ms | p50 / baseline "
         "| p99 / baseline | frames received / expected | coalesced | dropped | slow closes "
@@ -390,6 +478,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pin", action="store_true", help="server on CPU 0, clients on the rest")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--replicas", type=int, default=None,
+        help="the fan-out over this many replicas bridged by an embedded broker (with "
+        "--subscribers N: N in all, split over them)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, deflate=args.deflate != "off")
@@ -407,6 +500,14 @@ def main(argv: list[str] | None = None) -> None:
         plan = replace(plan, clients=args.clients)
     if args.pin:
         plan = replace(plan, pin=True)
+    if args.replicas:
+        total = (args.subscribers or [2000])[0]
+        result = measure_replicas(total, args.replicas, replace(plan, deflate=(True,)))
+        print(markdown(result))
+        args.output.mkdir(parents=True, exist_ok=True)
+        name = f"streaming_fanout_replicas{args.replicas}.json"
+        (args.output / name).write_text(json.dumps(result, indent=2) + "\n")
+        return
     result = measure(plan=plan)
     print(markdown(result))
     args.output.mkdir(parents=True, exist_ok=True)
