@@ -201,12 +201,11 @@ def _field(name: str, node: Mapping[str, Any], required: bool) -> str:
     description = node.get("description")
     if description:
         arguments.append(f"description={_wrapped(description)}")
-    attribute = name
     if keyword.iskeyword(name) or not name.isidentifier():
         raise ValueError(f"field {name!r} is not a Python name: give it an alias first")
     if not arguments:
-        return f"    {attribute}: {annotation}"
-    return f"    {attribute}: {annotation} = Field({', '.join(arguments)})"
+        return f"    {name}: {annotation}"
+    return f"    {name}: {annotation} = Field({', '.join(arguments)})"
 
 
 def _class(schema_name: str, schema: Mapping[str, Any]) -> str:

@@ -6,8 +6,7 @@ the few conveniences an agent needs are written here, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from online_learning_client.models import Component
@@ -19,11 +18,10 @@ FINAL_JOB_STATUSES = frozenset({"promoted", "rolled_back", "deferred", "failed"}
 class PredictionBehaviour:
     """A served prediction: ``direction`` is ``up`` when ``p_up > 0.5``, ``confidence`` is
     ``max(p_up, 1 - p_up)`` and ``position`` is ``2 * p_up - 1``, as the platform computes
-    them. ``features`` are those the prediction was made from when known (echoed for a request
-    with bars, else the ones the client sent): a trade outcome must carry them."""
+    them. ``features`` are those the prediction was made from (the server echoes them): a
+    trade outcome must carry them."""
 
     components: list[Component]
-    features: dict[str, float] | None
 
     @property
     def batch_model_id(self) -> str | None:
@@ -36,14 +34,6 @@ class PredictionBehaviour:
     def versions(self) -> dict[str, str | None]:
         """``{component name: version}`` of every contributing model."""
         return {c.name: c.version for c in self.components}
-
-    def with_features(self, features: Mapping[str, float] | None) -> Any:
-        """This prediction knowing ``features`` (kept when the server echoed its own)."""
-        if self.features is not None or features is None:
-            return self
-        return self.model_copy(  # type: ignore[attr-defined]
-            update={"features": {str(k): float(v) for k, v in features.items()}}
-        )
 
 
 class OutcomeResultBehaviour:
