@@ -201,7 +201,8 @@ def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]
     for run in runs:
         mine = [u for u in run.updates if u.policy == policy and u.fault is None]
         waited.append(sum(not u.decided for u in mine))
-        # An update that waited for new validation days trained nothing and decided nothing.
+        # A deferred update (it waited for new validation days, or they held too few rows to
+        # judge) decided nothing.
         incremental = [u for u in mine if u.kind != "retrain" and u.decided]
         updates.append(len(incremental))
         rolled = [u for u in incremental if u.decision == "rolled_back"]
@@ -219,7 +220,7 @@ def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]
         "rollbacks": t_interval(rollbacks).to_dict(),
         "rollback_rate": t_interval(rate).to_dict(),
         "rollback_reasons": dict(sorted(reasons.items())),
-        "awaiting_validation_days": t_interval(waited).to_dict(),
+        "deferred": t_interval(waited).to_dict(),
         "retrains": t_interval(retrains).to_dict(),
         "drift_detections": t_interval(detections).to_dict(),
         "drift_adaptations": t_interval(adaptations).to_dict(),

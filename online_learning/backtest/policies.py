@@ -27,7 +27,6 @@ from online_learning.models.definition import ModelDefinition
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.learner import OnlineLearner
-from online_learning.update.outcomes import AWAITING
 from online_learning.update_result import UpdateResult
 
 __all__ = ["DriftRecord", "Policy", "PolicyUpdate", "derive_seed", "make_policy"]
@@ -52,7 +51,8 @@ class PolicyUpdate(UpdateResult):
 
     ``kind`` is ``scheduled``, ``drift`` (started by a drift signal) or ``retrain``;
     ``decision`` is ``promoted``, ``rolled_back``, ``deferred`` (it waited for new validation
-    days: nothing trained, not a decision) or ``failed`` (a retrain without data). ``fault``
+    days, or they held too few rows to judge: not a decision) or ``failed`` (a retrain without
+    data). ``fault``
     names the poison of a poisoned update; ``p_value`` is the gate's.
     """
 
@@ -66,8 +66,8 @@ class PolicyUpdate(UpdateResult):
 
     @property
     def decided(self) -> bool:
-        """Whether the update was attempted (it did not wait for new validation days)."""
-        return self.reason != AWAITING
+        """Whether the update decided (it was not deferred)."""
+        return self.decision != "deferred"
 
 
 @dataclass(frozen=True)

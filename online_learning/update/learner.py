@@ -33,6 +33,8 @@ from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityGate, StabilityReport
 from online_learning.update.integrity import describe_inconsistency
 from online_learning.update.outcomes import (
+    AWAITING,
+    UNJUDGEABLE,
     UpdateDeferred,
     UpdateOutcome,
     UpdateSuccess,
@@ -42,6 +44,7 @@ from online_learning.update.run_record import (
     explain,
     new_day_share,
     opening_book,
+    unjudgeable,
 )
 from online_learning.update.training import TrainingReport, evaluate_loss, fit, make_loader
 from online_learning.update.window import UpdateWindow, update_window
@@ -191,21 +194,22 @@ class OnlineLearner:
 
     def _wait_for_new_days(self, attempt: Attempt) -> None:
         """Days an earlier decision judged are not judged again (the champion already won or
-        lost on them): until enough new days have come in, nothing is trained."""
+        lost on them): until enough new days have come in, nothing is trained. Nor is it
+        when the new days hold too few of the model's rows to judge (a regime specialist
+        whose regime is absent): that is no evidence against a candidate, so the update is
+        deferred, not rolled back."""
         config, window = attempt.config, attempt.window
         fresh = len(window.validation_days)
         if fresh < config.min_validation_days:
-            self._say(f"{config.model_id}: waiting for new validation days; champion stays")
-            raise Ended(
-                UpdateDeferred(
-                    **attempt.common(),
-                    execution=window.execution,
-                    cost_bps=config.cost_bps,
-                    champion_version=attempt.champion.version,
-                    detail=f"{fresh} validation day(s) new since the decision judged through "
-                    f"{config.judged_through}; the gate needs {config.min_validation_days}",
-                )
+            self._defer(
+                attempt,
+                AWAITING,
+                f"{fresh} validation day(s) new since the decision judged through "
+                f"{config.judged_through}; the gate needs {config.min_validation_days}",
             )
+        rows, days = len(window.validation), window.validation["date"].nunique()
+        if rows < config.min_validation_samples or days < config.min_validation_days:
+            self._defer(attempt, UNJUDGEABLE, unjudgeable(rows, days, config))
 
     def _train(self, attempt: Attempt) -> tuple[nn.Module, TrainingReport]:
         """Fine-tune a copy of the champion with the EWC penalty; reject a candidate whose
@@ -326,6 +330,9 @@ class OnlineLearner:
             )
         if stability.reason in ("passed", "sharpe_degradation"):
             attempt.measured["judged_through"] = window.end.isoformat()
+        if stability.reason == UNJUDGEABLE:
+            # Rows whose executed return is unknown left too few: nothing to judge on.
+            self._defer(attempt, UNJUDGEABLE, explain(stability, config))
         if stability.reason == "non_finite" or (config.stability_check and not stability.passed):
             self._reject(attempt, stability.reason, explain(stability, config), stability)
         attempt.stability = stability
@@ -361,6 +368,20 @@ class OnlineLearner:
     def _promote(self, attempt: Attempt, *args: Any) -> UpdateSuccess:
         self._say(f"{attempt.config.model_id}: registering and promoting")
         return attempt.promote(self.registry, *args)
+
+    def _defer(self, attempt: Attempt, reason: str, detail: str) -> None:
+        self._say(f"{attempt.config.model_id}: deferred ({reason}); champion stays")
+        window = attempt.window
+        raise Ended(
+            UpdateDeferred(
+                **attempt.common(),
+                execution=window.execution,
+                cost_bps=attempt.config.cost_bps,
+                champion_version=attempt.champion.version,
+                reason=reason,
+                detail=detail,
+            )
+        )
 
     def _reject(self, attempt: Attempt, reason: str, *args: Any, **extra: Any) -> None:
         self._say(f"{attempt.config.model_id}: rejected ({reason}); champion stays")

@@ -12,6 +12,11 @@ from online_learning.update_result import UpdateResult
 GATE_REASONS: tuple[str, ...] = ("passed", "sharpe_degradation")
 #: Reason of an update that waited for new validation days (nothing was trained).
 AWAITING = "awaiting_validation_days"
+#: Reason of an update deferred because its new validation days hold too few of the model's
+#: rows (or too few with a known executed return) to judge a candidate on.
+UNJUDGEABLE = "insufficient_validation_data"
+#: Reasons of a deferral: nothing was decided against the candidate.
+DEFERRAL_REASONS: tuple[str, ...] = (AWAITING, UNJUDGEABLE)
 
 
 @dataclass(frozen=True)
@@ -111,8 +116,9 @@ class RollbackResult(UpdateOutcome):
     ``non_finite``, ``non_finite_data``, ``inconsistent_data`` (see
     :mod:`online_learning.update.integrity`), ``suspect_prices`` (see
     :mod:`online_learning.update.price_checks`), ``training_diverged``, ``update_too_large``,
-    ``insufficient_training_data`` or ``insufficient_validation_data``. An update that waits
-    for new validation days is not a rollback but an :class:`UpdateDeferred`.
+    or ``insufficient_training_data``. An update that waits for new validation days, or whose
+    validation days hold too few rows to judge, is not a rollback but an
+    :class:`UpdateDeferred`.
     """
 
     champion_version: str = ""
@@ -129,12 +135,15 @@ class RollbackResult(UpdateOutcome):
 
 @dataclass(frozen=True)
 class UpdateDeferred(UpdateOutcome):
-    """Nothing was trained or judged; ``champion`` still points to ``champion_version``.
+    """Nothing was decided; ``champion`` still points to ``champion_version``.
 
     Too few validation days are new since the last decision (``reason`` is
     ``awaiting_validation_days``): the gate does not judge again days on which the champion
-    already won or lost, so the update waits until enough new days have come in. A deferral is
-    not a rollback: it counts in no rollback rate and in no run of failures.
+    already won or lost, so the update waits until enough new days have come in. Or the new
+    days hold too few of the model's rows to judge a candidate on
+    (``insufficient_validation_data``: a regime specialist outside its regime); nothing is
+    held against a candidate that could not be judged. A deferral is not a rollback: it counts
+    in no rollback rate and in no run of failures.
     """
 
     champion_version: str = ""

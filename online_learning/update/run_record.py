@@ -58,12 +58,17 @@ def gate_fields(
     }
 
 
+def unjudgeable(rows: int, days: int, config: IncrementalUpdateConfig) -> str:
+    """Why validation rows are too few to judge on, in words."""
+    return (
+        f"{rows} validation rows on {days} day(s); the gate needs "
+        f"{config.min_validation_samples} rows on {config.min_validation_days} days"
+    )
+
+
 def explain(stability: StabilityReport, config: IncrementalUpdateConfig) -> str:
     if stability.reason == "insufficient_validation_data":
-        return (
-            f"{stability.n_samples} validation rows on {stability.n_days} day(s); the gate "
-            f"needs {config.min_validation_samples} rows on {config.min_validation_days} days"
-        )
+        return unjudgeable(stability.n_samples, stability.n_days, config)
     return (
         f"worse than the champion with {config.gate_confidence:.0%} confidence: daily net "
         f"return difference {stability.mean_difference:+.2e} over {stability.n_days} days "

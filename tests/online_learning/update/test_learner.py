@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from online_learning.errors import ModelNotFoundError
+from online_learning.events.schema import ModelUpdateEvent, utc_now
 from online_learning.features import FEATURE_COLUMNS
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.config import IncrementalUpdateConfig
@@ -80,6 +81,36 @@ def test_an_update_with_too_few_new_validation_days_is_deferred_not_rolled_back(
     )
     assert decided.decision in ("promoted", "rolled_back"), decided
     assert decided.judged_through == decided.window_end == days[475].date().isoformat()
+
+
+def test_an_update_whose_new_days_hold_too_few_rows_is_deferred_not_rolled_back(
+    registry, market, days
+):
+    # A regime specialist outside its regime has new days but few of its own rows on them:
+    # no evidence against a candidate, so nothing is trained and nothing counts as a rollback.
+    _bootstrap(registry, market, days[399])
+    learner = OnlineLearner(registry, market)
+    runs_before = len(registry.client.search_runs([registry._experiment()]))
+    outcome = learner.incremental_update(
+        _config(as_of=days[480].date(), min_validation_samples=10_000)
+    )
+    assert isinstance(outcome, UpdateDeferred), outcome
+    assert (outcome.decision, outcome.reason) == ("deferred", "insufficient_validation_data")
+    assert "the gate needs 10000 rows on 5 days" in outcome.detail
+    assert registry.champion_version(MODEL) == "1"
+    assert math.isnan(outcome.weight_change)
+    assert len(registry.client.search_runs([registry._experiment()])) == runs_before
+    # The event says the gate did not run (no "failed" stability check to alert on).
+    assert (
+        ModelUpdateEvent.of(
+            outcome.result(),
+            job_id="j",
+            data_window=60,
+            started_at=utc_now(),
+            finished_at=utc_now(),
+        ).stability_check
+        == "not_run"
+    )
 
 
 def test_update_without_champion_is_an_error(registry, market):
