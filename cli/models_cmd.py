@@ -121,10 +121,12 @@ def rollback(
 
 @app.command()
 def models() -> None:
-    """List registered models and their champion versions."""
+    """List registered models, their champion and challenger versions."""
     table = Table(title="Registered models")
-    for column in ("model", "champion", "regime"):
+    for column in ("model", "champion", "challenger", "regime"):
         table.add_column(column)
     for row in registry().list_models():
-        table.add_row(row["model_id"], fmt(row["champion"]), fmt(row["regime"]))
+        table.add_row(
+            row["model_id"], fmt(row["champion"]), fmt(row.get("challenger")), fmt(row["regime"])
+        )
     console.print(table)

@@ -28,6 +28,9 @@ Decision = Literal["promoted", "rolled_back", "failed", "deferred"]
 DECISIONS: tuple[str, ...] = get_args(Decision)
 
 
+_NUMBERS = ("sharpe_pre", "sharpe_post", "degradation_pct", "duration_s")
+
+
 @dataclass(frozen=True, kw_only=True)
 class UpdateResult:
     """What one update attempt of one model decided.
@@ -39,7 +42,11 @@ class UpdateResult:
     ``degradation_pct`` is positive when the candidate is worse; non-finite numbers are None.
     ``window_start`` and ``window_end`` bound the data window, ``judged_start`` and
     ``judged_end`` the days of it the gate judged (the rest were trained on), as ISO dates
-    (None when nothing was judged).
+    (None when nothing was judged). The ``challenger_*`` fields describe the model's
+    challenger when the update named, judged or decided one (see
+    :mod:`online_learning.update.challenger`): its version, the days of its period so far, and the
+    confidence sequence of its annualised net return difference over the champion
+    (``challenger_low``, ``challenger_high``; None before two days).
 
     Examples
     --------
@@ -62,11 +69,15 @@ class UpdateResult:
     window_end: str | None = None
     judged_start: str | None = None
     judged_end: str | None = None
+    challenger_version: str | None = None
+    challenger_days: int | None = None
+    challenger_low: float | None = None
+    challenger_high: float | None = None
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
             raise ValueError(f"decision must be one of {DECISIONS}, got {self.decision!r}")
-        for name in ("sharpe_pre", "sharpe_post", "degradation_pct", "duration_s"):
+        for name in (*_NUMBERS, "challenger_low", "challenger_high"):
             object.__setattr__(self, name, finite_or_none(getattr(self, name)))
 
     @classmethod

@@ -189,6 +189,9 @@ DefinitionPublic = _definition_public()
 class ModelPublic(BaseModel):
     model_id: str
     champion_version: str | None
+    challenger_version: str | None = Field(
+        None, description="The version in its challenger period, if any (docs/updates.md)."
+    )
     regime: str | None
     feature_names: list[str]
     last_update: LastUpdate | None

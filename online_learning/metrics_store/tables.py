@@ -77,6 +77,10 @@ update_history = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=False),
     sa.Column("worker", sa.String(300)),
+    sa.Column("challenger_version", sa.String(100)),
+    sa.Column("challenger_days", sa.Integer),
+    sa.Column("challenger_low", sa.Float),
+    sa.Column("challenger_high", sa.Float),
 )
 
 outbox = sa.Table(

@@ -14,6 +14,8 @@ from online_learning.models.estimator import ContractEstimator
 
 CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
+#: A candidate in its challenger period (see :mod:`online_learning.challenger`).
+CHALLENGER_ALIAS = "challenger"
 
 
 @dataclass
@@ -55,7 +57,11 @@ class Promotion:
 
 @runtime_checkable
 class ModelRegistry(Protocol):
-    """Versions, the ``champion`` alias and the EWC state that travels with each version."""
+    """Versions, the ``champion`` alias and the EWC state that travels with each version.
+
+    ``challenger`` is the alias of a candidate in its challenger period: at most one per
+    model; :meth:`name_challenger` moves it, :meth:`clear_challenger` removes it (a promotion
+    of the challenger is :meth:`promote` then :meth:`clear_challenger`)."""
 
     def champion_version(self, model_id: str) -> str | None: ...
 
@@ -81,3 +87,9 @@ class ModelRegistry(Protocol):
     def promote(self, *, model_id: str, version: str) -> Promotion: ...
 
     def rollback(self, *, model_id: str) -> Promotion: ...
+
+    def challenger_version(self, model_id: str) -> str | None: ...
+
+    def name_challenger(self, *, model_id: str, version: str) -> None: ...
+
+    def clear_challenger(self, *, model_id: str) -> None: ...

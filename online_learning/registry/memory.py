@@ -25,6 +25,7 @@ from online_learning.ewc import EWCState
 from online_learning.models.definition import ModelDefinition
 from online_learning.models.estimator import ContractEstimator
 from online_learning.registry.base import (
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
     CandidateRecord,
@@ -107,11 +108,12 @@ class InMemoryRegistry:
         return [r for r in self._runs if model_id is None or r.model_id == model_id]
 
     def list_models(self) -> list[dict[str, str | None]]:
-        """Registered models with their champion version and regime tag."""
+        """Registered models with their champion and challenger versions and regime tag."""
         return [
             {
                 "model_id": model_id,
                 "champion": self.champion_version(model_id),
+                "challenger": self.challenger_version(model_id),
                 "regime": self._model_tags.get(model_id, {}).get("regime"),
             }
             for model_id in sorted(self._versions)
@@ -201,6 +203,20 @@ class InMemoryRegistry:
             self._versions[model_id][version].tags["previous_champion"] = previous
         aliases[CHAMPION_ALIAS] = version
         return Promotion(model_id, version, previous)
+
+    def challenger_version(self, model_id: str) -> str | None:
+        """The version ``challenger`` points to, or None."""
+        return self.alias_version(model_id, CHALLENGER_ALIAS)
+
+    def name_challenger(self, *, model_id: str, version: str) -> None:
+        """Point ``challenger`` at ``version`` (the champion does not move)."""
+        if str(version) not in self._versions.get(model_id, {}):
+            raise ModelNotFoundError(f"model {model_id!r} has no version {version}")
+        self._aliases.setdefault(model_id, {})[CHALLENGER_ALIAS] = str(version)
+
+    def clear_challenger(self, *, model_id: str) -> None:
+        """Remove the ``challenger`` alias (nothing happens when there is none)."""
+        self._aliases.get(model_id, {}).pop(CHALLENGER_ALIAS, None)
 
     def rollback(self, *, model_id: str) -> Promotion:
         """Move ``champion`` back to the version it replaced (one step per call)."""

@@ -33,6 +33,7 @@ from online_learning.models.code import team_code_paths
 from online_learning.models.definition import ModelDefinition
 from online_learning.models.estimator import ContractEstimator, flavor_of
 from online_learning.registry.base import (
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
     CandidateRecord,
@@ -189,7 +190,7 @@ class MlflowRegistry:
         return None if version is None else str(version)
 
     def list_models(self) -> list[dict[str, str | None]]:
-        """Registered models with their champion version and regime tag."""
+        """Registered models with their champion and challenger versions and regime tag."""
         rows = []
         try:
             found = self.client.search_registered_models()
@@ -199,7 +200,8 @@ class MlflowRegistry:
             rows.append(
                 {
                     "model_id": model.name,
-                    "champion": (model.aliases or {}).get(CHAMPION_ALIAS),
+                    "champion": _version_of(model.aliases, CHAMPION_ALIAS),
+                    "challenger": _version_of(model.aliases, CHALLENGER_ALIAS),
                     "regime": (model.tags or {}).get("regime"),
                 }
             )
@@ -365,6 +367,26 @@ class MlflowRegistry:
             raise RegistryError(f"could not promote {model_id} v{version}: {exc}") from exc
         return Promotion(model_id, str(version), previous)
 
+    def challenger_version(self, model_id: str) -> str | None:
+        """The version ``challenger`` points to, or None."""
+        return self._alias_version(model_id, CHALLENGER_ALIAS)
+
+    def name_challenger(self, *, model_id: str, version: str) -> None:
+        """Point ``challenger`` at ``version`` (the champion does not move)."""
+        try:
+            self.client.set_registered_model_alias(model_id, CHALLENGER_ALIAS, str(version))
+        except MlflowException as exc:
+            raise RegistryError(f"could not name {model_id} v{version} challenger: {exc}") from exc
+
+    def clear_challenger(self, *, model_id: str) -> None:
+        """Remove the ``challenger`` alias (nothing happens when there is none)."""
+        if self.challenger_version(model_id) is None:
+            return
+        try:
+            self.client.delete_registered_model_alias(model_id, CHALLENGER_ALIAS)
+        except MlflowException as exc:
+            raise RegistryError(f"could not retire {model_id}'s challenger: {exc}") from exc
+
     def rollback(self, *, model_id: str) -> Promotion:
         """Move ``champion`` back to the version it replaced (one step per call)."""
         current = self.champion_version(model_id)
@@ -382,6 +404,12 @@ class MlflowRegistry:
         except MlflowException as exc:
             raise RegistryError(f"could not roll back {model_id}: {exc}") from exc
         return Promotion(model_id, previous, current)
+
+
+def _version_of(aliases: Mapping[str, object] | None, alias: str) -> str | None:
+    """The version ``alias`` points to in an alias map, as a string (MLflow gives ints)."""
+    version = (aliases or {}).get(alias)
+    return None if version is None else str(version)
 
 
 def _types_to_trust(estimator: object) -> list[str]:

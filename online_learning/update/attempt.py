@@ -14,10 +14,17 @@ from torch import nn
 
 from online_learning.ewc import EWCState
 from online_learning.models.estimator import ContractEstimator
-from online_learning.registry.base import LoadedModel, ModelRegistry
+from online_learning.registry.base import CandidateRecord, LoadedModel, ModelRegistry
+from online_learning.update.challenger import SINCE_TAG
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityReport
-from online_learning.update.outcomes import RollbackResult, UpdateOutcome, UpdateSuccess
+from online_learning.update.outcomes import (
+    NAMED,
+    RollbackResult,
+    UpdateDeferred,
+    UpdateOutcome,
+    UpdateSuccess,
+)
 from online_learning.update.run_record import gate_fields, numbers, run_metrics, run_tags
 from online_learning.update.training import TrainingReport
 from online_learning.update.window import UpdateWindow
@@ -91,9 +98,61 @@ class Attempt:
     ) -> UpdateSuccess:
         """Register the candidate with its EWC state (an estimator has none) and make it the
         champion."""
+        record = self._register(registry, candidate, training, stability, state, fisher_weight)
+        with self.step("registry"):
+            promotion = registry.promote(model_id=self.config.model_id, version=record.version)
+        return UpdateSuccess(
+            **self._accepted(stability, state, fisher_weight),
+            version=promotion.version,
+            previous_version=promotion.previous_version,
+            run_id=record.run_id,
+        )
+
+    def name_challenger(
+        self,
+        registry: ModelRegistry,
+        candidate: nn.Module | ContractEstimator,
+        training: TrainingReport,
+        stability: StabilityReport,
+        state: EWCState | None,
+        fisher_weight: float,
+    ) -> UpdateDeferred:
+        """Register the candidate with its EWC state as the model's ``challenger``; the
+        champion stays until the challenger period decides (see
+        :mod:`online_learning.update.challenger`)."""
+        since = self.window.end.isoformat()
+        record = self._register(
+            registry, candidate, training, stability, state, fisher_weight,
+            decision="challenger", extra_tags={SINCE_TAG: since},
+        )  # fmt: skip
+        with self.step("registry"):
+            registry.name_challenger(model_id=self.config.model_id, version=record.version)
+        return UpdateDeferred(
+            **self._accepted(stability, state, fisher_weight),
+            champion_version=self.champion.version,
+            reason=NAMED,
+            detail=f"v{record.version} passed the gate and is the challenger from {since}; "
+            f"promoted once the days after show it better (at most "
+            f"{self.config.challenger_horizon_days} trading days)",
+            run_id=record.run_id,
+            challenger_version=record.version,
+            challenger_days=0,
+        )
+
+    def _register(
+        self,
+        registry: ModelRegistry,
+        candidate: nn.Module | ContractEstimator,
+        training: TrainingReport,
+        stability: StabilityReport,
+        state: EWCState | None,
+        fisher_weight: float,
+        decision: str = "promoted",
+        extra_tags: dict[str, str] | None = None,
+    ) -> CandidateRecord:
         config = self.config
         with self.step("registry"):
-            record = registry.log_candidate(
+            return registry.log_candidate(
                 model_id=config.model_id,
                 model=candidate,
                 ewc_state=state,
@@ -103,25 +162,23 @@ class Attempt:
                 | numbers(self.measured)
                 | {"fisher_weight": fisher_weight},
                 tags=run_tags(
-                    self.window,
-                    self.regime,
-                    "promoted",
-                    stability.reason,
-                    self.champion.version,
-                ),
+                    self.window, self.regime, decision, stability.reason, self.champion.version
+                )
+                | (extra_tags or {}),
                 register=True,
             )
-            promotion = registry.promote(model_id=config.model_id, version=record.version)
-        return UpdateSuccess(
+
+    def _accepted(
+        self, stability: StabilityReport, state: EWCState | None, fisher_weight: float
+    ) -> dict[str, Any]:
+        """The fields of an outcome whose candidate passed the gate."""
+        return {
             **self.common(stability),
-            fisher_stats=state.stats() if state is not None else {},
-            weight_change=float(self.measured.get("weight_change", math.nan)),
-            **gate_fields(stability, config, self.measured),
-            fisher_weight=fisher_weight,
-            version=promotion.version,
-            previous_version=promotion.previous_version,
-            run_id=record.run_id,
-        )
+            "fisher_stats": state.stats() if state is not None else {},
+            "weight_change": float(self.measured.get("weight_change", math.nan)),
+            **gate_fields(stability, self.config, self.measured),
+            "fisher_weight": fisher_weight,
+        }
 
     def reject(
         self,

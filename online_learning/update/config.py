@@ -296,6 +296,43 @@ class UpdateSettings(_Declared):
         "candidate is another model, not an increment (update_too_large). Measured: clean "
         "updates 0.07-0.53, a learning rate 1000x too high 76-347.",
     )
+    challenger_period: Boolean = Field(
+        False,
+        description="A candidate that passes the gate becomes the model's challenger instead "
+        "of its champion, and is promoted only when an anytime-valid sequential test on the "
+        "paired daily net returns of the days after finds it better (see docs/updates.md).",
+    )
+    challenger_horizon_days: Integer = Field(
+        60,
+        ge=10,
+        le=250,
+        json_schema_extra={"unit": "trading days"},
+        description="Trading days after which an undecided challenger is retired "
+        "(challenger_inconclusive).",
+    )
+    challenger_min_days: Integer = Field(
+        10,
+        ge=3,
+        json_schema_extra={"unit": "trading days"},
+        description="Trading days of a challenger period before the test may decide (its "
+        "long-run variance needs some).",
+    )
+    challenger_confidence: float = Field(
+        0.95,
+        ge=0.5,
+        lt=1,
+        allow_inf_nan=False,
+        description="Confidence of the challenger's sequential test: a challenger no better "
+        "than its champion is promoted with probability at most 1 - confidence.",
+    )
+    challenger_margin: float = Field(
+        0.0,
+        ge=0,
+        le=5,
+        allow_inf_nan=False,
+        description="Annualised Sharpe of the champion's book a challenger may give up and "
+        "still be promoted; 0 (default) promotes only a challenger shown to be better.",
+    )
 
     #: Names of the settings, in declaration order (the fields of subclasses excluded).
     NAMES: ClassVar[tuple[str, ...]]
@@ -312,6 +349,11 @@ class UpdateSettings(_Declared):
             raise ConfigError(
                 f"min_validation_days ({self.min_validation_days}) must be between 2 and "
                 f"validation_days ({self.validation_days})"
+            )
+        if self.challenger_min_days > self.challenger_horizon_days:
+            raise ConfigError(
+                f"challenger_min_days ({self.challenger_min_days}) must be at most "
+                f"challenger_horizon_days ({self.challenger_horizon_days})"
             )
         if self.validation_days > self.data_window // 2:
             raise ConfigError(

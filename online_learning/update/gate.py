@@ -37,7 +37,7 @@ max(|pre|, floor)``, positive means worse) are reported as before; they no longe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -47,6 +47,7 @@ from torch import nn
 from online_learning.execution import (
     DEFAULT_COST_BPS,
     RETURN_COLUMNS,
+    DailyReturns,
     daily_net_returns,
     position_from_p_up,
     resolve_execution,
@@ -216,15 +217,14 @@ class StabilityGate:
         rows whose executed return is unknown are left out.
         """
         timing = resolve_execution(execution, validation)
-        features = np.asarray(inputs, dtype=np.float32)
-        books = []
-        for model in (old_model, new_model):
-            position = position_from_p_up(model.predict_proba(features).astype(np.float64))
-            books.append(
-                daily_net_returns(
-                    validation, position, execution=timing, cost_bps=cost_bps, previous=previous
-                )
-            )
+        books = price_books(
+            (old_model, new_model),
+            validation=validation,
+            inputs=inputs,
+            execution=timing,
+            cost_bps=cost_bps,
+            previous=previous,
+        )
         pre, post = books
         known = validation[RETURN_COLUMNS[timing]].to_numpy(dtype=np.float64)
         n_rows = int(np.isfinite(known).sum())
@@ -240,3 +240,28 @@ class StabilityGate:
                 "turnover_post": float(post.turnover.mean()) if len(post.turnover) else math.nan,
             }
         )
+
+
+def price_books(
+    models: Sequence[nn.Module],
+    *,
+    validation: pd.DataFrame,
+    inputs: np.ndarray,
+    execution: str,
+    cost_bps: float,
+    previous: Mapping[str, float] | None = None,
+) -> list[DailyReturns]:
+    """Each model's book on ``validation`` under one execution rule and cost: position
+    ``2 * p_up - 1`` per row from the model's ``predict_proba`` of ``inputs``, traded from
+    ``previous`` (the position per symbol before the first day)."""
+    features = np.asarray(inputs, dtype=np.float32)
+    return [
+        daily_net_returns(
+            validation,
+            position_from_p_up(model.predict_proba(features).astype(np.float64)),
+            execution=execution,
+            cost_bps=cost_bps,
+            previous=previous,
+        )
+        for model in models
+    ]

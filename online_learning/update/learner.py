@@ -29,6 +29,7 @@ from online_learning.models.network import loss_name
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import regime_of
 from online_learning.update.attempt import Attempt, Ended
+from online_learning.update.challenger import challenger_test, read_period, settle
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityGate, StabilityReport
 from online_learning.update.integrity import describe_inconsistency
@@ -125,6 +126,10 @@ class OnlineLearner:
                     f"champion v{attempt.champion.version}: {problem}; train a new version "
                     "(online-learning train) to change the model"
                 )
+        try:
+            self._settle_challenger(attempt)
+        except Ended as ended:
+            return ended.outcome
         self._fetch_window(attempt, transform_train)
         try:
             self._check_window(attempt)
@@ -133,10 +138,14 @@ class OnlineLearner:
                 policy = (definition or attempt.champion.definition).policy
                 candidate, training = self._fit_estimator(attempt, policy)
                 stability = self._judge(attempt, candidate)
+                if attempt.config.challenger_period:
+                    return self._name_challenger(attempt, candidate, training, stability, None, 0.0)
                 return self._promote(attempt, candidate, training, stability, None, 0.0)
             candidate, training = self._train(attempt)
             stability = self._judge(attempt, candidate)
             state, weight = self._consolidate(attempt, candidate)
+            if attempt.config.challenger_period:
+                return self._name_challenger(attempt, candidate, training, stability, state, weight)
             return self._promote(attempt, candidate, training, stability, state, weight)
         except Ended as ended:
             return ended.outcome
@@ -150,6 +159,47 @@ class OnlineLearner:
         attempt = Attempt(config=config, champion=champion, regime=regime, started=begin)
         attempt.steps["registry"] = time.perf_counter() - begin
         return attempt
+
+    def _settle_challenger(self, attempt: Attempt) -> None:
+        """A pending challenger is judged instead of training another candidate: promoted,
+        retired, or still pending (see :mod:`online_learning.update.challenger`)."""
+        config = attempt.config
+        version = self.registry.challenger_version(config.model_id)
+        if version is None:
+            return
+        if version == attempt.champion.version:
+            # Promoted by an update that stopped before removing the alias: nothing pends.
+            self.registry.clear_challenger(model_id=config.model_id)
+            return
+        self._say(f"{config.model_id}: pricing challenger v{version} against the champion")
+        with attempt.step("registry"):
+            challenger = self.registry.load_version(config.model_id, version)
+        with attempt.step("gate"):
+            reading = read_period(
+                source=self.data_source,
+                champion=attempt.champion,
+                challenger=challenger,
+                test=challenger_test(config),
+                as_of=config.as_of,
+                execution=config.execution,
+                cost_bps=config.cost_bps,
+                regime=attempt.regime,
+            )
+        attempt.window = reading.window
+        outcome = settle(
+            self.registry,
+            config=config,
+            champion=attempt.champion,
+            challenger=challenger,
+            reading=reading,
+            common=attempt.common(),
+        )
+        self._say(f"{config.model_id}: challenger v{version} {outcome.reason}")
+        raise Ended(outcome)
+
+    def _name_challenger(self, attempt: Attempt, *args: Any) -> UpdateDeferred:
+        self._say(f"{attempt.config.model_id}: registering the candidate as challenger")
+        return attempt.name_challenger(self.registry, *args)
 
     def _fetch_window(
         self, attempt: Attempt, transform_train: Callable[[pd.DataFrame], pd.DataFrame] | None

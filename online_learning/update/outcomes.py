@@ -6,10 +6,14 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from online_learning.update.sequential import BETTER, INCONCLUSIVE, WORSE
 from online_learning.update_result import UpdateResult
 
-#: Reasons of an outcome on which the gate judged the validation days (they are used up).
-GATE_REASONS: tuple[str, ...] = ("passed", "sharpe_degradation")
+#: Reasons of an outcome on which the gate judged the validation days (they are used up): the
+#: gate's own, and a challenger's naming and the end of its period (whose days it judged).
+#: Reason of a candidate that passed the gate and became the model's challenger.
+NAMED = "challenger_named"
+GATE_REASONS: tuple[str, ...] = ("passed", "sharpe_degradation", NAMED, BETTER, WORSE, INCONCLUSIVE)
 #: Reason of an update that waited for new validation days (nothing was trained).
 AWAITING = "awaiting_validation_days"
 #: Reason of an update deferred because its new validation days hold too few of the model's
@@ -37,7 +41,8 @@ class UpdateOutcome:
     next decision), ``judged_start`` and ``judged_end`` the validation days held out for the
     gate (the window's days before them were trained on), ``held_back`` the newest days left
     out because not every symbol had arrived yet, and ``fisher_weight`` the share of new
-    training days the new Fisher was weighted by.
+    training days the new Fisher was weighted by. The ``challenger_*`` fields are those of
+    :class:`~online_learning.update_result.UpdateResult`.
     """
 
     model_id: str
@@ -60,6 +65,10 @@ class UpdateOutcome:
     judged_start: str | None = None
     judged_end: str | None = None
     held_back: tuple[str, ...] = ()
+    challenger_version: str | None = None
+    challenger_days: int | None = None
+    challenger_low: float = math.nan
+    challenger_high: float = math.nan
 
     @property
     def promoted(self) -> bool:
@@ -81,6 +90,10 @@ class UpdateOutcome:
             window_end=self.window_end,
             judged_start=self.judged_start,
             judged_end=self.judged_end if self.judged_start else None,
+            challenger_version=self.challenger_version,
+            challenger_days=self.challenger_days,
+            challenger_low=self.challenger_low,
+            challenger_high=self.challenger_high,
         )
 
     def to_dict(self) -> dict[str, object]:

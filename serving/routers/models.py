@@ -58,7 +58,8 @@ def _definition(request: Request, model_id: str, version: str | None) -> dict | 
 
 @router.get("", response_model=list[ModelPublic], responses=errors())
 def list_models(request: Request, _: PredictScope, known: Known, store: Store) -> list[dict]:
-    """Every registered model: its champion version, regime tag, the features a prediction
+    """Every registered model: its champion version, its challenger's (a candidate in its
+    challenger period, else null), regime tag, the features a prediction
     needs, its definition (network, features, sequence length, target, horizon, data source,
     policy) and its last update (decision, the version serving after it, when it finished)."""
     served = _feature_names(request)
@@ -73,6 +74,7 @@ def list_models(request: Request, _: PredictScope, known: Known, store: Store) -
             {
                 "model_id": row["model_id"],
                 "champion_version": champion,
+                "challenger_version": row.get("challenger"),
                 "regime": row["regime"],
                 "feature_names": names,
                 "definition": definition,

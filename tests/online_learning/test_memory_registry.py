@@ -35,7 +35,9 @@ def test_promotion_moves_champion_and_remembers_the_previous():
     assert registry.champion_version("m") == "2"
     assert registry.alias_version("m", PREVIOUS_CHAMPION_ALIAS) == "1"
     assert registry.load_version("m", "2").tags["previous_champion"] == "1"
-    assert registry.list_models() == [{"model_id": "m", "champion": "2", "regime": "bull"}]
+    assert registry.list_models() == [
+        {"model_id": "m", "champion": "2", "challenger": None, "regime": "bull"}
+    ]
 
 
 def test_rollback_walks_back_the_champion_history():

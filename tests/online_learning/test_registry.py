@@ -39,6 +39,26 @@ def test_rollback_walks_back_the_champion_history(registry):
     assert registry.champion_version("m") == "1"
 
 
+def test_a_challenger_is_an_alias_beside_the_champion_until_cleared(registry):
+    champion = register(registry, "m", 1)
+    challenger = register(registry, "m", 2, promote=False)
+    assert registry.challenger_version("m") is None
+    registry.name_challenger(model_id="m", version=challenger)
+    assert registry.challenger_version("m") == challenger
+    assert registry.champion_version("m") == champion  # naming a challenger moves nothing else
+    assert registry.list_models() == [
+        {"model_id": "m", "champion": champion, "challenger": challenger, "regime": "bull"}
+    ]
+    # Promotion of the challenger: the champion moves, then the alias goes.
+    registry.promote(model_id="m", version=challenger)
+    registry.clear_challenger(model_id="m")
+    registry.clear_challenger(model_id="m")  # nothing to clear: no error
+    assert (registry.champion_version("m"), registry.challenger_version("m")) == (
+        challenger, None
+    )  # fmt: skip
+    assert str(registry.client.get_model_version_by_alias("m", "previous-champion").version) == "1"
+
+
 def test_unregistered_candidate_creates_no_version_and_keeps_champion(registry):
     register(registry, "m", 1)
     record = registry.log_candidate(

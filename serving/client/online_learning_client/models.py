@@ -118,6 +118,10 @@ class Job(_behaviour.JobBehaviour, ApiModel):
     window_end: str | None = Field(default=None)
     judged_start: str | None = Field(default=None)
     judged_end: str | None = Field(default=None)
+    challenger_version: str | None = Field(default=None)
+    challenger_days: int | None = Field(default=None)
+    challenger_low: float | None = Field(default=None)
+    challenger_high: float | None = Field(default=None)
 
 
 class Me(ApiModel):
@@ -168,6 +172,9 @@ class Model(ApiModel):
             "source (password masked), symbols, regime and policy; null for a version "
             "registered before definitions were recorded."
         )
+    )
+    challenger_version: str | None = Field(
+        default=None, description="The version in its challenger period, if any (docs/updates.md)."
     )
 
 
@@ -368,5 +375,9 @@ class UpdateRecord(ApiModel):
     window_end: str | None
     judged_start: str | None
     judged_end: str | None
+    challenger_version: str | None
+    challenger_days: int | None
+    challenger_low: float | None
+    challenger_high: float | None
     job_id: str
     recorded_at: str

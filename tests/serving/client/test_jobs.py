@@ -45,7 +45,11 @@ def test_start_update_and_wait_for_job_end_where_the_registry_is(
                 client.job("00000000-0000-0000-0000-000000000000")
     finally:
         server.stop()
-    assert job.finished and job.status in ("promoted", "rolled_back"), job
+    # On the seeded market the bear specialist's newest days may hold too few bear rows to
+    # judge: then the update is deferred, not rolled back.
+    assert job.finished and job.status in ("promoted", "rolled_back", "deferred"), job
+    if job.status == "deferred":
+        assert job.reason == "insufficient_validation_data", job
     assert job.model_id == MODEL
     assert job.version == registry.champion_version(MODEL)
     assert (job.version != trained[MODEL]) == (job.status == "promoted")
