@@ -76,6 +76,41 @@ def test_a_predict_key_sees_no_update_button(live_app, dashboard):
     assert dashboard.page.locator("[data-testid=trigger-update]").count() == 0
 
 
+def test_the_model_card_shows_its_challenger_and_how_its_period_stands(live_app, dashboard):
+    from datetime import UTC, datetime
+
+    from online_learning.metrics_store import MetricsStore, UpdateRecord
+    from online_learning.settings import get_settings
+
+    now = datetime.now(UTC)
+    pending = UpdateRecord(
+        job_id="daily/bull/1",
+        model_id="bull_specialist",
+        decision="deferred",
+        reason="challenger_pending",
+        version="1",
+        duration_s=0.4,
+        started_at=now,
+        finished_at=now,
+        challenger_version="2",
+        challenger_days=12,
+        challenger_low=-0.08,
+        challenger_high=0.142,
+    )
+    with MetricsStore.from_settings(get_settings()) as store:
+        store.record_update(pending)
+    dashboard.open(AGENT)
+    dashboard.wait_open()
+    line = "[data-model=bull_specialist] [data-testid=challenger][data-state=challenger_pending]"
+    dashboard.page.wait_for_selector(line)
+    assert dashboard.page.text_content(line) == (
+        "challenger v2 pending · day 12 · net return difference 3.1 % a year, any-time "
+        "interval [-8.0 %, 14.2 %]"
+    )
+    # A model without a challenger shows no such line.
+    assert dashboard.page.is_hidden("[data-model=bear_specialist] [data-testid=challenger]")
+
+
 def test_a_wrong_key_is_refused_with_a_message(live_app, dashboard):
     dashboard.open(UNKNOWN)
     page = dashboard.page

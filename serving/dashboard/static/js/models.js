@@ -1,12 +1,21 @@
 // The models: champion version, update history (validation Sharpe before and after, degradation,
-// decision and reason, duration) with a chart across versions, realised daily Sharpe from the
+// decision and reason, duration) with a chart across versions, its challenger (named, pending
+// with its days and running interval, promoted or retired), realised daily Sharpe from the
 // metrics store, and, for an admin key, a button that triggers an online update and watches it.
 import { makeChart, pointsOnly, timeAxis, valueAxis } from "./charts.js";
-import { clear, duration, el, num, setText, signedPct, when } from "./dom.js";
+import { clear, duration, el, num, pct, setText, signedPct, when } from "./dom.js";
 import { JobWatch, rememberedJobs } from "./jobs.js";
 
 const POLL_MS = 30000;
 const HISTORY_ROWS = 10;
+// What a challenger's newest record says about it, by the record's reason.
+const CHALLENGER_STATES = {
+  challenger_named: "named",
+  challenger_pending: "pending",
+  challenger_better: "promoted",
+  challenger_worse: "retired (worse)",
+  challenger_inconclusive: "retired (undecided at the horizon)",
+};
 
 export class ModelsPanel {
   constructor(api, { isAdmin }) {
@@ -74,6 +83,7 @@ class ModelCard {
     this.champion = el("span", { class: "champion", "data-testid": "champion" });
     this.meta = el("div", { class: "muted" });
     this.lastUpdate = el("div", {});
+    this.challenger = el("div", { class: "challenger", "data-testid": "challenger", hidden: true });
     this.historyBody = el("tbody");
     this.historyNote = el("p", { class: "muted" });
     this.perfSummary = el("p", { class: "muted", "data-testid": "performance-summary" });
@@ -87,6 +97,7 @@ class ModelCard {
       el("header", { class: "symbol-head" }, el("h3", {}, modelId), this.champion),
       this.meta,
       this.lastUpdate,
+      this.challenger,
       this.isAdmin ? this._triggerForm() : null,
       this.actionError,
       this.jobs,
@@ -171,7 +182,23 @@ class ModelCard {
     else setText(this.perfSummary, `no realised performance: ${perf.reason?.message ?? "unexpected answer"}`);
   }
 
+  _challenger(rows) {
+    // The newest record that named, judged or decided a challenger (rows come newest first).
+    const r = rows.find((row) => row.challenger_version);
+    this.challenger.hidden = !r;
+    this.challenger.dataset.state = r?.reason ?? "";
+    if (!r) return;
+    const low = r.challenger_low;
+    const high = r.challenger_high;
+    const interval = Number.isFinite(low) && Number.isFinite(high)
+      ? ` · net return difference ${pct((low + high) / 2)} a year, any-time interval [${pct(low)}, ${pct(high)}]`
+      : "";
+    setText(this.challenger,
+      `challenger v${r.challenger_version} ${CHALLENGER_STATES[r.reason] ?? r.reason} · day ${r.challenger_days ?? 0}${interval}`);
+  }
+
   _history(rows) {
+    this._challenger(rows);
     clear(this.historyBody);
     for (const r of rows.slice(0, HISTORY_ROWS)) {
       this.historyBody.append(
