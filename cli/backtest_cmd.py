@@ -149,7 +149,8 @@ def backtest(
     *,
     overrides: dict,
 ) -> None:
-    """Replay the market day by day; compare static, finetune, ewc, ewc_drift and retrain
+    """Replay the market day by day; compare static, finetune, ewc, ewc_challenger (ewc
+    promoted through the challenger period), ewc_drift and retrain
     (a network's policies) or static, retrain and warm_start (an estimator's).
 
     Every policy updates through the production path (OnlineLearner, stability gate,

@@ -17,13 +17,18 @@ from online_learning.update.config import (
 
 #: The policies of a network, and of an estimator (``retrain``: for a network a periodic
 #: full retrain, for an estimator a refit on each scheduled update's window, gated).
-NETWORK_POLICIES: tuple[str, ...] = ("static", "finetune", "ewc", "ewc_drift", "retrain")
+NETWORK_POLICIES: tuple[str, ...] = (
+    "static", "finetune", "ewc", "ewc_challenger", "ewc_drift", "retrain"
+)  # fmt: skip
 ESTIMATOR_POLICIES: tuple[str, ...] = ("static", "retrain", "warm_start")
 #: Every policy the harness knows, in the order tables and plots show them.
 POLICIES: tuple[str, ...] = tuple(dict.fromkeys(NETWORK_POLICIES + ESTIMATOR_POLICIES))
 #: Policies whose models change through
 #: :class:`~online_learning.update.learner.OnlineLearner`.
-UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_drift")
+UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_challenger", "ewc_drift")
+#: Policies that promote through the challenger period (``ewc`` is the immediate gate on the
+#: same days, whatever ``update.challenger_period`` says).
+CHALLENGER_POLICIES: tuple[str, ...] = ("ewc_challenger",)
 #: Model id of the default single model (not a regime specialist: it trains on every row).
 DEFAULT_MODEL_ID = "backtest_model"
 
@@ -176,6 +181,10 @@ class BacktestConfig:
             learning_rate=self.update.learning_rate * learning_rate_factor,
             ewc_lambda=0.0 if policy == "finetune" else self.update.ewc_lambda * lambda_factor,
         )
+        if policy in UPDATING_POLICIES:  # the immediate gate or the challenger period, by name
+            settings = settings.model_copy(
+                update={"challenger_period": policy in CHALLENGER_POLICIES}
+            )
         return IncrementalUpdateConfig.of(
             model_id, settings, as_of=as_of, seed=seed, judged_through=judged_through
         )

@@ -395,6 +395,7 @@ _CLASSES = {
     "static": Policy,
     "finetune": UpdatePolicy,
     "ewc": UpdatePolicy,
+    "ewc_challenger": UpdatePolicy,
     "ewc_drift": DriftPolicy,
     "retrain": RetrainPolicy,
     "warm_start": UpdatePolicy,

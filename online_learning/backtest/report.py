@@ -32,6 +32,7 @@ _COLOURS = {
     "static": "#7f7f7f",
     "finetune": "#d62728",
     "ewc": "#1f77b4",
+    "ewc_challenger": "#17becf",
     "ewc_drift": "#2ca02c",
     "retrain": "#9467bd",
     "warm_start": "#ff7f0e",

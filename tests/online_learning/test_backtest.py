@@ -343,3 +343,40 @@ def test_calibrate_from_the_command_line(tmp_path):
 def test_calibration_rejects_a_negative_speed():
     with pytest.raises(ConfigError, match="drift speeds must be >= 0"):
         calibrate_drift_speed([-0.01], [0], TINY)
+
+
+def test_the_challenger_policy_promotes_only_through_its_period_on_the_same_days():
+    # The challenger period replayed beside the immediate gate, with a short period so that
+    # the tiny market sees challengers named and decided.
+    config = dataclasses.replace(
+        TINY,
+        policies=("ewc", "ewc_challenger"),
+        update_every=1,
+        update=UpdateSettings(validation_days=4, min_validation_days=2,
+                              challenger_min_days=3, challenger_horizon_days=10),
+    )  # fmt: skip
+    run = _tiny(0, config)
+    assert len(run.returns["ewc"]) == len(run.returns["ewc_challenger"])  # the same days
+    immediate = [u for u in run.updates if u.policy == "ewc"]
+    period = [u for u in run.updates if u.policy == "ewc_challenger"]
+    assert not any(u.reason.startswith("challenger_") for u in immediate)
+    named = [u for u in period if u.reason == "challenger_named"]
+    decided = [u for u in period if u.reason in ("challenger_better", "challenger_worse",
+                                                  "challenger_inconclusive")]  # fmt: skip
+    assert named and decided, [(u.day, u.decision, u.reason) for u in period]
+    # A version is promoted only after its period, and only a version named before.
+    for u in period:
+        if u.decision == "promoted":
+            assert u.reason == "challenger_better", u
+            assert u.version in {n.challenger_version for n in named if n.day < u.day}, u
+    # One challenger at a time: between a naming and its decision nothing else is trained.
+    open_period = None
+    for u in period:
+        if u.reason == "challenger_named":
+            assert open_period is None, u
+            open_period = u.challenger_version
+        elif u.reason in ("challenger_better", "challenger_worse", "challenger_inconclusive"):
+            assert u.challenger_version == open_period, u
+            open_period = None
+        elif open_period is not None:
+            assert u.reason == "challenger_pending", u
