@@ -34,13 +34,15 @@ class Plan:
     # The stability gate (issue 9): false-rejection rate and power.
     gate_trials: int = 4000
     gate_models: int = 4
+    # The challenger period's sequential test (issue 22): periods per series and effect.
+    challenger_paths: int = 2000
 
 
 FULL = Plan(updates=25, retrains=7, fisher_sizes=(500, 2000), fisher_repeats=9, drift_seeds=300)
 QUICK = Plan(
     updates=5, retrains=3, fisher_sizes=(500, 2000), fisher_repeats=3, drift_seeds=50,
     feedback_outcomes=10_000, feedback_repeats=2, feedback_drift_seeds=40,
-    gate_trials=500, gate_models=3,
+    gate_trials=500, gate_models=3, challenger_paths=200,
 )  # fmt: skip
 
 
@@ -139,6 +141,13 @@ def run(plan: Plan, quick: bool) -> dict[str, object]:
             n_models=plan.gate_models, advance=lambda: progress.advance(task)
         )
         results["gate_error"] = {"simulated": simulated, "trained_pairs": trained}
+        from benchmarks import challenger_test
+
+        periods = len(challenger_test.SERIES) * len(challenger_test.EFFECTS)
+        task = progress.add_task("challenger test", total=periods * plan.challenger_paths)
+        results["challenger_test"] = challenger_test.measure(
+            plan.challenger_paths, advance=lambda: progress.advance(task)
+        )
     results["meta"]["load_average_end"] = os.getloadavg()[0]
     return results
 
@@ -200,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     feedback_ingest.print_summary(results["feedback_ingest"])
     feedback_drift.print_summary(results["feedback_drift"])
     print_gate(results)
+    from benchmarks import challenger_test
+
+    challenger_test.print_summary(results["challenger_test"])
     print(f"wrote {args.output / 'latest.json'} and {args.output / 'update_breakdown.png'}")
     return 0
 
