@@ -179,7 +179,7 @@ def settle(
             **fields,
             champion_version=champion.version,
             reason=verdict.reason,
-            detail=f"{summary}; the champion stays meanwhile",
+            detail=f"{summary}; still pending",
         )
     decided = {**fields, "window_end": fields["judged_end"], "judged_through": fields["judged_end"]}
     if verdict.decision == "promote":

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cli import EXIT_ERROR, EXIT_ROLLED_BACK, app
+from cli import EXIT_DEFERRED, EXIT_ERROR, app
 from online_learning.models.estimator import ContractEstimator
 from online_learning.registry import MlflowRegistry
 from online_learning.settings import get_settings
@@ -113,12 +113,13 @@ def test_a_lightgbm_classifier_warm_starts_is_promoted_rolled_back_and_refused(t
     assert rolled.exit_code == 0, rolled.output
     assert registry.champion_version("team_lgbm") == first.version
 
-    # The gate refuses a candidate it cannot judge on enough rows: the champion stays.
+    # Too few rows to judge a candidate on: deferred before training, the champion stays.
     refused = run("update", "--model-id", "team_lgbm", "--as-of", "2019-12-31", "--json",
                   "--min-validation-samples", "100000")  # fmt: skip
-    assert refused.exit_code == EXIT_ROLLED_BACK, refused.output
+    assert refused.exit_code == EXIT_DEFERRED, refused.output
     [outcome] = json.loads(refused.stdout)
-    assert outcome["decision"] == "rolled_back" and outcome["sharpe_post"] is not None, outcome
+    assert (outcome["decision"], outcome["reason"]) == ("deferred", "insufficient_validation_data")
+    assert outcome["sharpe_post"] is None, outcome
     assert registry.champion_version("team_lgbm") == first.version
 
     flavour, shape = load_in_a_fresh_process("team_lgbm", home, ["mom_5", "mom_20", "vol_20"])

@@ -107,7 +107,7 @@ def test_prefect_deploy_all_registers_both_deployments_for_a_work_pool(
     assert set(action["parameters"]) == {"model_id", "reason"}
 
     # A process worker of the pool runs the deployed flow from the registered entrypoint.
-    model = "bear_specialist"
+    model = "sideways_specialist"
     bootstrap_specialists(registry, models=[model])
     monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # see test_served.served
     with api(), get_client(sync_client=True) as client:

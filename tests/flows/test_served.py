@@ -74,7 +74,7 @@ def test_a_burst_of_drift_events_starts_one_adaptation_per_model(
 def test_an_update_job_reaches_a_final_state_that_matches_the_registry(
     served, registry, specialists, metrics_store
 ):
-    model = "bear_specialist"
+    model = "sideways_specialist"
     job_id = submit_update(model, learning_rate=2e-5, epochs=5)
 
     assert get_job(job_id).status in ("queued", "running")

@@ -36,7 +36,7 @@ def trained(registry):
 def test_an_update_job_runs_to_its_final_state_and_the_new_champion_is_served(
     deployments, trained, client, registry
 ):
-    model = "bear_specialist"
+    model = "sideways_specialist"
     body = {"model_id": model, "learning_rate": 2e-5, "epochs": 5, "stability_check": True}
     accepted = client.post("/api/v1/models/online-update", json=body, headers=bearer(OPS))
     assert accepted.status_code == 202, accepted.text
