@@ -197,9 +197,11 @@ def _forgetting(runs: Sequence[RunResult], policy: str, floor: float) -> dict[st
 
 def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]:
     updates, rollbacks, retrains, reasons, waited = [], [], [], Counter(), []
+    outcomes: Counter[str] = Counter()
     update_time, retrain_time, detections, adaptations = [], [], [], []
     for run in runs:
         mine = [u for u in run.updates if u.policy == policy and u.fault is None]
+        outcomes.update(f"{u.decision}:{u.reason}" for u in mine if u.kind != "retrain")
         waited.append(sum(not u.decided for u in mine))
         # A deferred update (it waited for new validation days, or they held too few rows to
         # judge) decided nothing.
@@ -220,6 +222,9 @@ def _per_run_counts(runs: Sequence[RunResult], policy: str) -> dict[str, object]
         "rollbacks": t_interval(rollbacks).to_dict(),
         "rollback_rate": t_interval(rate).to_dict(),
         "rollback_reasons": dict(sorted(reasons.items())),
+        # Every clean update's decision and reason, summed over runs (a challenger policy's
+        # named, pending, promoted and retired challengers among them).
+        "outcomes": dict(sorted(outcomes.items())),
         "deferred": t_interval(waited).to_dict(),
         "retrains": t_interval(retrains).to_dict(),
         "drift_detections": t_interval(detections).to_dict(),

@@ -155,10 +155,11 @@ def settle(
     pre, post = reading.sharpes
     judged = reading.days[: verdict.n_days]
     mean, low, high = verdict.annualised
-    summary = (
-        f"challenger v{challenger.version}, day {verdict.n_days} of at most "
+    summary = f"challenger v{challenger.version}, day {verdict.n_days} of at most " + (
         f"{config.challenger_horizon_days}: annualised net return difference {mean:+.2%} "
         f"[{low:+.2%}, {high:+.2%}] at {config.challenger_confidence:.0%} (any-time)"
+        if verdict.n_days >= 2
+        else f"{config.challenger_horizon_days}: too few days priced for an interval"
     )
     fields = {
         **common,

@@ -133,6 +133,10 @@ def test_a_better_challenger_is_promoted_once_the_test_decides(registry, market,
     good = register(registry, MODEL, mirrored(champion.model), since=days[450].date())
     learner = OnlineLearner(registry, market)
 
+    none_yet = learner.incremental_update(_config(as_of=days[451].date()))
+    assert (none_yet.reason, none_yet.challenger_days) == ("challenger_pending", 0)
+    assert "too few days priced" in none_yet.detail
+    assert none_yet.result().challenger_low is None  # no interval yet: null in the records
     waiting = learner.incremental_update(_config(as_of=days[454].date()))
     assert (waiting.decision, waiting.reason) == ("deferred", "challenger_pending"), waiting
     assert waiting.challenger_days == 2 and waiting.challenger_version == good
