@@ -88,8 +88,8 @@ def _forgetting(row: dict) -> float | None:
     forgetting = row.get("forgetting")
     if not forgetting:
         return None
-    difference = forgetting.get("sharpe_difference") or {}
-    return difference.get("mean")
+    # The Sharpe lost on the return of regime A by the model that went through regime B.
+    return (forgetting.get("sharpe_lost") or {}).get("mean")
 
 
 def main(argv: list[str] | None = None) -> int:

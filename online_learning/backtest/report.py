@@ -84,7 +84,8 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
     lines += [
         "Means over seeds with 95 % t-intervals; 'over days' is the Sharpe of the seed-mean "
         "book with a stationary block bootstrap interval over days (the honest interval of "
-        "one price path). Returns at the execution timing, net of costs. Degradation: "
+        "one price path), and 'ΔS vs static' its difference to static's on the same resampled "
+        "blocks of days (paired). Returns at the execution timing, net of costs. Degradation: "
         "positive is worse; a percentage of the reference Sharpe, or the Sharpe difference "
         "ΔS where the reference is below the floor. Definitions: `docs/backtest.md`.",
         "",
@@ -99,7 +100,7 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
             f"{format_estimate(env['deployment_sharpe'])}.",
             "",
         ]
-        header = ["policy", "Sharpe (horizon)", "over days"]
+        header = ["policy", "Sharpe (horizon)", "over days", "ΔS vs static over days"]
         for h in horizons:
             header += [f"degr. {h}d vs deploy", f"degr. {h}d vs retrain"]
         header += ["forgetting", "B last 21d Sharpe", "rollback rate", "turnover/day",
@@ -111,6 +112,7 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
                 policy,
                 format_estimate(entry["sharpe_horizon"]),
                 format_estimate(entry.get("sharpe_days")),
+                format_estimate(entry.get("sharpe_vs_static_days"), "+.2f"),
             ]
             for h in horizons:
                 degradation = entry["degradation"].get(h, {})

@@ -380,3 +380,20 @@ def test_the_challenger_policy_promotes_only_through_its_period_on_the_same_days
             open_period = None
         elif open_period is not None:
             assert u.reason == "challenger_pending", u
+
+
+def test_the_paired_difference_to_static_cancels_the_market_s_luck():
+    from online_learning.backtest.metrics import paired_bootstrap_difference, stationary_bootstrap
+
+    rng = np.random.default_rng(3)
+    market = rng.normal(0.0, 0.01, 500)
+    static = market
+    updated = 0.9 * market + rng.normal(0.0002, 0.002, 500)  # alike books, a small edge
+    paired = paired_bootstrap_difference(updated, static)
+    each = [stationary_bootstrap(x) for x in (updated, static)]
+    # Unpaired, the two intervals overlap almost entirely; paired, the difference is resolved.
+    assert each[0].low < each[1].high and each[1].low < each[0].high
+    assert paired.mean == pytest.approx(sharpe_ratio(updated) - sharpe_ratio(static))
+    assert paired.high - paired.low < 0.5 * (each[0].high - each[0].low)
+    with pytest.raises(ValueError, match="same days"):
+        paired_bootstrap_difference(updated, static[:-1])
