@@ -95,7 +95,8 @@ def read_period(
     since = date.fromisoformat(challenger.tags[SINCE_TAG])
     horizon = test.horizon_days
     # Every priced day after ``since`` is a validation day of this window (it holds at most
-    # ``horizon`` of them once cut below), with ``_LEAD_DAYS`` of history before.
+    # ``horizon`` of them once cut below), with ``_LEAD_DAYS`` of history before (or as much
+    # as the source has).
     span = horizon + _LEAD_DAYS + 60
     window = update_window(
         source,
@@ -106,6 +107,7 @@ def read_period(
         regime=regime,
         execution=execution,
         judged_through=since,
+        partial=True,
     )
     period_days = tuple(d for d in window.trading_days if d > since)[:horizon]
     validation = window.validation

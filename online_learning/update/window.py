@@ -133,6 +133,7 @@ def update_window(
     regime: str | None = None,
     execution: str = "auto",
     judged_through: date | None = None,
+    partial: bool = False,
 ) -> UpdateWindow:
     """The last ``data_window`` trading days up to ``as_of`` whose executed return is known.
 
@@ -145,7 +146,9 @@ def update_window(
     judged on (a regime specialist learns from its own regime). Rows are the model's own
     (:mod:`online_learning.models`; default: the platform's network on its ten features):
     its features, its symbols, its target and horizon; a row without a complete input (the
-    warm-up of a team's features or sequences) is not in the window.
+    warm-up of a team's features or sequences) is not in the window. With ``partial`` a source
+    with fewer priced days gives a shorter window instead of a
+    :class:`~online_learning.errors.DataError`.
     """
     definition = definition or ModelDefinition.builtin("model", data=source.name)
     regime = definition.regime if regime is None else regime
@@ -161,7 +164,7 @@ def update_window(
     held = incomplete_days(priced)
     priced = priced[~priced["date"].isin(held)]
     dates = np.sort(priced["date"].unique())
-    if len(dates) < data_window:
+    if len(dates) < data_window and not partial:
         raise DataError(
             f"{source.name}: {len(dates)} priced trading days up to {as_of or 'the end'} "
             f"({timing} execution), the window needs {data_window}"
