@@ -40,7 +40,7 @@ def _print_summary(results: dict, folder: Path) -> None:
     for name, env in results["environments"].items():
         horizon = str(max(int(h) for p in env["policies"].values() for h in p["degradation"]))
         table = Table(title=f"{name}: {len(env['seeds'])} seed(s), {env['evaluation_days']} days")
-        for column in ("policy", "Sharpe", f"degr. {horizon}d vs deploy",
+        for column in ("policy", "Sharpe", "ΔS vs static (days)", f"degr. {horizon}d vs deploy",
                        f"degr. {horizon}d vs retrain", "forgetting", "rollback rate",
                        "update s", "retrain s"):  # fmt: skip
             table.add_column(column)
@@ -50,6 +50,7 @@ def _print_summary(results: dict, folder: Path) -> None:
             forgetting = entry.get("forgetting") or {}
             table.add_row(
                 policy, format_estimate(entry["sharpe_horizon"]),
+                format_estimate(entry.get("sharpe_vs_static_days"), "+.2f"),
                 format_degradation(degradation.get("vs_deployment")),
                 format_degradation(degradation.get("vs_retrain")),
                 format_estimate(forgetting.get("forgetting_pct"), ".0f", "%"),
