@@ -180,3 +180,19 @@ def test_an_undecided_challenger_is_retired_at_the_horizon(registry, market, day
     assert (outcome.decision, outcome.reason) == ("rolled_back", "challenger_inconclusive")
     assert outcome.challenger_days == 10 and outcome.challenger_version == same
     assert registry.challenger_version(MODEL) is None
+
+
+def test_the_benchmark_resamples_blocks_of_days_and_reads_the_default_test():
+    from benchmarks.challenger_test import block_bootstrap, simulate
+
+    rng = np.random.default_rng(0)
+    index = block_bootstrap(rng, 500, 60, mean_block=10)
+    assert index.min() >= 0 and index.max() < 500
+    assert 0.8 < np.mean(np.diff(index) == 1) < 0.95  # blocks of about 10 consecutive days
+    champion = rng.normal(0.0, 0.01, 1000)
+    # Books as alike as one update leaves them on the index: a gain of 1 is a clear difference.
+    pair = {"champion": champion, "challenger": champion + rng.normal(0, 0.0005, 1000)}
+    equal = simulate(pair, effect_sharpe=0.0, paths=150, seed=1)
+    gain = simulate(pair, effect_sharpe=1.0, paths=150, seed=2)
+    assert equal["promoted"] <= 0.08 and equal["inconclusive"] >= 0.85, equal
+    assert gain["promoted"] > 0.9 and gain["median_days_to_decision"] < 40, gain
