@@ -39,7 +39,7 @@ from online_learning.update.outcomes import (
     UpdateSuccess,
 )
 from online_learning.update.run_record import opening_book
-from online_learning.update.sequential import SequentialTest, SequentialVerdict
+from online_learning.update.sequential import PENDING, SequentialTest, SequentialVerdict
 from online_learning.update.window import UpdateWindow, update_window
 
 __all__ = ["SINCE_TAG", "PeriodReading", "challenger_test", "read_period", "settle"]
@@ -145,8 +145,12 @@ def settle(
     challenger: LoadedModel,
     reading: PeriodReading,
     common: dict[str, object],
+    hold: str | None = None,
 ) -> UpdateOutcome:
     """Act on the period's verdict: promote the challenger, retire it, or wait.
+
+    ``hold`` says why the period must not be decided today (a suspect price in its days): the
+    challenger then stays pending, whatever the verdict, and the detail says why.
 
     ``common`` holds the fields every outcome of the update shares; the judged days, the
     Sharpe ratios and the ``challenger_*`` fields are the period's. A decision judged the
@@ -177,12 +181,13 @@ def settle(
         "challenger_low": low,
         "challenger_high": high,
     }
-    if verdict.decision == "continue":
+    if verdict.decision == "continue" or hold is not None:
         return UpdateDeferred(
             **fields,
             champion_version=champion.version,
-            reason=verdict.reason,
-            detail=f"{summary}; still pending",
+            reason=PENDING,
+            detail=f"{summary}; still pending"
+            + ("" if hold is None else f": not decided on suspect prices ({hold})"),
         )
     decided = {**fields, "window_end": fields["judged_end"], "judged_through": fields["judged_end"]}
     if verdict.decision == "promote":

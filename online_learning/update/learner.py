@@ -186,6 +186,10 @@ class OnlineLearner:
                 regime=attempt.regime,
             )
         attempt.window = reading.window
+        # A bad print in the period could promote or retire on a return nobody earned: the
+        # period waits until the feed is right (the same checks an update's window gets).
+        universe = reading.window.universe
+        suspect = describe_price_faults(universe if universe is not None else reading.window.train)
         outcome = settle(
             self.registry,
             config=config,
@@ -193,6 +197,7 @@ class OnlineLearner:
             challenger=challenger,
             reading=reading,
             common=attempt.common(),
+            hold=suspect,
         )
         self._say(f"{config.model_id}: challenger v{version} {outcome.reason}")
         raise Ended(outcome)

@@ -196,3 +196,30 @@ def test_the_benchmark_resamples_blocks_of_days_and_reads_the_default_test():
     gain = simulate(pair, effect_sharpe=1.0, paths=150, seed=2)
     assert equal["promoted"] <= 0.08 and equal["inconclusive"] >= 0.85, equal
     assert gain["promoted"] > 0.9 and gain["median_days_to_decision"] < 40, gain
+
+
+class _Spiked:
+    """The market with one bad print: a close three times too high, undone the next day."""
+
+    def __init__(self, market, day) -> None:
+        self.market, self.day, self.name = market, day, market.name
+
+    def fetch(self, start=None, end=None):
+        frame = self.market.fetch(start, end)
+        bad = (frame["date"] == self.day) & (frame["symbol"] == frame["symbol"].iloc[0])
+        frame.loc[bad, "close"] *= 3.0
+        return frame
+
+
+def test_a_bad_print_in_the_period_keeps_the_challenger_pending(registry, market, days, champion):
+    # The challenger would be retired as worse (see above) but for a spike in its period.
+    better = register(registry, MODEL, mirrored(champion.model))
+    registry.promote(model_id=MODEL, version=better)
+    worse = register(registry, MODEL, champion.model, since=days[450].date())
+    outcome = OnlineLearner(registry, _Spiked(market, days[460])).incremental_update(
+        _config(as_of=days[480].date())
+    )
+    assert (outcome.decision, outcome.reason) == ("deferred", "challenger_pending"), outcome
+    assert "not decided on suspect prices" in outcome.detail
+    assert registry.challenger_version(MODEL) == worse
+    assert registry.champion_version(MODEL) == better
