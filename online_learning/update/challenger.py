@@ -94,10 +94,12 @@ def read_period(
     """
     since = date.fromisoformat(challenger.tags[SINCE_TAG])
     horizon = test.horizon_days
-    # Every priced day after ``since`` is a validation day of this window (it holds at most
-    # ``horizon`` of them once cut below), with ``_LEAD_DAYS`` of history before (or as much
-    # as the source has).
-    span = horizon + _LEAD_DAYS + 60
+    # Every priced day after ``since`` is a validation day of this window (the first
+    # ``horizon`` of them count), with ``_LEAD_DAYS`` of history before (or as much as the
+    # source has). Calendar days since ``since`` bound the trading days from above, so the
+    # window reaches back to it however long no update ran.
+    elapsed = ((as_of or date.today()) - since).days
+    span = max(horizon, elapsed) + _LEAD_DAYS
     window = update_window(
         source,
         definition=champion.definition,

@@ -223,3 +223,17 @@ def test_a_bad_print_in_the_period_keeps_the_challenger_pending(registry, market
     assert "not decided on suspect prices" in outcome.detail
     assert registry.challenger_version(MODEL) == worse
     assert registry.champion_version(MODEL) == better
+
+
+def test_a_period_read_months_later_starts_the_day_after_its_challenger_was_named(
+    registry, market, days, champion
+):
+    # No update ran for 230 trading days: the period is still read from its first day, and
+    # decided within its 10-day horizon (not on days long after it).
+    better = register(registry, MODEL, mirrored(champion.model), since=days[410].date())
+    outcome = OnlineLearner(registry, market).incremental_update(
+        _config(as_of=days[640].date(), challenger_horizon_days=10)
+    )
+    assert outcome.challenger_version == better and outcome.decision == "promoted", outcome
+    assert outcome.judged_start == days[411].date().isoformat()
+    assert outcome.challenger_days <= 10
