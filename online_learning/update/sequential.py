@@ -25,8 +25,9 @@ With ``n`` days, sum ``S_n`` and long-run standard deviation ``sigma``::
 ``alpha = 1 - confidence``. With a margin of 0 a challenger no better than its champion is
 promoted on some day of the period with probability at most ``alpha`` (Ville's inequality for
 the mixture martingale), however often the test is read. ``r`` (the mixture's prior precision,
-in days) makes the interval tightest around ``design_days`` (Howard et al., eq. (3.13)'s
-approximate optimum): ``r = m / (2 log(1/alpha) + log(1 + 2 log(1/alpha)))``.
+in days) sets where the interval is narrowest; ``r = m / (2 log(1/alpha) + log(1 + 2
+log(1/alpha)))`` puts that near ``m = design_days`` (an approximation: the validity of the
+interval does not depend on ``r``, only its width over time does).
 
 Why the default margin is 0
 ---------------------------
