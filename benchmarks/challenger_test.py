@@ -79,16 +79,6 @@ def real_pair(data: str, start: date, train_end: date, as_of: date) -> dict[str,
     return {"champion": old, "challenger": new}
 
 
-def block_bootstrap(rng: np.random.Generator, n: int, length: int, mean_block: int) -> np.ndarray:
-    """Indices of one stationary-bootstrap path of ``length`` days over ``n`` days."""
-    out = np.empty(length, dtype=np.int64)
-    i = int(rng.integers(n))
-    for t in range(length):
-        out[t] = i
-        i = int(rng.integers(n)) if rng.random() < 1 / mean_block else (i + 1) % n
-    return out
-
-
 def simulate(
     pair: dict[str, np.ndarray],
     *,
@@ -98,6 +88,7 @@ def simulate(
     advance: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Decisions of the default test on ``paths`` bootstrapped periods with the effect."""
+    from online_learning.backtest.metrics import block_bootstrap_indices
     from online_learning.update.config import UpdateSettings
     from online_learning.update.sequential import SequentialTest
 
@@ -111,10 +102,11 @@ def simulate(
     difference = challenger - champion
     centred = difference - difference.mean()
     shift = effect_sharpe * champion.std(ddof=1) / math.sqrt(252)
-    rng = np.random.default_rng(seed)
     reasons, days = [], []
-    for _ in range(paths):
-        index = block_bootstrap(rng, len(centred), test.horizon_days, MEAN_BLOCK_DAYS)
+    periods = block_bootstrap_indices(
+        len(centred), length=test.horizon_days, mean_block=MEAN_BLOCK_DAYS, n_boot=paths, seed=seed
+    )
+    for index in periods:
         verdict = test.read(centred[index] + shift)
         reasons.append(verdict.reason)
         days.append(verdict.n_days)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -122,11 +122,10 @@ def stationary_bootstrap(
     n = values.size
     if n < 10:
         return Estimate(sharpe_ratio(values) if n >= 2 else None, None, None, n)
-    samples = np.array(
-        [sharpe_ratio(values[i]) for i in _block_indices(n, mean_block, n_boot, seed)]
+    low, high = _interval(
+        lambda i: sharpe_ratio(values[i]), n, mean_block, n_boot, confidence, seed
     )
-    low, high = np.nanquantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return Estimate(sharpe_ratio(values), float(low), float(high), n)
+    return Estimate(sharpe_ratio(values), low, high, n)
 
 
 def paired_bootstrap_difference(
@@ -160,24 +159,46 @@ def paired_bootstrap_difference(
     point = sharpe_ratio(a) - sharpe_ratio(b) if n >= 2 else None
     if n < 10:
         return Estimate(point, None, None, n)
-    samples = np.array(
-        [sharpe_ratio(a[i]) - sharpe_ratio(b[i])
-         for i in _block_indices(n, mean_block, n_boot, seed)]
-    )  # fmt: skip
+    low, high = _interval(
+        lambda i: sharpe_ratio(a[i]) - sharpe_ratio(b[i]), n, mean_block, n_boot, confidence, seed
+    )
+    return Estimate(point, low, high, n)
+
+
+def _interval(statistic, n: int, mean_block: float, n_boot: int, confidence: float, seed: int):
+    """The ``confidence`` interval of ``statistic(index)`` over stationary-bootstrap paths."""
+    samples = [statistic(i) for i in block_bootstrap_indices(n, mean_block=mean_block,
+                                                             n_boot=n_boot, seed=seed)]  # fmt: skip
     low, high = np.nanquantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
-    return Estimate(point, float(low), float(high), n)
+    return float(low), float(high)
 
 
-def _block_indices(n: int, mean_block: float, n_boot: int, seed: int):
-    """``n_boot`` stationary-bootstrap index paths of ``n`` days (Politis and Romano)."""
+def block_bootstrap_indices(
+    n: int,
+    *,
+    length: int | None = None,
+    mean_block: float = 10.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Iterator[np.ndarray]:
+    """``n_boot`` stationary-bootstrap paths (Politis and Romano) of ``length`` (default
+    ``n``) indices into ``n`` days: blocks of consecutive days of geometric length, mean
+    ``mean_block``, wrapping around.
+
+    Examples
+    --------
+    >>> [path.tolist() for path in block_bootstrap_indices(5, length=4, n_boot=2, seed=1)]
+    [[2, 3, 4, 0], [4, 0, 4, 0]]
+    """
+    length = n if length is None else length
     rng = np.random.default_rng(seed)
     p = 1.0 / mean_block
     for _ in range(n_boot):
-        index = np.empty(n, dtype=np.int64)
+        index = np.empty(length, dtype=np.int64)
         index[0] = rng.integers(n)
-        jumps = rng.random(n) < p
-        starts = rng.integers(n, size=n)
-        for t in range(1, n):
+        jumps = rng.random(length) < p
+        starts = rng.integers(n, size=length)
+        for t in range(1, length):
             index[t] = starts[t] if jumps[t] else (index[t - 1] + 1) % n
         yield index
 

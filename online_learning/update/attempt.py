@@ -29,7 +29,7 @@ from online_learning.update.run_record import gate_fields, numbers, run_metrics,
 from online_learning.update.training import TrainingReport
 from online_learning.update.window import UpdateWindow
 
-__all__ = ["Attempt", "Ended"]
+__all__ = ["Accepted", "Attempt", "Ended"]
 
 
 class Ended(Exception):
@@ -37,6 +37,19 @@ class Ended(Exception):
 
     def __init__(self, outcome: UpdateOutcome) -> None:
         self.outcome = outcome
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A candidate that passed the gate: what registering it needs. ``state`` is the EWC
+    state it carries (None for an estimator), ``fisher_weight`` the share of new days its
+    Fisher was weighted by."""
+
+    candidate: nn.Module | ContractEstimator
+    training: TrainingReport
+    stability: StabilityReport
+    state: EWCState | None = None
+    fisher_weight: float = 0.0
 
 
 @dataclass
@@ -87,48 +100,31 @@ class Attempt:
             "timings": dict(self.steps),
         }
 
-    def promote(
-        self,
-        registry: ModelRegistry,
-        candidate: nn.Module | ContractEstimator,
-        training: TrainingReport,
-        stability: StabilityReport,
-        state: EWCState | None,
-        fisher_weight: float,
-    ) -> UpdateSuccess:
-        """Register the candidate with its EWC state (an estimator has none) and make it the
-        champion."""
-        record = self._register(registry, candidate, training, stability, state, fisher_weight)
+    def promote(self, registry: ModelRegistry, accepted: Accepted) -> UpdateSuccess:
+        """Register the accepted candidate with its EWC state (an estimator has none) and make
+        it the champion."""
+        record = self._register(registry, accepted)
         with self.step("registry"):
             promotion = registry.promote(model_id=self.config.model_id, version=record.version)
         return UpdateSuccess(
-            **self._accepted(stability, state, fisher_weight),
+            **self._accepted(accepted),
             version=promotion.version,
             previous_version=promotion.previous_version,
             run_id=record.run_id,
         )
 
-    def name_challenger(
-        self,
-        registry: ModelRegistry,
-        candidate: nn.Module | ContractEstimator,
-        training: TrainingReport,
-        stability: StabilityReport,
-        state: EWCState | None,
-        fisher_weight: float,
-    ) -> UpdateDeferred:
-        """Register the candidate with its EWC state as the model's ``challenger``; the
-        champion stays until the challenger period decides (see
+    def name_challenger(self, registry: ModelRegistry, accepted: Accepted) -> UpdateDeferred:
+        """Register the accepted candidate with its EWC state as the model's ``challenger``;
+        the champion stays until the challenger period decides (see
         :mod:`online_learning.update.challenger`)."""
         since = self.window.end.isoformat()
         record = self._register(
-            registry, candidate, training, stability, state, fisher_weight,
-            decision="challenger", extra_tags={SINCE_TAG: since},
-        )  # fmt: skip
+            registry, accepted, decision="challenger", extra_tags={SINCE_TAG: since}
+        )
         with self.step("registry"):
             registry.name_challenger(model_id=self.config.model_id, version=record.version)
         return UpdateDeferred(
-            **self._accepted(stability, state, fisher_weight),
+            **self._accepted(accepted),
             champion_version=self.champion.version,
             reason=NAMED,
             detail=f"v{record.version} passed the gate and is the challenger from {since}; "
@@ -142,25 +138,21 @@ class Attempt:
     def _register(
         self,
         registry: ModelRegistry,
-        candidate: nn.Module | ContractEstimator,
-        training: TrainingReport,
-        stability: StabilityReport,
-        state: EWCState | None,
-        fisher_weight: float,
+        accepted: Accepted,
         decision: str = "promoted",
         extra_tags: dict[str, str] | None = None,
     ) -> CandidateRecord:
-        config = self.config
+        config, stability, state = self.config, accepted.stability, accepted.state
         with self.step("registry"):
             return registry.log_candidate(
                 model_id=config.model_id,
-                model=candidate,
+                model=accepted.candidate,
                 ewc_state=state,
                 definition=self.champion.definition,
                 params=config.to_params(),
-                metrics=run_metrics(stability, training.final_loss, state)
+                metrics=run_metrics(stability, accepted.training.final_loss, state)
                 | numbers(self.measured)
-                | {"fisher_weight": fisher_weight},
+                | {"fisher_weight": accepted.fisher_weight},
                 tags=run_tags(
                     self.window, self.regime, decision, stability.reason, self.champion.version
                 )
@@ -168,16 +160,14 @@ class Attempt:
                 register=True,
             )
 
-    def _accepted(
-        self, stability: StabilityReport, state: EWCState | None, fisher_weight: float
-    ) -> dict[str, Any]:
+    def _accepted(self, accepted: Accepted) -> dict[str, Any]:
         """The fields of an outcome whose candidate passed the gate."""
         return {
-            **self.common(stability),
-            "fisher_stats": state.stats() if state is not None else {},
+            **self.common(accepted.stability),
+            "fisher_stats": accepted.state.stats() if accepted.state is not None else {},
             "weight_change": float(self.measured.get("weight_change", math.nan)),
-            **gate_fields(stability, self.config, self.measured),
-            "fisher_weight": fisher_weight,
+            **gate_fields(accepted.stability, self.config, self.measured),
+            "fisher_weight": accepted.fisher_weight,
         }
 
     def reject(

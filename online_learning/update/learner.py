@@ -28,7 +28,7 @@ from online_learning.models.estimator import ContractEstimator, build_estimator
 from online_learning.models.network import loss_name
 from online_learning.registry.base import ModelRegistry
 from online_learning.specialists import regime_of
-from online_learning.update.attempt import Attempt, Ended
+from online_learning.update.attempt import Accepted, Attempt, Ended
 from online_learning.update.challenger import challenger_test, read_period, settle
 from online_learning.update.config import IncrementalUpdateConfig
 from online_learning.update.gate import StabilityGate, StabilityReport
@@ -138,15 +138,11 @@ class OnlineLearner:
                 policy = (definition or attempt.champion.definition).policy
                 candidate, training = self._fit_estimator(attempt, policy)
                 stability = self._judge(attempt, candidate)
-                if attempt.config.challenger_period:
-                    return self._name_challenger(attempt, candidate, training, stability, None, 0.0)
-                return self._promote(attempt, candidate, training, stability, None, 0.0)
+                return self._accept(attempt, Accepted(candidate, training, stability))
             candidate, training = self._train(attempt)
             stability = self._judge(attempt, candidate)
             state, weight = self._consolidate(attempt, candidate)
-            if attempt.config.challenger_period:
-                return self._name_challenger(attempt, candidate, training, stability, state, weight)
-            return self._promote(attempt, candidate, training, stability, state, weight)
+            return self._accept(attempt, Accepted(candidate, training, stability, state, weight))
         except Ended as ended:
             return ended.outcome
 
@@ -201,10 +197,6 @@ class OnlineLearner:
         )
         self._say(f"{config.model_id}: challenger v{version} {outcome.reason}")
         raise Ended(outcome)
-
-    def _name_challenger(self, attempt: Attempt, *args: Any) -> UpdateDeferred:
-        self._say(f"{attempt.config.model_id}: registering the candidate as challenger")
-        return attempt.name_challenger(self.registry, *args)
 
     def _fetch_window(
         self, attempt: Attempt, transform_train: Callable[[pd.DataFrame], pd.DataFrame] | None
@@ -420,9 +412,15 @@ class OnlineLearner:
             )
         return state, weight
 
-    def _promote(self, attempt: Attempt, *args: Any) -> UpdateSuccess:
-        self._say(f"{attempt.config.model_id}: registering and promoting")
-        return attempt.promote(self.registry, *args)
+    def _accept(self, attempt: Attempt, accepted: Accepted) -> UpdateSuccess | UpdateDeferred:
+        """Register the accepted candidate: the champion, or with ``challenger_period`` the
+        challenger."""
+        model_id = attempt.config.model_id
+        if attempt.config.challenger_period:
+            self._say(f"{model_id}: registering the candidate as challenger")
+            return attempt.name_challenger(self.registry, accepted)
+        self._say(f"{model_id}: registering and promoting")
+        return attempt.promote(self.registry, accepted)
 
     def _defer(self, attempt: Attempt, reason: str, detail: str) -> None:
         self._say(f"{attempt.config.model_id}: deferred ({reason}); champion stays")

@@ -183,10 +183,11 @@ def test_an_undecided_challenger_is_retired_at_the_horizon(registry, market, day
 
 
 def test_the_benchmark_resamples_blocks_of_days_and_reads_the_default_test():
-    from benchmarks.challenger_test import block_bootstrap, simulate
+    from benchmarks.challenger_test import simulate
+    from online_learning.backtest.metrics import block_bootstrap_indices
 
     rng = np.random.default_rng(0)
-    index = block_bootstrap(rng, 500, 60, mean_block=10)
+    [index] = block_bootstrap_indices(500, length=60, mean_block=10, n_boot=1, seed=0)
     assert index.min() >= 0 and index.max() < 500
     assert 0.8 < np.mean(np.diff(index) == 1) < 0.95  # blocks of about 10 consecutive days
     champion = rng.normal(0.0, 0.01, 1000)
