@@ -88,7 +88,7 @@ def simulate(
     advance: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Decisions of the default test on ``paths`` bootstrapped periods with the effect."""
-    from online_learning.backtest.metrics import block_bootstrap_indices
+    from online_learning.stats import block_bootstrap_indices
     from online_learning.update.config import UpdateSettings
     from online_learning.update.sequential import SequentialTest
 

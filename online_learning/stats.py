@@ -9,6 +9,7 @@ so that one number means the same thing wherever it is shown.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ __all__ = [
     "TRADING_DAYS",
     "PairedTest",
     "annualise",
+    "block_bootstrap_indices",
     "hac_standard_error",
     "paired_test",
     "rolling_sharpe",
@@ -161,3 +163,34 @@ def paired_test(differences: np.ndarray, *, margin: float = 0.0) -> PairedTest:
         t = shifted / se
         p = float(stats.t.cdf(t, df=n - 1))
     return PairedTest(n, mean, se, margin, float(t), p, lags)
+
+
+def block_bootstrap_indices(
+    n: int,
+    *,
+    length: int | None = None,
+    mean_block: float = 10.0,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Iterator[np.ndarray]:
+    """``n_boot`` stationary-bootstrap paths (Politis and Romano) of ``length`` (default
+    ``n``) indices into ``n`` days: blocks of consecutive days of geometric length, mean
+    ``mean_block``, wrapping around.
+
+    Examples
+    --------
+    >>> [path.tolist() for path in block_bootstrap_indices(5, length=4, n_boot=2, seed=1)]
+    [[2, 3, 4, 0], [4, 0, 4, 0]]
+    """
+    length = n if length is None else length
+    rng = np.random.default_rng(seed)
+    p = 1.0 / mean_block
+    steps = np.arange(length)
+    for _ in range(n_boot):
+        first = rng.integers(n)
+        jumps = rng.random(length) < p
+        starts = rng.integers(n, size=length)
+        # A path continues its block (previous index + 1) until a jump draws a new start.
+        jumps[0], starts[0] = True, first
+        block_start = np.maximum.accumulate(np.where(jumps, steps, 0))
+        yield (starts[block_start] + steps - block_start) % n

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,7 +28,12 @@ from scipy import stats
 from online_learning.backtest.config import BacktestConfig
 from online_learning.backtest.harness import RunResult
 from online_learning.numbers import finite_or_none
-from online_learning.stats import TRADING_DAYS, rolling_sharpe, sharpe_ratio
+from online_learning.stats import (
+    TRADING_DAYS,
+    block_bootstrap_indices,
+    rolling_sharpe,
+    sharpe_ratio,
+)
 
 __all__ = [
     "Estimate",
@@ -171,36 +176,6 @@ def _interval(statistic, n: int, mean_block: float, n_boot: int, confidence: flo
                                                              n_boot=n_boot, seed=seed)]  # fmt: skip
     low, high = np.nanquantile(samples, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(low), float(high)
-
-
-def block_bootstrap_indices(
-    n: int,
-    *,
-    length: int | None = None,
-    mean_block: float = 10.0,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> Iterator[np.ndarray]:
-    """``n_boot`` stationary-bootstrap paths (Politis and Romano) of ``length`` (default
-    ``n``) indices into ``n`` days: blocks of consecutive days of geometric length, mean
-    ``mean_block``, wrapping around.
-
-    Examples
-    --------
-    >>> [path.tolist() for path in block_bootstrap_indices(5, length=4, n_boot=2, seed=1)]
-    [[2, 3, 4, 0], [4, 0, 4, 0]]
-    """
-    length = n if length is None else length
-    rng = np.random.default_rng(seed)
-    p = 1.0 / mean_block
-    for _ in range(n_boot):
-        index = np.empty(length, dtype=np.int64)
-        index[0] = rng.integers(n)
-        jumps = rng.random(length) < p
-        starts = rng.integers(n, size=length)
-        for t in range(1, length):
-            index[t] = starts[t] if jumps[t] else (index[t - 1] + 1) % n
-        yield index
 
 
 def _degradation(

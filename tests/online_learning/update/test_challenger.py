@@ -184,7 +184,7 @@ def test_an_undecided_challenger_is_retired_at_the_horizon(registry, market, day
 
 def test_the_benchmark_resamples_blocks_of_days_and_reads_the_default_test():
     from benchmarks.challenger_test import simulate
-    from online_learning.backtest.metrics import block_bootstrap_indices
+    from online_learning.stats import block_bootstrap_indices
 
     rng = np.random.default_rng(0)
     [index] = block_bootstrap_indices(500, length=60, mean_block=10, n_boot=1, seed=0)
