@@ -35,6 +35,7 @@ from online_learning.feedback.trade_outcome import (
 )
 from online_learning.models.definition import ModelDefinition
 from online_learning.prediction.records import Prediction, Strategy
+from online_learning.success.trades import MAX_COMPONENTS
 from online_learning.update.config import UpdateSettings, optional, public_name
 from online_learning.update_result import UpdateResult
 
@@ -347,6 +348,40 @@ Printable = Annotated[
     ),
 ]
 Magnitude = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class TradedComponent(BaseModel):
+    """What one model of the traded prediction said (the success metrics score each)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["batch", "online"]
+    p_up: Probability
+    weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class TradedPrediction(BaseModel):
+    """What the agent knew of the prediction it traded. Every part is optional and kept as
+    given; the parts below, when present, are checked and feed the success metrics
+    (``GET /api/v1/metrics/summary``): the client SDK's ``build_outcome`` writes them all."""
+
+    model_config = ConfigDict(extra="allow")
+
+    p_up: Probability | None = Field(default=None, description="The served p_up.")
+    components: list[TradedComponent] | None = Field(
+        default=None, max_length=MAX_COMPONENTS,
+        description="Each component's p_up: the online vs batch scores read them.",
+    )  # fmt: skip
+    rule_position: Magnitude | None = Field(
+        default=None,
+        description="The position the agent's own rule alone would have traded: the "
+        "counterfactual of the business-impact metric.",
+    )
+    ml_contribution: Probability | None = Field(
+        default=None, description="The ML view's weight in the traded position."
+    )
 
 
 class TradeOutcome(BaseModel):
@@ -393,7 +428,7 @@ class TradeOutcome(BaseModel):
     features: dict[FeatureName, Magnitude] = Field(
         min_length=1, description="The features the prediction was made from."
     )
-    prediction: dict[str, Any] | None = Field(
+    prediction: TradedPrediction | None = Field(
         default=None, description="What the agent knew of the prediction (kept as given)."
     )
     position: Magnitude | None = None

@@ -29,6 +29,7 @@ from online_learning.feedback.session_store import FeedbackCommit, ProcessedTrad
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.feedback.trade_outcome import TradeOutcome
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.success.trades import LedgerTrade
 
 __all__ = ["IngestResult", "OutcomeLearner"]
 
@@ -83,6 +84,7 @@ class OutcomeLearner:
         self.watches: dict[tuple[str, str], DriftWatch] = {}
         self._inputs: dict[str, str] = {}  # symbol -> input key ("topic/partition")
         self._pending: dict[str, ProcessedTrade] = {}
+        self._ledger: dict[str, LedgerTrade] = {}
         self._dirty_sessions: set[str] = set()
         self._dirty_watches: set[tuple[str, str]] = set()
         self._detections: list[Detection] = []
@@ -192,6 +194,7 @@ class OutcomeLearner:
             self._pending[trade_id] = ProcessedTrade(
                 trade_id, symbol, outcome.model_id, session.session_id, source
             )
+            self._ledger[trade_id] = LedgerTrade.from_outcome(outcome)
             self._dirty_sessions.add(symbol)
             self._dirty_watches.add(key)
             if input_key is not None:
@@ -218,6 +221,7 @@ class OutcomeLearner:
         return FeedbackCommit(
             checkpoints=checkpoints,
             trades=list(self._pending.values()),
+            ledger=list(self._ledger.values()),
             watches=[self.watches[k].to_state(now=now) for k in sorted(self._dirty_watches)],
             drifts=[d.to_record() for d in self._detections],
             rejections=list(self._rejections),
@@ -226,6 +230,7 @@ class OutcomeLearner:
     def committed(self) -> None:
         """The last drain was written: start collecting the next one."""
         self._pending.clear()
+        self._ledger.clear()
         self._dirty_sessions.clear()
         self._dirty_watches.clear()
         self._detections.clear()
@@ -248,6 +253,7 @@ class OutcomeLearner:
         for key in [k for k in self.watches if k[1] in dropped]:
             del self.watches[key]
         self._pending = {k: t for k, t in self._pending.items() if t.symbol not in dropped}
+        self._ledger = {k: t for k, t in self._ledger.items() if t.symbol not in dropped}
         self._dirty_sessions -= dropped
         self._dirty_watches = {k for k in self._dirty_watches if k[1] not in dropped}
         self._detections = [d for d in self._detections if d.symbol not in dropped]

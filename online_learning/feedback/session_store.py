@@ -22,7 +22,7 @@ from online_learning.errors import FencedError, SessionExistsError
 from online_learning.events.schema import MODEL_DRIFT_TOPIC
 from online_learning.feedback.session_config import SessionConfig
 from online_learning.feedback.sessions import SessionCheckpoint
-from online_learning.metrics_store import drift_store
+from online_learning.metrics_store import drift_store, trade_ledger
 from online_learning.metrics_store.errors import StoreError
 from online_learning.metrics_store.feedback_records import DriftRecord, WatchState, rejection_rows
 from online_learning.metrics_store.tables import (
@@ -31,6 +31,7 @@ from online_learning.metrics_store.tables import (
     processed_trades,
     session_checkpoints,
 )
+from online_learning.success.trades import LedgerTrade
 
 if TYPE_CHECKING:
     from online_learning.metrics_store.store import MetricsStore
@@ -75,6 +76,7 @@ class FeedbackCommit:
 
     checkpoints: list[SessionCheckpoint] = field(default_factory=list)
     trades: list[ProcessedTrade] = field(default_factory=list)
+    ledger: list[LedgerTrade] = field(default_factory=list)
     watches: list[WatchState] = field(default_factory=list)
     drifts: list[DriftRecord] = field(default_factory=list)
     rejections: list[tuple[str, str, str]] = field(default_factory=list)
@@ -328,6 +330,7 @@ class SessionStore:
             _write_checkpoints(connection, batch.checkpoints)
             if batch.trades:
                 _insert_trades(connection, batch.trades, now)
+            trade_ledger.insert_trades(connection, batch.ledger, now)
             drift_store.write_watches(connection, batch.watches)
             stored = drift_store.insert_drifts(
                 connection, batch.drifts, cooldown=drift_cooldown, topic=drift_topic

@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from online_learning.errors import InvalidTradeOutcome
+from online_learning.success.trades import prediction_problem
 
 __all__ = [
     "CONTROL_CHARACTERS",
@@ -423,6 +424,9 @@ def parse_trade_outcome(
                 raise InvalidTradeOutcome("non_finite", f"prediction {key!r} must be finite")
         prediction = dict(prediction)
         _json_writable("prediction", prediction)
+        problem = prediction_problem(prediction, max_magnitude=MAX_MAGNITUDE)
+        if problem is not None:
+            raise InvalidTradeOutcome("invalid_field", problem)
     unknown = raw.keys() - _KNOWN_FIELDS
     extra = {k: raw[k] for k in raw if k in unknown} if unknown else {}
     if extra:

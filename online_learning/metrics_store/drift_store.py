@@ -210,9 +210,14 @@ class DriftStore:
         return [WatchState(state=b"", **dict(row)) for row in rows]
 
     def history(
-        self, *, model_id: str | None = None, symbol: str | None = None, limit: int = 50
+        self,
+        *,
+        model_id: str | None = None,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
     ) -> list[DriftRecord]:
-        """The latest ``limit`` drift records, newest first."""
+        """The latest ``limit`` drift records (detected at or after ``since``), newest first."""
         query = sa.select(drift_history).order_by(
             drift_history.c.detected_at.desc(), drift_history.c.drift_id
         )
@@ -220,6 +225,8 @@ class DriftStore:
             query = query.where(drift_history.c.model_id == model_id)
         if symbol is not None:
             query = query.where(drift_history.c.symbol == symbol)
+        if since is not None:
+            query = query.where(drift_history.c.detected_at >= since)
         with self.metrics.reading("reading the drift history") as connection:
             rows = connection.execute(query.limit(limit)).mappings().all()
         return [_drift_from_row(row) for row in rows]

@@ -60,7 +60,7 @@ def head_revision() -> str:
     Examples
     --------
     >>> head_revision()
-    '0007'
+    '0008'
     """
     heads = ScriptDirectory.from_config(alembic_config()).get_heads()
     if len(heads) != 1:
@@ -77,7 +77,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     >>> engine = create_store_engine(normalise_url("sqlite://"))
     >>> upgrade(engine)
     >>> current_revision(engine)
-    '0007'
+    '0008'
     """
     with (
         _ALEMBIC_LOCK,

@@ -208,14 +208,19 @@ class MetricsStore:
             if connection.execute(statement).rowcount == 0:
                 raise StoreError(f"no outbox event {event_id!r}")
 
-    def update_history(self, *, model_id: str | None = None, limit: int = 50) -> list[UpdateRecord]:
-        """The latest ``limit`` update attempts, newest first, of one model or all."""
+    def update_history(
+        self, *, model_id: str | None = None, since: datetime | None = None, limit: int = 50
+    ) -> list[UpdateRecord]:
+        """The latest ``limit`` update attempts (started at or after ``since``), newest
+        first, of one model or all."""
         _positive("limit", limit)
         query = sa.select(update_history).order_by(
             update_history.c.started_at.desc(), update_history.c.job_id.desc()
         )
         if model_id is not None:
             query = query.where(update_history.c.model_id == model_id)
+        if since is not None:
+            query = query.where(update_history.c.started_at >= since)
         with self.reading("reading the update history") as connection:
             rows = connection.execute(query.limit(limit)).mappings().all()
         return [UpdateRecord(**{name: row[name] for name in _UPDATE_FIELDS}) for row in rows]

@@ -232,3 +232,30 @@ sa.Index(
     sqlite_where=drift_history.c.prefect_status == "pending",
 )
 sa.Index("ix_shadow_predictions_served_at", shadow_predictions.c.served_at)
+
+# -- the trade ledger of the success metrics (revision 0008) ----------------------------------
+trade_ledger = sa.Table(
+    "trade_ledger",
+    metadata,
+    sa.Column("trade_id", sa.String(200), primary_key=True),
+    sa.Column("symbol", sa.String(64), nullable=False),
+    sa.Column("model_id", sa.String(100)),
+    sa.Column("traded_at", UTCDateTime, nullable=False),
+    sa.Column("prediction_id", sa.String(200)),
+    sa.Column("realized_return", sa.Float, nullable=False),
+    sa.Column("position", sa.Float),
+    sa.Column("pnl", sa.Float, nullable=False),
+    sa.Column("p_up", sa.Float),
+    sa.Column("rule_position", sa.Float),
+    sa.Column("ml_contribution", sa.Float),
+    sa.Column("components", JSONDocument),
+    sa.Column("known_regime", sa.String(40)),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_trade_ledger_traded_at", trade_ledger.c.traded_at)
+sa.Index(
+    "ix_trade_ledger_model_symbol",
+    trade_ledger.c.model_id,
+    trade_ledger.c.symbol,
+    trade_ledger.c.traded_at,
+)

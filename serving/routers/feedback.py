@@ -54,6 +54,8 @@ def field_of(reason: str, detail: str) -> str:
     'trade_id'
     >>> field_of("non_finite", "feature 'ret_1' must be finite, got nan")
     'features'
+    >>> field_of("invalid_field", "prediction.components[0].p_up must be a number in [0, 1]")
+    'prediction'
     >>> field_of("unknown_model", "no model 'ghost' exists"), field_of("malformed_json", "x")
     ('model_id', 'body')
     """
@@ -61,7 +63,7 @@ def field_of(reason: str, detail: str) -> str:
         return "model_id"
     if reason == "future_timestamp":
         return "timestamp"
-    first = detail.split(" ", 1)[0]
+    first = detail.split(" ", 1)[0].split(".", 1)[0]
     if first == "feature" or reason == "wrong_features":
         return "features"
     return first if first in _FIELDS else "body"

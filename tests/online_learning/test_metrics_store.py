@@ -128,7 +128,7 @@ def _count(store: MetricsStore, table: str) -> int:
 def test_migrate_creates_the_schema_of_the_code_and_is_idempotent(store: MetricsStore) -> None:
     store.migrate()  # the fixture migrated once already: nothing to do, no error
 
-    assert store.revision() == head_revision() == "0007"
+    assert store.revision() == head_revision() == "0008"
     inspector = sa.inspect(store.engine)
     assert TABLES | {VERSION_TABLE} <= set(inspector.get_table_names())
     assert inspector.get_pk_constraint("daily_performance")["constrained_columns"] == [
@@ -157,7 +157,7 @@ def test_upgrade_from_revision_1_keeps_existing_rows(store_url: str) -> None:
 
     store.migrate()
 
-    assert store.revision() == "0007"
+    assert store.revision() == "0008"
     [event] = store.pending_events()
     assert (event.event_id, event.payload, event.attempts) == ("e-old", {"a": 1}, 0)
     assert event.created_at == T0
@@ -212,7 +212,7 @@ def test_two_processes_migrating_a_new_database_at_once_both_succeed(
     errors = [p.communicate(timeout=90)[1].decode() for p in processes]
     assert [p.returncode for p in processes] == [0, 0], errors
     store = MetricsStore(store_url)
-    assert store.revision() == "0007"
+    assert store.revision() == "0008"
     store.dispose()
 
 

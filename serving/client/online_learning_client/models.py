@@ -46,6 +46,8 @@ __all__ = [
     "SessionInfo",
     "SessionPrediction",
     "TradeOutcome",
+    "TradedComponent",
+    "TradedPrediction",
     "UpdateRecord",
 ]
 
@@ -313,6 +315,41 @@ class SessionPrediction(ApiModel):
     served_at: str
 
 
+class TradedComponent(ApiModel):
+    """What one model of the traded prediction said (the success metrics score each)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["batch", "online"]
+    p_up: Annotated[float, Field(ge=0, le=1)]
+    weight: Annotated[float, Field(ge=0)] | None = Field(default=None)
+
+
+class TradedPrediction(ApiModel):
+    """What the agent knew of the prediction it traded. Every part is optional and kept as
+    given; the parts below, when present, are checked and feed the success metrics
+    (``GET /api/v1/metrics/summary``): the client SDK's ``build_outcome`` writes them all.
+    """
+
+    p_up: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="The served p_up."
+    )
+    components: Annotated[list[TradedComponent], Field(max_length=32)] | None = Field(
+        default=None, description="Each component's p_up: the online vs batch scores read them."
+    )
+    rule_position: Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)] | None = (
+        Field(
+            default=None,
+            description=(
+                "The position the agent's own rule alone would have traded: the "
+                "counterfactual of the business-impact metric."
+            ),
+        )
+    )
+    ml_contribution: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="The ML view's weight in the traded position."
+    )
+
+
 class TradeOutcome(ApiModel):
     """A realised trade outcome, schema version 1: what a trade earned, on which features.
 
@@ -349,7 +386,7 @@ class TradeOutcome(ApiModel):
         Annotated[str, Field(pattern="^[^\\x00-\\x1f\\x7f-\\x9f]*$", min_length=1, max_length=200)]
         | None
     ) = Field(default=None, description="The served prediction it traded (settles its shadow row).")
-    prediction: dict[str, Any] | None = Field(
+    prediction: TradedPrediction | None = Field(
         default=None, description="What the agent knew of the prediction (kept as given)."
     )
     position: Annotated[float, Field(ge=-1000000000000000.0, le=1000000000000000.0)] | None = Field(

@@ -12,7 +12,10 @@ asks the platform for the ML view. :class:`SignalCombiner` blends them:
 
 The :class:`Signal` keeps the prediction, its features and the ML weight it got, so that once
 the trade is settled :func:`build_outcome` turns it into a trade outcome (schema version 1)
-that credits the model that made the prediction: one ``post_outcomes`` call feeds it back. It
+that credits the model that made the prediction: one ``post_outcomes`` call feeds it back.
+The outcome also records each component's ``p_up`` and the position the rule alone would have
+traded (``rule_position``), from which the platform's success metrics score online against
+batch and the P&L the ML view added (``GET /api/v1/metrics/summary``). It
 is checked against the API's declaration of a trade outcome
 (:class:`online_learning_client.models.TradeOutcome`) before anything is sent.
 """
@@ -69,6 +72,9 @@ class Signal:
         The weight the ML view had in ``position`` (0 below the confidence threshold).
     rule_signal : float or None
         The agent's own signal in ``[-1, 1]``, if it had one.
+    rule_position : float
+        What the rule alone would have traded (clipped like ``position``; 0 without a rule
+        signal): the counterfactual by which the platform measures what the ML view added.
     model_id : str or None
         The model an outcome of this trade credits: the batch component with the largest
         weight when the ML view was used, else None (the symbol's online session).
@@ -82,6 +88,7 @@ class Signal:
     prediction: Prediction
     features: Mapping[str, float] | None
     model_id: str | None
+    rule_position: float = 0.0
 
     @property
     def uses_ml(self) -> bool:
@@ -178,6 +185,7 @@ class SignalCombiner:
             prediction=prediction,
             features=dict(features) if features is not None else prediction.features,
             model_id=prediction.batch_model_id if weight > 0 else None,
+            rule_position=max(-self.max_position, min(self.max_position, rule or 0.0)),
         )
 
 
@@ -227,7 +235,11 @@ def build_outcome(
     if isinstance(source, Signal):
         prediction, traded = source.prediction, source.position
         chosen_model, known_features = source.model_id, source.features
-        decision = {"ml_contribution": source.ml_contribution, "rule_signal": source.rule_signal}
+        decision = {
+            "ml_contribution": source.ml_contribution,
+            "rule_signal": source.rule_signal,
+            "rule_position": source.rule_position,
+        }
     else:
         prediction, traded = source, source.position
         chosen_model, known_features = source.batch_model_id, source.features
@@ -257,6 +269,10 @@ def build_outcome(
             "confidence": prediction.confidence,
             "strategy": prediction.strategy,
             "versions": prediction.versions(),
+            "components": [
+                {"name": c.name, "kind": c.kind, "p_up": c.p_up, "weight": c.weight}
+                for c in prediction.components
+            ],
             **decision,
         },
         position=traded,

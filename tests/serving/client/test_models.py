@@ -91,7 +91,8 @@ def test_every_operation_has_methods_that_answer_its_types(document):
 def test_every_answer_type_is_exported():
     assert set(models.__all__) <= {*online_learning_client.__all__, "PredictionBatch",
                                    "SessionInfo", "OutcomeResults", "LastUpdate",
-                                   "PerformanceDay", "PerformanceSummary"}  # fmt: skip
+                                   "PerformanceDay", "PerformanceSummary", "TradedComponent",
+                                   "TradedPrediction"}  # fmt: skip
     for name in models.__all__:
         assert isinstance(getattr(models, name), type)
 
@@ -144,6 +145,21 @@ _OUTCOME = {
         {"realized_return": float("nan")},
         {"position": float("inf")},
         {"pnl": -2e15},
+        {"prediction": {"p_up": 1.2}},
+        {"prediction": {"p_up": None, "rule_position": 0.3, "ml_contribution": 0.4}},
+        {"prediction": {"rule_position": float("inf")}},
+        {"prediction": {"ml_contribution": -0.1}},
+        {"prediction": {"components": [{"name": "bull", "kind": "batch", "p_up": 0.6}]}},
+        {"prediction": {"components": [{"name": "bull", "kind": "tree", "p_up": 0.6}]}},
+        {"prediction": {"components": [{"name": "", "kind": "batch", "p_up": 0.6}]}},
+        {
+            "prediction": {
+                "components": [{"name": "s", "kind": "online", "p_up": 0.6, "weight": -1}]
+            }
+        },
+        {"prediction": {"components": [{"kind": "online", "p_up": 0.6}]}},
+        {"prediction": {"components": {"name": "bull"}}},
+        {"prediction": {"components": [{"name": "b", "kind": "batch", "p_up": 0.5}] * 33}},
     ],
 )
 def test_the_declared_trade_outcome_agrees_with_the_workers_parser(change):

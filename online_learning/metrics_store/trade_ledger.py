@@ -1,0 +1,87 @@
+"""The trade ledger (migration 0008): one row per learned trade, for the success metrics.
+
+Rows are written by :func:`insert_trades` inside the feedback path's commit (the transaction
+that records the trades' ids, so a trade is in the ledger exactly when it was learned) and
+read back as :class:`~online_learning.success.trades.LedgerTrade` by :class:`TradeLedger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from online_learning.metrics_store.tables import trade_ledger
+from online_learning.success.trades import LedgerTrade
+
+if TYPE_CHECKING:
+    from online_learning.metrics_store.store import MetricsStore
+
+__all__ = ["TradeLedger", "insert_trades"]
+
+#: Most rows one read returns (the newest): a summary over more would be slow to serve.
+MAX_ROWS = 200_000
+
+
+def insert_trades(connection: sa.Connection, trades: Sequence[LedgerTrade], now: datetime) -> None:
+    """Write ``trades`` (new trade ids only: the caller checked them) in ``connection``."""
+    if not trades:
+        return
+    connection.execute(
+        sa.insert(trade_ledger),
+        [
+            {
+                "trade_id": t.trade_id, "symbol": t.symbol, "model_id": t.model_id,
+                "traded_at": t.traded_at, "prediction_id": t.prediction_id,
+                "realized_return": t.realized_return, "position": t.position, "pnl": t.pnl,
+                "p_up": t.p_up, "rule_position": t.rule_position,
+                "ml_contribution": t.ml_contribution, "components": t.components_document(),
+                "known_regime": t.known_regime, "recorded_at": now,
+            }
+            for t in trades
+        ],
+    )  # fmt: skip
+
+
+class TradeLedger:
+    """Reads the ledger of a metrics store migrated to revision 0008 or later.
+
+    Examples
+    --------
+    >>> from online_learning.metrics_store import MetricsStore
+    >>> store = MetricsStore("sqlite://")
+    >>> store.migrate()
+    >>> t = datetime(2026, 1, 5, 21, tzinfo=UTC)
+    >>> with store.writing("example") as connection:
+    ...     insert_trades(connection, [LedgerTrade("t-1", "AAA", "bull", t, 0.01, 0.004,
+    ...                                            rule_position=0.2)], t)
+    >>> [(x.trade_id, x.rule_pnl) for x in TradeLedger(store).trades()]
+    [('t-1', 0.002)]
+    >>> store.dispose()
+    """
+
+    def __init__(self, store: MetricsStore) -> None:
+        self.store = store
+
+    def trades(self, *, since: datetime | None = None, limit: int = MAX_ROWS) -> list[LedgerTrade]:
+        """The newest ``limit`` trades traded at or after ``since``, oldest first."""
+        table = trade_ledger.c
+        query = sa.select(trade_ledger).order_by(table.traded_at.desc(), table.trade_id.desc())
+        if since is not None:
+            query = query.where(table.traded_at >= since)
+        with self.store.reading("reading the trade ledger") as connection:
+            rows = connection.execute(query.limit(limit)).mappings().all()
+        return [
+            LedgerTrade(
+                trade_id=row["trade_id"], symbol=row["symbol"], model_id=row["model_id"],
+                traded_at=row["traded_at"].astimezone(UTC),
+                realized_return=row["realized_return"], pnl=row["pnl"],
+                position=row["position"], prediction_id=row["prediction_id"], p_up=row["p_up"],
+                rule_position=row["rule_position"], ml_contribution=row["ml_contribution"],
+                components=LedgerTrade.components_from(row["components"]),
+                known_regime=row["known_regime"],
+            )
+            for row in reversed(rows)
+        ]  # fmt: skip

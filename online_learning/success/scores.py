@@ -1,0 +1,188 @@
+"""Online against batch on the same trades, and what the ML view added to an agent's rule.
+
+**Online vs batch** (:func:`component_scores`). On the trades whose prediction had both a
+batch and an online component, each kind is scored on the trade's realised return: the batch
+view's ``p_up`` is the weight-weighted mean of the batch components' (their plain mean when
+their weights are all 0, as when the online session served alone), the online view's is the
+session's, the served one is what the agent got. Per kind: **hit rate** (``p_up > 0.5`` and
+the return ``> 0``, or neither), **log-loss** (of the up/down event, ``p`` clipped to
+``[1e-6, 1 - 1e-6]``) and **P&L** (the execution rule: ``(2 * p_up - 1) * realized_return``
+summed). Per symbol and over all symbols (``symbol`` ``"*"``).
+
+**Business impact** (:func:`business_impact`). On the trades whose agent recorded what its
+rule alone would have traded (``rule_position``, the SDK's counterfactual): the blended P&L
+(what the trades earned), the rules-only P&L (``rule_position * realized_return``) and their
+difference, **the P&L the ML view added**, with a percentile interval from a stationary
+block bootstrap of the per-trade differences in time order (blocks keep a day's trades and
+neighbouring days together). Per symbol and over all symbols.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from online_learning.stats import block_bootstrap_indices
+from online_learning.success.trades import LedgerTrade
+
+__all__ = [
+    "ALL_SYMBOLS",
+    "BusinessImpact",
+    "ComponentScore",
+    "business_impact",
+    "component_scores",
+]
+
+#: The ``symbol`` of a figure over every symbol.
+ALL_SYMBOLS = "*"
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class ComponentScore:
+    """How one kind of component (``batch``, ``online`` or ``served``) did on ``n_trades``
+    trades of ``symbol`` that had both a batch and an online component."""
+
+    symbol: str
+    kind: str
+    n_trades: int
+    hit_rate: float
+    log_loss: float
+    pnl: float
+
+
+@dataclass(frozen=True)
+class BusinessImpact:
+    """Blended against rules-only P&L on the ``n_trades`` trades of ``symbol`` that recorded
+    a rule-only position; ``ml_added_low``/``high`` bound ``ml_added_pnl`` at ``confidence``
+    (None with fewer than two trades)."""
+
+    symbol: str
+    n_trades: int
+    blended_pnl: float
+    rules_pnl: float
+    ml_added_pnl: float
+    ml_added_low: float | None
+    ml_added_high: float | None
+    confidence: float
+
+
+def _views(trade: LedgerTrade) -> dict[str, float] | None:
+    batch = [c for c in trade.components.values() if c.kind == "batch"]
+    online = [c for c in trade.components.values() if c.kind == "online"]
+    if not batch or not online:
+        return None
+    weight = math.fsum(c.weight for c in batch)
+    if weight > 0:
+        batch_p = math.fsum(c.p_up * c.weight for c in batch) / weight
+    else:
+        batch_p = math.fsum(c.p_up for c in batch) / len(batch)
+    views = {"batch": batch_p, "online": online[0].p_up}
+    if trade.p_up is not None:
+        views["served"] = trade.p_up
+    return views
+
+
+def _score(symbol: str, kind: str, pairs: Sequence[tuple[float, float]]) -> ComponentScore:
+    hits = loss = pnl = 0.0
+    for p, realized in pairs:
+        up = realized > 0
+        hits += (p > 0.5) == up
+        q = min(max(p, _EPS), 1.0 - _EPS)
+        loss -= math.log(q if up else 1.0 - q)
+        pnl += (2.0 * p - 1.0) * realized
+    n = len(pairs)
+    return ComponentScore(symbol, kind, n, hits / n, loss / n, pnl)
+
+
+def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
+    """Hit rate, log-loss and P&L of the batch, online and served views on the same trades.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> from online_learning.success.trades import Component
+    >>> t = datetime(2026, 1, 5, tzinfo=UTC)
+    >>> def trade(i, batch, online, r):
+    ...     return LedgerTrade(f"t-{i}", "AAA", "bull", t, r, 0.0, p_up=batch,
+    ...         components={"bull": Component("batch", batch, 1.0),
+    ...                     "online_session": Component("online", online, 0.0)})
+    >>> scores = component_scores([trade(0, 0.8, 0.4, 0.01), trade(1, 0.6, 0.3, -0.02)])
+    >>> [(s.symbol, s.kind, s.hit_rate, round(s.pnl, 4)) for s in scores if s.symbol == "*"]
+    [('*', 'batch', 0.5, 0.002), ('*', 'online', 0.5, 0.006), ('*', 'served', 0.5, 0.002)]
+    """
+    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for trade in trades:
+        views = _views(trade)
+        if views is None:
+            continue
+        for kind, p in views.items():
+            for symbol in (trade.symbol, ALL_SYMBOLS):
+                pairs.setdefault((symbol, kind), []).append((p, trade.realized_return))
+    order = {"batch": 0, "online": 1, "served": 2}
+    keys = sorted(pairs, key=lambda k: (k[0] != ALL_SYMBOLS, k[0], order[k[1]]))
+    return [_score(symbol, kind, pairs[symbol, kind]) for symbol, kind in keys]
+
+
+def business_impact(
+    trades: Iterable[LedgerTrade],
+    *,
+    confidence: float = 0.95,
+    n_boot: int = 1000,
+    mean_block: float = 10.0,
+    seed: int = 0,
+) -> list[BusinessImpact]:
+    """Blended against rules-only P&L, over all symbols first, then per symbol.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime, timedelta
+    >>> t = datetime(2026, 1, 5, tzinfo=UTC)
+    >>> trades = [LedgerTrade(f"t-{i}", "AAA", None, t + timedelta(days=i), r, 0.5 * r,
+    ...                       position=0.5, rule_position=0.25)
+    ...           for i, r in enumerate([0.01, -0.02, 0.03, 0.01])]
+    >>> [impact] = business_impact(trades)[:1]
+    >>> impact.symbol, round(impact.blended_pnl, 4), round(impact.rules_pnl, 4)
+    ('*', 0.015, 0.0075)
+    >>> round(impact.ml_added_pnl, 4), impact.ml_added_low <= 0.0075 <= impact.ml_added_high
+    (0.0075, True)
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    chosen = sorted(
+        (t for t in trades if t.rule_position is not None), key=lambda t: (t.traded_at, t.trade_id)
+    )
+    groups: dict[str, list[LedgerTrade]] = {ALL_SYMBOLS: chosen} if chosen else {}
+    for trade in chosen:
+        groups.setdefault(trade.symbol, []).append(trade)
+    out = []
+    for symbol, group in groups.items():
+        blended = np.array([t.pnl for t in group])
+        rules = np.array([t.rule_pnl for t in group])
+        added = blended - rules
+        low = high = None
+        if len(added) >= 2:
+            totals = np.array([
+                added[index].sum()
+                for index in block_bootstrap_indices(
+                    len(added), mean_block=min(mean_block, len(added)), n_boot=n_boot, seed=seed
+                )
+            ])  # fmt: skip
+            tail = 100 * (1 - confidence) / 2
+            low, high = (float(v) for v in np.percentile(totals, [tail, 100 - tail]))
+        out.append(
+            BusinessImpact(
+                symbol,
+                len(group),
+                float(blended.sum()),
+                float(rules.sum()),
+                float(added.sum()),
+                low,
+                high,
+                confidence,
+            )
+        )
+    return out
