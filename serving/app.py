@@ -42,6 +42,7 @@ from serving.limits import HeaderLimitMiddleware
 from serving.metrics import RequestMetricsMiddleware, ServingMetrics
 from serving.schemas import DOCUMENTED, add_schemas
 from serving.settings import API_PREFIX, ServingSettings, get_settings
+from serving.success import SuccessCollector, SuccessMetrics
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -117,6 +118,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.holder, state.service = holder, service
     # Models asked for by id: loaded on first use, swapped when their alias moves.
     state.single = SingleModels(registry, ttl_s=settings.registry_poll_s)
+    single = state.single
+
+    def serving_champions() -> list:
+        return [c.served() for c in holder.current] + single.served()
+
+    state.success = SuccessMetrics(store, serving_champions)
+    state.metrics.success = SuccessCollector(state.success)
     batcher = None
     if settings.micro_batch_ms >= 0:
         batcher = MicroBatcher(service, window_ms=settings.micro_batch_ms, metrics=state.metrics)

@@ -21,6 +21,7 @@ from serving.auth import ApiKeys, Principal
 from serving.errors import ServiceUnavailable
 from serving.metrics import ServingMetrics
 from serving.settings import ServingSettings
+from serving.success import SuccessMetrics
 
 __all__ = [
     "Admin",
@@ -36,6 +37,7 @@ __all__ = [
     "Service",
     "Settings",
     "Store",
+    "Success",
     "require",
 ]
 
@@ -155,6 +157,10 @@ async def get_known(request: Request) -> KnownModels:
     return _state(request, "known_models")
 
 
+async def get_success(request: Request) -> SuccessMetrics:
+    return _state(request, "success")
+
+
 Settings = Annotated[ServingSettings, Depends(get_settings)]
 Store = Annotated[MetricsStore, Depends(get_store)]
 Registry = Annotated[MlflowRegistry, Depends(get_registry)]
@@ -164,3 +170,4 @@ Predictor = Annotated[Any, Depends(get_predictor)]
 Hub = Annotated[Any, Depends(get_hub)]
 Metrics = Annotated[ServingMetrics, Depends(get_metrics)]
 Known = Annotated[KnownModels, Depends(get_known)]
+Success = Annotated[SuccessMetrics, Depends(get_success)]

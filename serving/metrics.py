@@ -13,11 +13,13 @@ Served at ``GET /api/v1/metrics`` with, in one exposition:
   statistics);
 - the update metrics of :mod:`online_learning.monitoring`: read from
   ``ONLINE_LEARNING_METRICS_TEXTFILE`` when the batch runs write one, else rebuilt from the
-  metrics store's update history (its latest 1,000 updates), at most every 10 s.
+  metrics store's update history (its latest 1,000 updates), at most every 10 s;
+- the success metrics of :mod:`serving.success` (the last 30 days, at most every 10 s).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +30,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from online_learning.monitoring import UpdateMetrics
 
 __all__ = ["RequestMetricsMiddleware", "ServingMetrics"]
+
+logger = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 _UPDATES_TTL_S = 10.0
@@ -71,6 +75,8 @@ class ServingMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple, Any] = {}
+        #: The success metrics' collector (set by the app once its store is open).
+        self.success: Any = None
         self._updates: tuple[float, bytes] | None = None
         self._updates_lock = threading.Lock()
 
@@ -95,7 +101,18 @@ class ServingMetrics:
         """The exposition of ``/metrics`` (see the module docstring)."""
         parts = [generate_latest(self.registry), generate_latest(REGISTRY)]
         parts.append(self._update_metrics(update_history, textfile))
+        if self.success is not None:
+            parts.append(self._success_metrics())
         return b"".join(parts)
+
+    def _success_metrics(self) -> bytes:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self.success)
+        try:
+            return generate_latest(registry)
+        except Exception:  # the store down: the other metrics still answer (and say so)
+            logger.exception("the success metrics could not be computed")
+            return b""
 
     def _update_metrics(self, update_history, textfile) -> bytes:
         now = time.monotonic()

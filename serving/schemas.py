@@ -33,9 +33,9 @@ from online_learning.feedback.trade_outcome import (
     SCHEMA_VERSION,
     SYMBOL_PATTERN,
 )
+from online_learning.metrics_store.ledger_records import MAX_COMPONENTS
 from online_learning.models.definition import ModelDefinition
 from online_learning.prediction.records import Prediction, Strategy
-from online_learning.success.trades import MAX_COMPONENTS
 from online_learning.update.config import UpdateSettings, optional, public_name
 from online_learning.update_result import UpdateResult
 

@@ -29,7 +29,7 @@ from online_learning.feedback.session_store import FeedbackCommit, ProcessedTrad
 from online_learning.feedback.sessions import OnlineSession
 from online_learning.feedback.trade_outcome import TradeOutcome
 from online_learning.metrics_store.drift_store import DriftStore
-from online_learning.success.trades import LedgerTrade
+from online_learning.metrics_store.ledger_records import LedgerTrade
 
 __all__ = ["IngestResult", "OutcomeLearner"]
 

@@ -25,13 +25,13 @@ from online_learning.feedback.sessions import SessionCheckpoint
 from online_learning.metrics_store import drift_store, trade_ledger
 from online_learning.metrics_store.errors import StoreError
 from online_learning.metrics_store.feedback_records import DriftRecord, WatchState, rejection_rows
+from online_learning.metrics_store.ledger_records import LedgerTrade
 from online_learning.metrics_store.tables import (
     input_positions,
     online_sessions,
     processed_trades,
     session_checkpoints,
 )
-from online_learning.success.trades import LedgerTrade
 
 if TYPE_CHECKING:
     from online_learning.metrics_store.store import MetricsStore

@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 
 from online_learning.errors import InvalidTradeOutcome
-from online_learning.success.trades import prediction_problem
+from online_learning.metrics_store.ledger_records import prediction_problem
 
 __all__ = [
     "CONTROL_CHARACTERS",

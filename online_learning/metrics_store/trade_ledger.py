@@ -2,7 +2,7 @@
 
 Rows are written by :func:`insert_trades` inside the feedback path's commit (the transaction
 that records the trades' ids, so a trade is in the ledger exactly when it was learned) and
-read back as :class:`~online_learning.success.trades.LedgerTrade` by :class:`TradeLedger`.
+read back as :class:`~.ledger_records.LedgerTrade` by :class:`TradeLedger`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from online_learning.metrics_store.tables import trade_ledger
-from online_learning.success.trades import LedgerTrade
+from online_learning.metrics_store.ledger_records import LedgerTrade
+from online_learning.metrics_store.tables import online_sessions, session_checkpoints, trade_ledger
 
 if TYPE_CHECKING:
     from online_learning.metrics_store.store import MetricsStore
@@ -64,6 +64,22 @@ class TradeLedger:
 
     def __init__(self, store: MetricsStore) -> None:
         self.store = store
+
+    def session_stamps(self) -> list[tuple[str, str, int, datetime | None]]:
+        """``(symbol, session_id, samples_seen, checkpointed_at)`` of every active online
+        session (``checkpointed_at`` None before its first checkpoint), by symbol."""
+        sessions, checkpoints = online_sessions.c, session_checkpoints.c
+        query = (
+            sa.select(sessions.symbol, sessions.session_id, checkpoints.samples_seen,
+                      checkpoints.checkpointed_at)
+            .join_from(online_sessions, session_checkpoints,
+                       checkpoints.session_id == sessions.session_id, isouter=True)
+            .where(sessions.active.is_(True))
+            .order_by(sessions.symbol)
+        )  # fmt: skip
+        with self.store.reading("reading the sessions' checkpoints") as connection:
+            rows = connection.execute(query).all()
+        return [(symbol, sid, int(seen or 0), at) for symbol, sid, seen, at in rows]
 
     def trades(self, *, since: datetime | None = None, limit: int = MAX_ROWS) -> list[LedgerTrade]:
         """The newest ``limit`` trades traded at or after ``since``, oldest first."""

@@ -28,11 +28,12 @@ from online_learning.models.estimator import ContractEstimator
 from online_learning.models.feature_functions import FeatureFunction
 from online_learning.models.inputs import inputs
 from online_learning.prediction.bars import MAX_BARS, bars_frame
-from online_learning.prediction.champions import served_p_up
+from online_learning.prediction.champions import served_from_tags, served_p_up
 from online_learning.prediction.errors import InsufficientBars, InvalidFeatures
 from online_learning.prediction.records import BATCH, Component, Prediction
 from online_learning.prediction.validation import feature_matrix
 from online_learning.registry.base import ModelRegistry
+from online_learning.success.freshness import ServedChampion
 
 __all__ = ["ServedModel", "SingleModels"]
 
@@ -50,6 +51,7 @@ class ServedModel:
     definition: ModelDefinition
     features: FeatureFunction
     bars_needed: int
+    freshness: ServedChampion | None = None
 
     @classmethod
     def load(cls, registry: ModelRegistry, model_id: str, version: str) -> ServedModel:
@@ -58,7 +60,8 @@ class ServedModel:
         features = FeatureFunction(definition.features, where=f"model {model_id!r} features")
         served = cls(model_id, str(loaded.version), model, definition, features, 0)
         needed = _bars_needed(served)
-        return cls(model_id, str(loaded.version), model, definition, features, needed)
+        fresh = served_from_tags(model_id, str(loaded.version), loaded.tags)
+        return cls(model_id, str(loaded.version), model, definition, features, needed, fresh)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -156,6 +159,10 @@ class SingleModels:
         if entry is None or time.monotonic() - entry[1] > self.ttl_s:
             return None
         return entry[0]
+
+    def served(self) -> list[ServedChampion]:
+        """The freshness of every champion loaded here (for the success metrics)."""
+        return [m.freshness for m, _ in self._served.values() if m.freshness is not None]
 
     def get(self, model_id: str) -> ServedModel:
         """The model's champion (loading it, or its new version, when needed: blocking)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from torch import nn
@@ -16,6 +17,16 @@ CHAMPION_ALIAS = "champion"
 PREVIOUS_CHAMPION_ALIAS = "previous-champion"
 #: A candidate in its challenger period (see :mod:`online_learning.challenger`).
 CHALLENGER_ALIAS = "challenger"
+#: The version tag holding when the version last became champion (UTC, ISO 8601): the
+#: success metrics' promotion age and promotion-to-serving lag start there.
+PROMOTED_AT_TAG = "promoted_at"
+#: The version tag naming the last day of data the version trained on.
+TRAINED_THROUGH_TAG = "train_end"
+
+
+def promoted_at_text(at: datetime | None = None) -> str:
+    """The value of :data:`PROMOTED_AT_TAG` for ``at`` (default now)."""
+    return (at or datetime.now(UTC)).astimezone(UTC).isoformat()
 
 
 @dataclass

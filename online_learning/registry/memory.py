@@ -28,9 +28,11 @@ from online_learning.registry.base import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
+    PROMOTED_AT_TAG,
     CandidateRecord,
     LoadedModel,
     Promotion,
+    promoted_at_text,
 )
 
 __all__ = ["InMemoryRegistry", "RunRecord"]
@@ -201,6 +203,7 @@ class InMemoryRegistry:
         if previous is not None:
             aliases[PREVIOUS_CHAMPION_ALIAS] = previous
             self._versions[model_id][version].tags["previous_champion"] = previous
+        self._versions[model_id][version].tags[PROMOTED_AT_TAG] = promoted_at_text()
         aliases[CHAMPION_ALIAS] = version
         return Promotion(model_id, version, previous)
 
@@ -226,6 +229,7 @@ class InMemoryRegistry:
             raise ModelNotFoundError(f"model {model_id!r} has no earlier champion to roll back to")
         aliases = self._aliases[model_id]
         before = self._versions[model_id][previous].tags.get("previous_champion")
+        self._versions[model_id][previous].tags[PROMOTED_AT_TAG] = promoted_at_text()
         aliases[CHAMPION_ALIAS] = previous
         if before:
             aliases[PREVIOUS_CHAMPION_ALIAS] = before

@@ -36,9 +36,11 @@ from online_learning.registry.base import (
     CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     PREVIOUS_CHAMPION_ALIAS,
+    PROMOTED_AT_TAG,
     CandidateRecord,
     LoadedModel,
     Promotion,
+    promoted_at_text,
 )
 
 EWC_ARTIFACT = "ewc/ewc_state.pt"
@@ -362,6 +364,9 @@ class MlflowRegistry:
                 self.client.set_model_version_tag(
                     model_id, str(version), "previous_champion", previous
                 )
+            self.client.set_model_version_tag(
+                model_id, str(version), PROMOTED_AT_TAG, promoted_at_text()
+            )
             self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, str(version))
         except MlflowException as exc:
             raise RegistryError(f"could not promote {model_id} v{version}: {exc}") from exc
@@ -395,6 +400,8 @@ class MlflowRegistry:
             raise ModelNotFoundError(f"model {model_id!r} has no earlier champion to roll back to")
         try:
             before = self.client.get_model_version(model_id, previous).tags.get("previous_champion")
+            self.client.set_model_version_tag(model_id, previous, PROMOTED_AT_TAG,
+                                              promoted_at_text())  # fmt: skip
             self.client.set_registered_model_alias(model_id, CHAMPION_ALIAS, previous)
             if before:
                 self.client.set_registered_model_alias(model_id, PREVIOUS_CHAMPION_ALIAS, before)

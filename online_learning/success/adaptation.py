@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from online_learning.metrics_store.ledger_records import LedgerTrade
 from online_learning.success.freshness import ServedChampion
-from online_learning.success.trades import LedgerTrade
 
 __all__ = ["AdaptationEpisode", "EpisodeStatus", "adaptation_episodes"]
 
@@ -49,7 +49,16 @@ MIN_REFERENCE = 10
 
 @dataclass(frozen=True)
 class AdaptationEpisode:
-    """One drift of a model on a symbol and what followed (see the module docstring)."""
+    """One drift of a model on a symbol that requested an adaptation, and what followed.
+
+    Times: the regime's change (known only where trades carry the true regime), the
+    detection, the first promotion of the model after it, this replica serving that version.
+    Delays in seconds, except ``detection_delay_outcomes`` (the model's trades on the symbol
+    from the change to the detecting one). ``pre_drift_level`` is the model's mean P&L per
+    trade before the change; ``outcomes_to_recover`` and ``days_to_recover`` count the trades
+    and trading days from the detection to the first point after the promotion where its
+    rolling mean is back at that level (None: not yet).
+    """
 
     drift_id: str
     model_id: str

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from online_learning.metrics_store.ledger_records import LedgerTrade
 from online_learning.stats import block_bootstrap_indices
-from online_learning.success.trades import LedgerTrade
 
 __all__ = [
     "ALL_SYMBOLS",
@@ -104,7 +104,7 @@ def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
     Examples
     --------
     >>> from datetime import UTC, datetime
-    >>> from online_learning.success.trades import Component
+    >>> from online_learning.metrics_store.ledger_records import Component
     >>> t = datetime(2026, 1, 5, tzinfo=UTC)
     >>> def trade(i, batch, online, r):
     ...     return LedgerTrade(f"t-{i}", "AAA", "bull", t, r, 0.0, p_up=batch,

@@ -22,8 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import Field
+
+from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.ledger_records import LedgerTrade
+from online_learning.metrics_store.trade_ledger import TradeLedger
 from online_learning.success.adaptation import AdaptationEpisode, adaptation_episodes
 from online_learning.success.freshness import Freshness, ServedChampion, freshness
 from online_learning.success.scores import (
@@ -33,7 +38,6 @@ from online_learning.success.scores import (
     business_impact,
     component_scores,
 )
-from online_learning.success.trades import LedgerTrade
 
 if TYPE_CHECKING:
     from online_learning.metrics_store import MetricsStore
@@ -44,28 +48,72 @@ __all__ = ["Headline", "SuccessSummary", "read_summary", "summarise"]
 MAX_RECORDS = 5_000
 
 
+def _described(kind: Any, text: str) -> Any:
+    return Annotated[kind, Field(description=text)]
+
+
 @dataclass(frozen=True)
 class Headline:
     """The five metrics as single numbers (None where nothing measured them yet)."""
 
-    mean_data_age_days: float | None
-    mean_promotion_age_days: float | None
-    max_checkpoint_age_s: float | None
-    detection_delay_outcomes: int | None
-    detection_delay_s: float | None
-    adaptation_delay_s: float | None
-    serving_delay_s: float | None
-    compared_trades: int
-    online_hit_rate: float | None
-    batch_hit_rate: float | None
-    online_log_loss: float | None
-    batch_log_loss: float | None
-    outcomes_to_recover: int | None
-    days_to_recover: int | None
-    impact_trades: int
-    ml_added_pnl: float | None
-    ml_added_low: float | None
-    ml_added_high: float | None
+    mean_data_age_days: _described(
+        float | None,
+        "Freshness: mean over the serving champions of the days since the last "
+        "day of data each trained on.",
+    )
+    mean_promotion_age_days: _described(
+        float | None, "Freshness: mean days since each serving champion was promoted."
+    )
+    max_checkpoint_age_s: _described(
+        float | None, "Freshness: age of the oldest active online session's newest checkpoint."
+    )
+    detection_delay_outcomes: _described(
+        int | None,
+        "Adaptation speed (newest episode with a known change): the model's trades "
+        "on the symbol from the change to the one that detected the drift, inclusive.",
+    )
+    detection_delay_s: _described(
+        float | None, "Adaptation speed: seconds from the change to the detection."
+    )
+    adaptation_delay_s: _described(
+        float | None,
+        "Adaptation speed (newest adapted episode): seconds from the detection to "
+        "the adapted version's promotion.",
+    )
+    serving_delay_s: _described(
+        float | None,
+        "Adaptation speed: seconds from that promotion to this replica serving "
+        "it (on every replica: the Prometheus recording rule).",
+    )
+    compared_trades: _described(
+        int,
+        "Online vs batch: trades whose prediction had both an online and a batch "
+        "component (over all symbols).",
+    )
+    online_hit_rate: _described(float | None, "Online vs batch: the online sessions' hit rate.")
+    batch_hit_rate: _described(float | None, "Online vs batch: the batch champions' hit rate.")
+    online_log_loss: _described(float | None, "Online vs batch: the online sessions' log-loss.")
+    batch_log_loss: _described(float | None, "Online vs batch: the batch champions' log-loss.")
+    outcomes_to_recover: _described(
+        int | None,
+        "Learning efficiency (newest recovered episode): the model's trades from "
+        "the detection to its return to the pre-drift level.",
+    )
+    days_to_recover: _described(
+        int | None, "Learning efficiency: the distinct trading days of those trades."
+    )
+    impact_trades: _described(
+        int, "Business impact: trades whose agent recorded its rule-only position."
+    )
+    ml_added_pnl: _described(
+        float | None,
+        "Business impact: blended minus rules-only P&L on those trades (the sum "
+        "of position times return, in units of the book).",
+    )
+    ml_added_low: _described(
+        float | None, "Business impact: lower bound of the 95 % block-bootstrap interval."
+    )
+    ml_added_high: _described(float | None, "Business impact: upper bound of that interval.")
 
 
 @dataclass(frozen=True)
@@ -187,19 +235,15 @@ def read_summary(
     0
     >>> store.dispose()
     """
-    from online_learning.feedback.session_store import SessionStore
-    from online_learning.metrics_store.drift_store import DriftStore
-    from online_learning.metrics_store.trade_ledger import TradeLedger
-
     if not window_days > 0:
         raise ValueError(f"window_days must be > 0, got {window_days!r}")
     now = now or datetime.now(UTC)
     since = now - timedelta(days=window_days)
-    trades = TradeLedger(store).trades(since=since)
+    ledger = TradeLedger(store)
+    trades = ledger.trades(since=since)
     drifts = DriftStore(store).history(since=since, limit=MAX_RECORDS)
     updates = store.update_history(since=since, limit=MAX_RECORDS)
-    sessions = [(c.symbol, c.session_id, c.samples_seen, c.created_at)
-                for c in SessionStore(store).list()]  # fmt: skip
+    sessions = ledger.session_stamps()
     return summarise(trades, drifts=drifts, updates=updates, champions=champions,
                      sessions=sessions, now=now, since=since,
                      recovery_window=recovery_window)  # fmt: skip

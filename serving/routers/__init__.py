@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from serving.routers import auth, drift, feedback, health, jobs, models, predictions, sessions
+from serving.routers import (
+    auth,
+    drift,
+    feedback,
+    health,
+    jobs,
+    models,
+    predictions,
+    sessions,
+    success,
+)
 
 ALL = (
     health.router,
@@ -13,4 +23,5 @@ ALL = (
     sessions.router,
     feedback.router,
     drift.router,
+    success.router,
 )

@@ -28,6 +28,7 @@ PROTECTED = [
     ("POST", "/api/v1/feedback/outcomes", [], "feedback"),
     ("GET", "/api/v1/drift/status", None, "predict"),
     ("GET", "/api/v1/drift/history", None, "predict"),
+    ("GET", "/api/v1/metrics/summary", None, "predict"),
 ]
 #: A key of each scope; admin has every scope.
 WITHOUT = {"predict": FEEDER, "feedback": AGENT, "admin": AGENT}

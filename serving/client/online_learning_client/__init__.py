@@ -52,6 +52,7 @@ from online_learning_client.models import (
     Ready,
     Session,
     SessionPrediction,
+    SuccessSummary,
     TradeOutcome,
     UpdateRecord,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Signal",
     "SignalCombiner",
     "Stream",
+    "SuccessSummary",
     "TradeOutcome",
     "UpdateRecord",
     "ValidationError",

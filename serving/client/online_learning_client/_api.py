@@ -30,6 +30,7 @@ from online_learning_client.models import (
     Ready,
     Session,
     SessionPrediction,
+    SuccessSummary,
     UpdateRecord,
 )
 
@@ -49,6 +50,7 @@ OPERATIONS: dict[str, tuple[str, ...] | str] = {
     "session_predict": ("session_predict",),
     "drift_status": ("drift_status",),
     "drift_history": ("drift_history",),
+    "metrics_summary": ("metrics_summary",),
     "health": ("health",),
     "ready": ("ready",),
     "me": ("me",),
@@ -159,6 +161,12 @@ class Endpoints(ClientBase):
         """Detected drifts, newest first (filtered by model and symbol)."""
         params = {"model_id": model_id, "symbol": symbol, "limit": limit}
         return self._one(calls.get("/drift/history", params, parse=_drift_history))
+
+    def metrics_summary(self, *, window_days: float | None = None) -> SuccessSummary:
+        """The five success metrics over the last ``window_days`` (default 30): freshness,
+        adaptation speed, online vs batch, learning efficiency, business impact."""
+        params = {"window_days": window_days}
+        return self._one(calls.get("/metrics/summary", params, parse=SuccessSummary.model_validate))
 
     # -- service ----------------------------------------------------------------------------
     def health(self) -> Health:

@@ -24,10 +24,16 @@ class ApiModel(BaseModel):
 
 
 __all__ = [
+    "AdaptationEpisode",
+    "BusinessImpact",
+    "ChampionAge",
     "Component",
+    "ComponentScore",
     "Definition",
     "DriftRecord",
     "DriftStatus",
+    "Freshness",
+    "Headline",
     "Health",
     "Job",
     "JobAccepted",
@@ -43,8 +49,10 @@ __all__ = [
     "PredictionBatch",
     "Ready",
     "Session",
+    "SessionAge",
     "SessionInfo",
     "SessionPrediction",
+    "SuccessSummary",
     "TradeOutcome",
     "TradedComponent",
     "TradedPrediction",
@@ -313,6 +321,194 @@ class SessionPrediction(ApiModel):
     samples_seen: int
     checkpoint_age_s: float
     served_at: str
+
+
+class AdaptationEpisode(ApiModel):
+    """One drift of a model on a symbol that requested an adaptation, and what followed.
+
+    Times: the regime's change (known only where trades carry the true regime), the
+    detection, the first promotion of the model after it, this replica serving that version.
+    Delays in seconds, except ``detection_delay_outcomes`` (the model's trades on the symbol
+    from the change to the detecting one). ``pre_drift_level`` is the model's mean P&L per
+    trade before the change; ``outcomes_to_recover`` and ``days_to_recover`` count the trades
+    and trading days from the detection to the first point after the promotion where its
+    rolling mean is back at that level (None: not yet).
+    """
+
+    drift_id: str
+    model_id: str
+    symbol: str
+    status: Literal["detected", "adapted", "serving", "recovered"]
+    change_at: str | None
+    detected_at: str
+    promoted_at: str | None
+    serving_at: str | None
+    adapted_version: str | None
+    detection_delay_outcomes: int | None
+    detection_delay_s: float | None
+    adaptation_delay_s: float | None
+    serving_delay_s: float | None
+    pre_drift_level: float | None
+    outcomes_to_recover: int | None
+    days_to_recover: int | None
+
+
+class BusinessImpact(ApiModel):
+    """Blended against rules-only P&L on the ``n_trades`` trades of ``symbol`` that recorded
+    a rule-only position; ``ml_added_low``/``high`` bound ``ml_added_pnl`` at ``confidence``
+    (None with fewer than two trades).
+    """
+
+    symbol: str
+    n_trades: int
+    blended_pnl: float
+    rules_pnl: float
+    ml_added_pnl: float
+    ml_added_low: float | None
+    ml_added_high: float | None
+    confidence: float
+
+
+class ComponentScore(ApiModel):
+    """How one kind of component (``batch``, ``online`` or ``served``) did on ``n_trades``
+    trades of ``symbol`` that had both a batch and an online component.
+    """
+
+    symbol: str
+    kind: str
+    n_trades: int
+    hit_rate: float
+    log_loss: float
+    pnl: float
+
+
+class ChampionAge(ApiModel):
+    """A serving champion's ages in days, and the seconds from its promotion to this replica
+    serving it (None where the version does not say).
+    """
+
+    model_id: str
+    version: str
+    trained_through: str | None
+    promoted_at: str | None
+    loaded_at: str
+    data_age_days: float | None
+    promotion_age_days: float | None
+    serving_lag_s: float | None
+
+
+class SessionAge(ApiModel):
+    """A symbol's online session: outcomes learned and the age of its newest checkpoint."""
+
+    symbol: str
+    session_id: str
+    samples_seen: int
+    checkpointed_at: str | None
+    checkpoint_age_s: float | None
+
+
+class Freshness(ApiModel):
+    """The champions' and sessions' ages, and their means (None when there is nothing)."""
+
+    champions: list[ChampionAge]
+    sessions: list[SessionAge]
+    mean_data_age_days: float | None
+    mean_promotion_age_days: float | None
+    max_checkpoint_age_s: float | None
+
+
+class Headline(ApiModel):
+    """The five metrics as single numbers (None where nothing measured them yet)."""
+
+    mean_data_age_days: float | None = Field(
+        description=(
+            "Freshness: mean over the serving champions of the days since the last "
+            "day of data each trained on."
+        )
+    )
+    mean_promotion_age_days: float | None = Field(
+        description="Freshness: mean days since each serving champion was promoted."
+    )
+    max_checkpoint_age_s: float | None = Field(
+        description="Freshness: age of the oldest active online session's newest checkpoint."
+    )
+    detection_delay_outcomes: int | None = Field(
+        description=(
+            "Adaptation speed (newest episode with a known change): the model's "
+            "trades on the symbol from the change to the one that detected the drift, "
+            "inclusive."
+        )
+    )
+    detection_delay_s: float | None = Field(
+        description="Adaptation speed: seconds from the change to the detection."
+    )
+    adaptation_delay_s: float | None = Field(
+        description=(
+            "Adaptation speed (newest adapted episode): seconds from the detection to "
+            "the adapted version's promotion."
+        )
+    )
+    serving_delay_s: float | None = Field(
+        description=(
+            "Adaptation speed: seconds from that promotion to this replica serving it "
+            "(on every replica: the Prometheus recording rule)."
+        )
+    )
+    compared_trades: int = Field(
+        description=(
+            "Online vs batch: trades whose prediction had both an online and a batch "
+            "component (over all symbols)."
+        )
+    )
+    online_hit_rate: float | None = Field(
+        description="Online vs batch: the online sessions' hit rate."
+    )
+    batch_hit_rate: float | None = Field(
+        description="Online vs batch: the batch champions' hit rate."
+    )
+    online_log_loss: float | None = Field(
+        description="Online vs batch: the online sessions' log-loss."
+    )
+    batch_log_loss: float | None = Field(
+        description="Online vs batch: the batch champions' log-loss."
+    )
+    outcomes_to_recover: int | None = Field(
+        description=(
+            "Learning efficiency (newest recovered episode): the model's trades from "
+            "the detection to its return to the pre-drift level."
+        )
+    )
+    days_to_recover: int | None = Field(
+        description="Learning efficiency: the distinct trading days of those trades."
+    )
+    impact_trades: int = Field(
+        description="Business impact: trades whose agent recorded its rule-only position."
+    )
+    ml_added_pnl: float | None = Field(
+        description=(
+            "Business impact: blended minus rules-only P&L on those trades (the sum "
+            "of position times return, in units of the book)."
+        )
+    )
+    ml_added_low: float | None = Field(
+        description="Business impact: lower bound of the 95 % block-bootstrap interval."
+    )
+    ml_added_high: float | None = Field(
+        description="Business impact: upper bound of that interval."
+    )
+
+
+class SuccessSummary(ApiModel):
+    """The success metrics over the trades since ``since`` (see the module docstring)."""
+
+    generated_at: str
+    since: str | None
+    trades: int
+    headline: Headline
+    freshness: Freshness
+    episodes: list[AdaptationEpisode]
+    accuracy: list[ComponentScore]
+    impact: list[BusinessImpact]
 
 
 class TradedComponent(ApiModel):

@@ -92,7 +92,9 @@ def test_every_answer_type_is_exported():
     assert set(models.__all__) <= {*online_learning_client.__all__, "PredictionBatch",
                                    "SessionInfo", "OutcomeResults", "LastUpdate",
                                    "PerformanceDay", "PerformanceSummary", "TradedComponent",
-                                   "TradedPrediction"}  # fmt: skip
+                                   "TradedPrediction", "AdaptationEpisode", "BusinessImpact",
+                                   "ComponentScore", "ChampionAge", "SessionAge", "Freshness",
+                                   "Headline"}  # fmt: skip
     for name in models.__all__:
         assert isinstance(getattr(models, name), type)
 
