@@ -52,8 +52,8 @@ test-tools:
 	bash scripts/ensure-packages.sh chromium=chromium chromedriver=chromium-driver wrk=wrk haproxy=haproxy
 
 check-rules: promtool
-	promtool check rules monitoring/prometheus/alerts.yml
-	promtool test rules monitoring/prometheus/alerts_test.yml
+	promtool check rules monitoring/prometheus/alerts.yml monitoring/prometheus/success.yml
+	promtool test rules monitoring/prometheus/alerts_test.yml monitoring/prometheus/success_test.yml
 
 test: $(STAMP) lint promtool test-tools
 	$(BIN)/python -m pytest
