@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -30,7 +30,9 @@ from online_learning.feedback.simulator import (
     trade_outcomes,
 )
 from online_learning.metrics_store import MetricsStore
+from online_learning.metrics_store.ledger_records import KNOWN_REGIME_FIELD
 from online_learning.supervision import Supervisor, ThreadChild
+from online_learning_client import SignalCombiner, build_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +59,10 @@ def run_market(
     the market ends or ``stop`` is set; returns the number of outcomes produced.
 
     With ``api``, the desk first asks the serving API for the day's predictions of every
-    symbol (so they stream to dashboards) and posts the outcomes to ``POST
-    /api/v1/feedback/outcomes``, which hands them to ``trade-outcomes``; without it, the
-    outcomes go to the topic directly.
+    symbol (so they stream to dashboards), blends each with its own rule through the client
+    SDK (:func:`blended_outcomes`) and posts the outcomes to ``POST
+    /api/v1/feedback/outcomes``, which hands them to ``trade-outcomes``; without it, the desk
+    trades its rule alone and the outcomes go to the topic directly.
     """
     sender = None if api is not None else KafkaSender(bootstrap, topic)
     run_id = uuid.uuid4().hex[:8]
@@ -68,12 +71,13 @@ def run_market(
         for day in market.days():
             if stop.wait(1.0 / days_per_s):
                 break
-            outcomes = trade_outcomes(day, desk, run_id=run_id)
             try:
                 if api is not None:
-                    api.predict(day)
+                    predictions = api.predict(day)["predictions"]
+                    outcomes = blended_outcomes(day, predictions, desk, run_id=run_id)
                     api.post_outcomes(outcomes)
                 else:
+                    outcomes = trade_outcomes(day, desk, run_id=run_id)
                     sender.send_messages([(o["symbol"], orjson.dumps(o), None) for o in outcomes])
             except Exception as exc:  # the broker or the API restarting: the desk keeps trading
                 logger.warning("simulated market could not post day %d: %s", day[0].step, exc)
@@ -87,6 +91,52 @@ def run_market(
         if api is not None:
             api.close()
     return produced
+
+
+def blended_outcomes(
+    day: Sequence[MarketTick],
+    predictions: Sequence[dict],
+    desk: Desk,
+    *,
+    run_id: str,
+    combiner: SignalCombiner | None = None,
+) -> list[dict]:
+    """The day's outcomes of a desk that blends its rule with the platform's predictions.
+
+    As an agent does with the client SDK: :class:`~online_learning_client.SignalCombiner`
+    (0.6 rule, 0.4 ML when the prediction's confidence is at least 0.55) and
+    :func:`~online_learning_client.build_outcome`, which records each component's ``p_up`` and
+    the rule's own position (the success metrics' counterfactual). Each outcome credits the
+    desk's model and carries the market's true regime (``simulated_regime``).
+
+    Examples
+    --------
+    >>> from online_learning.feedback.simulator import SimulatedMarket
+    >>> [tick] = next(SimulatedMarket(1, seed=0, schedule=[("bull", 3)]).days())
+    >>> served = {"prediction_id": "p-1", "symbol": tick.symbol, "p_up": 0.8,
+    ...     "direction": "up", "confidence": 0.8, "position": 0.6, "strategy": "ensemble",
+    ...     "regime": None, "session": None, "served_at": "2026-01-05T21:00:00Z",
+    ...     "features": tick.features, "components": [{"name": "bull_specialist",
+    ...     "kind": "batch", "version": "1", "weight": 1.0, "p_up": 0.8}]}
+    >>> [o] = blended_outcomes([tick], [served], MomentumDesk(), run_id="demo")
+    >>> rule = o["prediction"]["rule_position"]
+    >>> round(o["position"], 6) == round(0.6 * rule + 0.4 * 0.6, 6), o["simulated_regime"]
+    (True, 'bull')
+    """
+    combiner = combiner or SignalCombiner()
+    stamp = datetime.now(UTC)
+    outcomes = []
+    for tick, prediction in zip(day, predictions, strict=True):
+        model_id, rule = desk.decide(tick)
+        signal = combiner.combine(prediction, rule_signal=rule, features=tick.features)
+        outcomes.append(
+            build_outcome(
+                signal, realized_return=tick.realized_return, timestamp=stamp,
+                trade_id=f"sim-{run_id}-{tick.symbol}-{tick.step:06d}", model_id=model_id,
+                extra={KNOWN_REGIME_FIELD: tick.regime},
+            )
+        )  # fmt: skip
+    return outcomes
 
 
 class MarketApi:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -32,8 +33,10 @@ __all__ = [
     "ALL_SYMBOLS",
     "BusinessImpact",
     "ComponentScore",
+    "PnlPoint",
     "business_impact",
     "component_scores",
+    "pnl_curve",
 ]
 
 #: The ``symbol`` of a figure over every symbol.
@@ -68,6 +71,17 @@ class BusinessImpact:
     ml_added_low: float | None
     ml_added_high: float | None
     confidence: float
+
+
+@dataclass(frozen=True)
+class PnlPoint:
+    """The blended and the rules-only P&L summed over every symbol's trades up to
+    ``traded_at`` (``trades`` of them), for a chart of the two curves."""
+
+    traded_at: datetime
+    trades: int
+    blended_pnl: float
+    rules_pnl: float
 
 
 def _views(trade: LedgerTrade) -> dict[str, float] | None:
@@ -186,3 +200,32 @@ def business_impact(
             )
         )
     return out
+
+
+def pnl_curve(trades: Iterable[LedgerTrade], *, max_points: int = 200) -> list[PnlPoint]:
+    """The cumulative blended and rules-only P&L of the trades that recorded a rule-only
+    position, in time order, at most ``max_points`` points (evenly spaced in trades, the last
+    trade always included).
+
+    Examples
+    --------
+    >>> from datetime import UTC, timedelta
+    >>> t = datetime(2026, 1, 5, tzinfo=UTC)
+    >>> trades = [LedgerTrade(f"t-{i}", "AAA", None, t + timedelta(days=i), 0.01, 0.005,
+    ...                       rule_position=0.25) for i in range(5)]
+    >>> [(p.trades, round(p.blended_pnl, 4), round(p.rules_pnl, 4))
+    ...  for p in pnl_curve(trades, max_points=2)]
+    [(2, 0.01, 0.005), (5, 0.025, 0.0125)]
+    """
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points!r}")
+    chosen = sorted(
+        (t for t in trades if t.rule_position is not None), key=lambda t: (t.traded_at, t.trade_id)
+    )
+    if not chosen:
+        return []
+    blended = np.cumsum([t.pnl for t in chosen])
+    rules = np.cumsum([t.rule_pnl for t in chosen])
+    step = math.ceil(len(chosen) / max_points)
+    picks = list(range(len(chosen) - 1, -1, -step))[::-1]
+    return [PnlPoint(chosen[i].traded_at, i + 1, float(blended[i]), float(rules[i])) for i in picks]

@@ -35,8 +35,10 @@ from online_learning.success.scores import (
     ALL_SYMBOLS,
     BusinessImpact,
     ComponentScore,
+    PnlPoint,
     business_impact,
     component_scores,
+    pnl_curve,
 )
 
 if TYPE_CHECKING:
@@ -128,6 +130,7 @@ class SuccessSummary:
     episodes: list[AdaptationEpisode]
     accuracy: list[ComponentScore]
     impact: list[BusinessImpact]
+    impact_curve: list[PnlPoint]
 
 
 def _headline(
@@ -211,6 +214,7 @@ def summarise(
         episodes=episodes,
         accuracy=accuracy,
         impact=impact,
+        impact_curve=pnl_curve(trades),
     )
 
 

@@ -78,6 +78,11 @@ def test_the_summary_scores_what_an_agent_traded(trading):
     assert headline["ml_added_pnl"] == pytest.approx(added, abs=1e-12)
     assert headline["ml_added_low"] <= headline["ml_added_pnl"] <= headline["ml_added_high"]
     assert headline["ml_added_low"] < headline["ml_added_high"]
+    curve = summary["impact_curve"]
+    assert curve[-1]["trades"] == 41
+    assert curve[-1]["blended_pnl"] == pytest.approx(sum(s.position * r for _, s, r in trades))
+    assert curve[-1]["rules_pnl"] == pytest.approx(sum(s.rule_signal * r for _, s, r in trades))
+    assert [p["trades"] for p in curve] == list(range(1, 42))  # 41 points: every trade
 
     # Online vs batch, on the trades whose prediction had both.
     both = [(p, r) for p, _, r in trades if {c.kind for c in p.components} == {"batch", "online"}]

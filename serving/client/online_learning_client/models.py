@@ -45,6 +45,7 @@ __all__ = [
     "Performance",
     "PerformanceDay",
     "PerformanceSummary",
+    "PnlPoint",
     "Prediction",
     "PredictionBatch",
     "Ready",
@@ -498,6 +499,17 @@ class Headline(ApiModel):
     )
 
 
+class PnlPoint(ApiModel):
+    """The blended and the rules-only P&L summed over every symbol's trades up to
+    ``traded_at`` (``trades`` of them), for a chart of the two curves.
+    """
+
+    traded_at: str
+    trades: int
+    blended_pnl: float
+    rules_pnl: float
+
+
 class SuccessSummary(ApiModel):
     """The success metrics over the trades since ``since`` (see the module docstring)."""
 
@@ -509,6 +521,7 @@ class SuccessSummary(ApiModel):
     episodes: list[AdaptationEpisode]
     accuracy: list[ComponentScore]
     impact: list[BusinessImpact]
+    impact_curve: list[PnlPoint]
 
 
 class TradedComponent(ApiModel):

@@ -94,7 +94,7 @@ def test_every_answer_type_is_exported():
                                    "PerformanceDay", "PerformanceSummary", "TradedComponent",
                                    "TradedPrediction", "AdaptationEpisode", "BusinessImpact",
                                    "ComponentScore", "ChampionAge", "SessionAge", "Freshness",
-                                   "Headline"}  # fmt: skip
+                                   "Headline", "PnlPoint"}  # fmt: skip
     for name in models.__all__:
         assert isinstance(getattr(models, name), type)
 
