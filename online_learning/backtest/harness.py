@@ -18,6 +18,7 @@ data source and the same seeds.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import hashlib
@@ -69,6 +70,15 @@ class RunResult:
     ``deployment_returns`` are the bootstrap models' daily net returns on the holdout days;
     ``forgetting`` maps each policy to the daily returns of its end-of-A and end-of-B models,
     frozen, on the return to regime A (synthetic environments only).
+
+    What the success metrics read (:mod:`online_learning.backtest.success`): ``traded_rows``,
+    every row the policies traded (the same rows for all), in trading order, with ``day`` (an
+    index into ``days``), ``symbol``, ``realised`` (the simple return of the execution timing)
+    and the platform's features of the day; ``p_up`` and ``served_by`` map each policy to the
+    ``p_up`` and the model id of each of those rows (NaN and None where no model served it);
+    ``model_age`` maps each policy and model to the age of its champion on each day, in
+    trading days since the last day its version trained on (its ``train_end`` tag; NaN when
+    the version does not say).
     """
 
     environment: str
@@ -90,6 +100,10 @@ class RunResult:
     model_digests: dict[str, dict[str, str]] = field(default_factory=dict)
     data_digests: dict[str, dict[str, str]] = field(default_factory=dict)
     description: str = ""
+    traded_rows: pd.DataFrame | None = None
+    p_up: dict[str, np.ndarray] = field(default_factory=dict)
+    served_by: dict[str, np.ndarray] = field(default_factory=dict)
+    model_age: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def deployment_sharpe(self) -> float:
@@ -106,7 +120,12 @@ def _route(model_ids: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
 
 @dataclass(frozen=True)
 class BookDay:
-    """What a set of models' book earned on some days: per day, and per model per day."""
+    """What a set of models' book earned on some days: per day, and per model per day.
+
+    ``by_row`` holds each traded row (indexed as the rows were, in trading order): its
+    ``symbol``, ``realised`` return, the ``p_up`` served and the ``model_id`` that served it
+    (NaN and None for a row no model served).
+    """
 
     net: pd.Series
     turnover: pd.Series
@@ -114,6 +133,7 @@ class BookDay:
     per_model: dict[str, pd.Series]
     positions: dict[str, float]
     per_symbol: dict[str, float] = field(default_factory=dict)
+    by_row: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def daily_returns(
@@ -146,19 +166,24 @@ def daily_returns(
     if generic is not None:
         owner = owner.where(owner.notna(), generic)
     position = np.zeros(len(rows))
+    served = np.full(len(rows), np.nan)
+    served_by = np.full(len(rows), None, dtype=object)
     for model_id, model in models.items():
         mask = (owner == model_id).to_numpy()
         if not mask.any():
             continue
         if inputs is None:
             features = rows.loc[mask, list(FEATURE_COLUMNS)].to_numpy(dtype=np.float32)
-            position[mask] = position_from_p_up(model.predict_proba(features).astype(np.float64))
+            where = np.flatnonzero(mask)
+            p_up = model.predict_proba(features).astype(np.float64)
         else:
             built = inputs(model_id, rows.loc[mask])
             where = np.flatnonzero(mask)[built.usable]
-            if len(where):
-                p_up = model.predict_proba(built.x).astype(np.float64)
-                position[where] = position_from_p_up(p_up)
+            if not len(where):
+                continue
+            p_up = model.predict_proba(built.x).astype(np.float64)
+        position[where] = position_from_p_up(p_up)
+        served[where], served_by[where] = p_up, model_id
     realised = executed_returns(rows, execution)
     symbols = rows["symbol"].astype(str).to_numpy()
     net, turnover = net_returns(symbols, position, realised, cost_bps=cost_bps, previous=previous)
@@ -179,6 +204,10 @@ def daily_returns(
         per_model=per_model,
         positions=held,
         per_symbol=dict(pd.Series(net).groupby(symbols).sum()),
+        by_row=pd.DataFrame(
+            {"symbol": symbols, "realised": realised, "p_up": served, "model_id": served_by},
+            index=rows.index,
+        ),
     )
 
 
@@ -338,6 +367,10 @@ def _replay(
     realised: dict[str, dict[str, float]] = {name: {} for name in policies}
     snapshots: dict[str, dict[str, dict[str, nn.Module]]] = {}
     traded = ""
+    by_row: dict[str, list[pd.DataFrame]] = {name: [] for name in policies}
+    shared_rows: list[pd.DataFrame] = []
+    first_day = env.trading_days.index(days[0])
+    ages = {name: {m: np.full(len(days), np.nan) for m in config.model_ids} for name in policies}
     for i, day in enumerate(days):
         scheduled = i % config.update_every == 0
         rows = by_day[pd.Timestamp(day)]
@@ -355,6 +388,16 @@ def _replay(
             for symbol, value in book.per_symbol.items():
                 per_symbol[name][i, column[symbol]] = value
             realised[name] = {m: float(s.iloc[0]) for m, s in book.per_model.items()}
+            by_row[name].append(book.by_row)
+            for model_id, through in policy.trained_through().items():
+                ages[name][model_id][i] = _age(env.trading_days, first_day + i, through)
+        if policies:  # every policy trades the same rows of the day
+            index = book.by_row.index
+            shared_rows.append(
+                rows.loc[index, list(FEATURE_COLUMNS)].assign(
+                    day=i, symbol=book.by_row["symbol"], realised=book.by_row["realised"]
+                )
+            )
         if env.forgetting is not None and day in (env.forgetting.a_end, env.forgetting.b_end):
             phase = "a" if day == env.forgetting.a_end else "b"
             snapshots[phase] = {name: p.models() for name, p in policies.items()}
@@ -369,6 +412,7 @@ def _replay(
     result.data_digests = {
         name: {"traded": traded, **policy.source.fetched} for name, policy in policies.items()
     }
+    _record_rows(result, shared_rows, by_row, ages)
     if env.forgetting is not None and set(snapshots) == {"a", "b"}:
         back = env.rows_between(env.forgetting.return_start, env.forgetting.return_end)
         for name in policies:
@@ -376,3 +420,29 @@ def _replay(
                 phase: daily_returns(snapshots[phase][name], back, **pricing).net.to_numpy()
                 for phase in ("a", "b")
             }
+
+
+def _age(trading_days: tuple[date, ...], day_index: int, through: date | None) -> float:
+    """Trading days from ``through`` (or the last trading day before it) to day ``day_index``."""
+    if through is None:
+        return np.nan
+    return float(day_index - (bisect.bisect_right(trading_days, through) - 1))
+
+
+def _record_rows(
+    result: RunResult,
+    shared_rows: list[pd.DataFrame],
+    by_row: dict[str, list[pd.DataFrame]],
+    ages: dict[str, dict[str, np.ndarray]],
+) -> None:
+    """Keep the traded rows, each policy's ``p_up`` and model on them, and the models' ages."""
+    if not shared_rows:
+        return
+    rows = pd.concat(shared_rows)
+    columns = ["day", "symbol", "realised", *FEATURE_COLUMNS]
+    result.traded_rows = rows.loc[:, columns].reset_index(drop=True)
+    for name, parts in by_row.items():
+        frame = pd.concat(parts)
+        result.p_up[name] = frame["p_up"].to_numpy(dtype=np.float64)
+        result.served_by[name] = frame["model_id"].to_numpy(dtype=object)
+    result.model_age = ages

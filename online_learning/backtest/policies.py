@@ -31,6 +31,17 @@ from online_learning.update_result import UpdateResult
 
 __all__ = ["DriftRecord", "Policy", "PolicyUpdate", "derive_seed", "make_policy"]
 
+#: The version tag naming the last day of data a version trained on (written by
+#: ``train_and_register`` and by every incremental update's run record).
+_TRAINED_THROUGH_TAG = "train_end"
+
+
+def _tag_date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:  # a tag set by hand: not a date
+        return None
+
 
 def derive_seed(*parts: object) -> int:
     """A 31-bit seed from any mix of ints and strings, stable across processes and runs.
@@ -118,6 +129,7 @@ class Policy:
         self.trading_days = tuple(trading_days)
         self._models: dict[str, nn.Module] = {}
         self._definitions: dict[str, ModelDefinition | None] = {}
+        self._trained_through: dict[str, date | None] = {}
         for model_id in config.model_ids:
             self._refresh(model_id)
 
@@ -125,6 +137,7 @@ class Policy:
         champion = self.registry.load_champion(model_id)
         self._models[model_id] = champion.model
         self._definitions[model_id] = champion.definition
+        self._trained_through[model_id] = _tag_date(champion.tags.get(_TRAINED_THROUGH_TAG))
 
     def _estimator(self, model_id: str) -> bool:
         definition = self._definitions.get(model_id)
@@ -133,6 +146,11 @@ class Policy:
     def models(self) -> dict[str, nn.Module]:
         """The current champion of each model (read-only use: predicting)."""
         return dict(self._models)
+
+    def trained_through(self) -> dict[str, date | None]:
+        """The last day of data each current champion trained on (None: its version does not
+        say), from the ``train_end`` tag every trained version carries."""
+        return dict(self._trained_through)
 
     def observe(self, day: int, when: date, realised: dict[str, float]) -> list[DriftRecord]:
         """Realised return of each model's positions of the previous day; no reaction here."""
