@@ -58,6 +58,7 @@ def _print_summary(results: dict, folder: Path) -> None:
                 format_estimate(entry["retrain_seconds"]),
             )  # fmt: skip
         console.print(table)
+        _print_success(name, env)
     faults = results.get("fault_injection")
     if faults:
         colour = "green" if faults["reached_champion"] == 0 else "red"
@@ -66,6 +67,22 @@ def _print_summary(results: dict, folder: Path) -> None:
             f"{faults['poisoned_updates']} poisoned updates reached champion[/]"
         )
     console.print(f"results in {folder}/ (results.json, summary.md, timeline.csv, *.png)")
+
+
+def _print_success(name: str, env: dict) -> None:
+    """The second table: the five success metrics of each policy (docs/backtest.md)."""
+    from online_learning.backtest.config import POLICIES
+    from online_learning.backtest.report import SUCCESS_COLUMNS, success_row
+
+    policies = [p for p in POLICIES if p in env["policies"]]
+    if not any(env["policies"][p].get("success") for p in policies):
+        return
+    table = Table(title=f"{name}: success metrics (delays in trading days; episodes measured)")
+    for column in SUCCESS_COLUMNS:
+        table.add_column(column)
+    for policy in policies:
+        table.add_row(*success_row(policy, env["policies"][policy].get("success")))
+    console.print(table)
 
 
 @app.command()
@@ -108,6 +125,9 @@ def backtest(
     retrain_window: Annotated[int, typer.Option(min=50)] = 250,
     holdout_days: Annotated[int, typer.Option(min=1)] = 30,
     sharpe_window: Annotated[int, typer.Option(min=5)] = 30,
+    recovery_window: Annotated[
+        int, typer.Option(min=1, help="Days of the rolling mean of learning efficiency.")
+    ] = 20,
     horizons: Annotated[
         list[int] | None, typer.Option("--horizon", help="Degradation horizons; repeat.")
     ] = None,
@@ -183,6 +203,7 @@ def backtest(
             drift_lambda_factor=drift_lambda_factor, drift_min_detectors=drift_min_detectors,
             retrain_every=retrain_every, retrain_window=retrain_window,
             holdout_days=holdout_days, sharpe_window=sharpe_window,
+            recovery_window=recovery_window,
             horizons=tuple(horizons) if horizons else (30, 90),
             definitions=definitions,
         )  # fmt: skip

@@ -4,7 +4,9 @@
 each updating through the product's own path against a throw-away
 :class:`~online_learning.registry.memory.InMemoryRegistry`; :func:`run_suite` runs many
 environments and seeds (in a process pool) and assembles ``results.json``;
-:func:`write_outputs` writes it with the summary table and plots.
+:func:`write_outputs` writes it with the summary table and plots. :func:`success_summary`
+computes the integration's five success metrics of each policy (``success`` in each policy's
+entry).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from online_learning.backtest.metrics import (
 )
 from online_learning.backtest.report import markdown_summary, write_outputs
 from online_learning.backtest.runner import EnvironmentSpec, Suite, run_suite, synthetic_specs
+from online_learning.backtest.success import success_summary
 
 __all__ = [
     "DEFAULT_DRIFT_SPEED",
@@ -59,6 +62,7 @@ __all__ = [
     "markdown_summary",
     "run_backtest",
     "run_suite",
+    "success_summary",
     "synthetic_environment",
     "synthetic_specs",
     "t_interval",

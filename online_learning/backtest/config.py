@@ -26,6 +26,8 @@ POLICIES: tuple[str, ...] = tuple(dict.fromkeys(NETWORK_POLICIES + ESTIMATOR_POL
 #: Policies whose models change through
 #: :class:`~online_learning.update.learner.OnlineLearner`.
 UPDATING_POLICIES: tuple[str, ...] = ("finetune", "ewc", "ewc_challenger", "ewc_drift")
+#: Policies that watch their realised returns with drift detectors.
+DRIFT_POLICIES: tuple[str, ...] = ("ewc_drift",)
 #: Policies that promote through the challenger period (``ewc`` is the immediate gate on the
 #: same days, whatever ``update.challenger_period`` says).
 CHALLENGER_POLICIES: tuple[str, ...] = ("ewc_challenger",)
@@ -81,6 +83,10 @@ class BacktestConfig:
     sharpe_floor : float, default 0.5
         Smallest reference Sharpe a relative degradation is divided by; below it (or for a
         negative reference) the relative number is not reported, only the difference.
+    recovery_window : int, default 20
+        Trading days of the rolling mean daily return by which the success metrics judge a
+        policy recovered after a known regime change (learning efficiency), and of the
+        pre-change level it is compared with.
     definitions : tuple of ModelDefinition, default ()
         The definition of each model of ``model_ids`` that is a team's (its network,
         features, sequence length, target, horizon, symbols); the others are the platform's
@@ -104,6 +110,7 @@ class BacktestConfig:
     sharpe_window: int = 30
     horizons: tuple[int, ...] = (30, 90)
     sharpe_floor: float = 0.5
+    recovery_window: int = 20
     definitions: tuple[ModelDefinition, ...] = ()
 
     def __post_init__(self) -> None:
@@ -124,7 +131,7 @@ class BacktestConfig:
         for name in (
             "update_every", "drift_cooldown", "drift_min_detectors", "drift_warmup",
             "retrain_every", "bootstrap_epochs", "retrain_epochs", "holdout_days",
-            "sharpe_window",
+            "sharpe_window", "recovery_window",
         ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -19,10 +19,12 @@ from online_learning.backtest.harness import RunResult
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SUCCESS_COLUMNS",
     "format_degradation",
     "format_estimate",
     "markdown_summary",
     "plot_calibration",
+    "success_row",
     "write_outputs",
     "write_plots",
 ]
@@ -74,6 +76,67 @@ def format_degradation(entry: Mapping[str, Any] | None) -> str:
     if entry.get("relative_pct"):
         return format_estimate(entry["relative_pct"], ".0f", "%")
     return "ΔS " + format_estimate(entry["sharpe_difference"])
+
+
+#: The columns of the success-metrics table (``summary.md`` and the CLI), in order.
+SUCCESS_COLUMNS: tuple[str, ...] = (
+    "policy", "model age (days)", "change → detection", "detection → promotion",
+    "change → promotion", "days to recover", "hit rate online / batch",
+    "log-loss online / batch", "ML added P&L % (days)",
+)  # fmt: skip
+
+
+def _episodes(block: Mapping[str, Any], key: str, count: str) -> str:
+    """An episode delay with how many of the episodes it was measured on."""
+    if block.get("changes") != "known":
+        return "unknown"
+    if "detection" in key and block.get("detection") == "not_applicable":
+        return "no detector"
+    measured = f"({block[count]}/{block['episodes']})"
+    return (
+        f"{format_estimate(block[key], '.1f')} {measured}" if block[count] else f"none {measured}"
+    )
+
+
+def success_row(policy: str, success: Mapping[str, Any] | None) -> list[str]:
+    """The cells of one policy's row of the success table (:data:`SUCCESS_COLUMNS`).
+
+    Examples
+    --------
+    >>> unknown = {"changes": "unknown"}
+    >>> row = success_row("static", {"freshness": {"mean_age_days": {"mean": 42.0}},
+    ...     "adaptation": unknown, "learning_efficiency": unknown, "online_vs_batch": None,
+    ...     "business_impact": {"ml_added_days": {"pnl": 0.0123, "low": -0.01, "high": 0.03}}})
+    >>> row[:3], row[6], row[8]
+    (['static', '42.0', 'unknown'], 'batch', '+1.23 [-1.00, +3.00]')
+    """
+    if not success:
+        return [policy] + ["n/a"] * (len(SUCCESS_COLUMNS) - 1)
+    adaptation, efficiency = success["adaptation"], success["learning_efficiency"]
+    scores = success.get("online_vs_batch")
+    views = []
+    for name, spec in (("hit_rate", ".2f"), ("log_loss", ".3f")):
+        if scores is None:
+            views.append("batch" if policy == "static" else "n/a")
+            continue
+        online, batch = (scores[name][k]["mean"] for k in ("online", "batch"))
+        views.append(f"{online:{spec}} / {batch:{spec}}")
+    impact = (success.get("business_impact") or {}).get("ml_added_days") or {}
+    added = "n/a"
+    if impact.get("pnl") is not None:
+        added = f"{100 * impact['pnl']:+.2f}"
+        if impact.get("low") is not None:
+            added += f" [{100 * impact['low']:+.2f}, {100 * impact['high']:+.2f}]"
+    return [
+        policy,
+        format_estimate(success["freshness"]["mean_age_days"], ".1f"),
+        _episodes(adaptation, "change_to_detection_days", "detected"),
+        _episodes(adaptation, "detection_to_promotion_days", "detected"),
+        _episodes(adaptation, "change_to_promotion_days", "promoted"),
+        _episodes(efficiency, "days_to_recover", "recovered"),
+        *views,
+        added,
+    ]
 
 
 def markdown_summary(results: Mapping[str, Any]) -> str:
@@ -130,7 +193,7 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
                 format_estimate(entry["retrain_seconds"], ".2f"),
             ]
             lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+        lines += ["", *_success_table(env), ""]
     faults = results.get("fault_injection")
     if faults:
         lines += [
@@ -152,6 +215,27 @@ def markdown_summary(results: Mapping[str, Any]) -> str:
                 )
         lines.append("")
     return "\n".join(lines)
+
+
+def _success_table(env: Mapping[str, Any]) -> list[str]:
+    policies = [p for p in POLICIES if p in env["policies"]]
+    if not any(env["policies"][p].get("success") for p in policies):
+        return []
+    lines = [
+        "Success metrics: model age in trading days since its champion's last training day; "
+        "delays in trading days after a known regime change, with the episodes they were "
+        "measured on (serving: one session by construction); online is the policy's served "
+        "p_up, batch static's, on the same rows; ML added: the momentum rule blended with the "
+        "policy's p_up as the client SDK does, minus the rule alone, net of costs, summed over "
+        "days, with a block bootstrap interval over days.",
+        "",
+        "| " + " | ".join(SUCCESS_COLUMNS) + " |",
+        "|" + "---|" * len(SUCCESS_COLUMNS),
+    ]
+    for policy in policies:
+        row = success_row(policy, env["policies"][policy].get("success"))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def write_outputs(

@@ -29,6 +29,7 @@ from online_learning.backtest.faults import FaultPlan
 from online_learning.backtest.harness import RunResult, run_backtest
 from online_learning.backtest.metrics import environment_summary, fault_summary, timeline
 from online_learning.backtest.report import SCHEMA_VERSION
+from online_learning.backtest.success import success_summary
 
 __all__ = ["EnvironmentSpec", "Suite", "run_jobs", "run_suite", "synthetic_specs"]
 
@@ -178,6 +179,8 @@ def run_suite(
     for name in dict.fromkeys(r.environment for r in clean):
         mine = [r for r in clean if r.environment == name]
         environments[name] = environment_summary(mine, config)
+        for policy, success in success_summary(mine, config).items():
+            environments[name]["policies"][policy]["success"] = success
         frames.append(timeline(mine, config))
     import pandas as pd
 
