@@ -19,6 +19,7 @@ from online_learning.feedback.session_store import SessionStore
 from online_learning.feedback.simulator import SimulatedMarket
 from online_learning.metrics_store import MetricsStore
 from online_learning.metrics_store.drift_store import DriftStore
+from online_learning.metrics_store.trade_ledger import TradeLedger
 from online_learning.settings import Settings
 from tests.utils.api_keys import bearer
 from tests.utils.registries import register_specialists
@@ -89,6 +90,11 @@ def test_the_market_trades_through_the_api_and_the_stream_shows_it(
                     timeout_s=120, what="the example agent's outcomes learned",
                 )  # fmt: skip
                 metrics = httpx.get(f"{api.api_url}/metrics", timeout=10).text
+                wait_for(lambda: any("change -> drift " in line and "— outcomes" not in line
+                                     for line in said),
+                         timeout_s=60, what="the demo's report of the detection delay")  # fmt: skip
+                summary = httpx.get(f"{api.api_url}/metrics/summary", timeout=30,
+                                    headers=bearer(api.key)).json()  # fmt: skip
         finally:
             stop.set()
             reader.join(timeout=30)
@@ -110,4 +116,15 @@ def test_the_market_trades_through_the_api_and_the_stream_shows_it(
     seqs = [f["seq"] for f in frames if "seq" in f and f["type"] != "hello"]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert "online_learning" in metrics and "/api/v1/predictions" in metrics
+    # The desk blended its rule with the predictions through the SDK: every one of its trades
+    # recorded the rule's own position and the components, and carried the true regime, so
+    # the change's detection delay is measured from the regime's turn.
+    ledger = [t for t in TradeLedger(store).trades() if t.symbol in symbols]
+    assert len(ledger) == total
+    assert all(t.rule_position is not None and t.components for t in ledger)
+    assert summary["headline"]["impact_trades"] >= total
+    [episode, *_] = [e for e in summary["episodes"] if e["symbol"] in symbols]
+    first = min(history, key=lambda r: r.detected_at)
+    change = market.change_steps[0]
+    assert episode["detection_delay_outcomes"] == first.n_outcomes - change
     store.dispose()
