@@ -32,6 +32,7 @@ PYTHON = {
     "online_learning.backtest": "The walk-forward backtest.",
     "online_learning.events": "Events and the Kafka adapter.",
     "online_learning.metrics_store": "The metrics store.",
+    "online_learning.success": "The five success metrics.",
 }
 
 
