@@ -1,5 +1,6 @@
-// The adaptation dashboard: asks for an API key, then shows the live streams of the chosen
-// symbols, drift per model and symbol, the models and their updates, and the online sessions.
+// The adaptation dashboard: asks for an API key, then shows the integration's success metrics,
+// the live streams of the chosen symbols, drift per model and symbol, the models and their
+// updates, and the online sessions.
 // It talks only to the API that served it (HTTP under /api/v1 and its WebSocket streams).
 import { Api, ApiError, keyStore } from "./api.js";
 import { Banner } from "./banner.js";
@@ -8,6 +9,7 @@ import { DriftPanel } from "./drift.js";
 import { ModelsPanel } from "./models.js";
 import { stats } from "./render.js";
 import { SessionsPanel } from "./sessions.js";
+import { SuccessPanel } from "./success.js";
 import { SymbolBoard } from "./symbols.js";
 
 const root = document.querySelector('meta[name="api-root"]')?.content ?? "";
@@ -89,9 +91,11 @@ function start(api, { isAdmin }) {
     onSymbols: (symbols) => board.suggest([...symbols, ...drift.symbols]),
   });
   const models = new ModelsPanel(api, { isAdmin });
+  const success = new SuccessPanel(api);
   const ready = setInterval(() => readiness(api), 15000);
-  running = { api, drift, board, sessions, models, ready };
+  running = { api, drift, board, sessions, models, success, ready };
   readiness(api);
+  success.start();
   board.start();
   drift.start();
   sessions.start();
@@ -115,13 +119,14 @@ async function readiness(api) {
 
 function stop() {
   if (!running) return;
-  const { drift, board, sessions, models, ready } = running;
+  const { drift, board, sessions, models, success, ready } = running;
   running = null;
   clearInterval(ready);
   board.stopAll();
   drift.stop();
   sessions.stop();
   models.stop();
+  success.stop();
   banner.reset();
   for (const id of ["symbols", "drift-rows", "drift-log", "models", "sessions-rows"]) {
     document.getElementById(id).replaceChildren();
