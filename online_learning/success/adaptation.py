@@ -15,14 +15,17 @@ symbol, in time order. Times:
   over replicas: a Prometheus recording rule).
 
 ``detection_delay_outcomes`` counts the model's trades on the symbol from the change to the
-detecting one, inclusive. **Learning efficiency**: the model's performance on a trade is the
-P&L of its own component (``(2 * p_up - 1) * realized_return``) when the trade lists it, else
-the trade's P&L; its **pre-drift level** is the mean over the ``window`` trades before the
-change (when the change is unknown: the ``window`` trades before the last ``window`` up to the
-detection, which the drift has likely spoiled). The model has **recovered** at the first
-trade after the promotion at which the mean of its last ``window`` trades, all after the
-detection, reaches that level: ``outcomes_to_recover`` counts the trades from the detection
-to it, ``days_to_recover`` their distinct trading days.
+detecting one, inclusive, and ``detection_delay_s`` is the time between the two trades (the
+trades' own clock: an outcome reported late does not lengthen it).
+
+**Learning efficiency**: the model's performance on a trade is the P&L of its own component
+(``(2 * p_up - 1) * realized_return``) when the trade lists it, else the trade's P&L; its
+**pre-drift level** is the mean over the ``window`` trades before the change (when the change is
+unknown: the ``window`` trades before the last ``window`` up to the detection, which the drift
+has likely spoiled). The model has **recovered** at the first trade after the promotion at which
+the mean of its last ``window`` trades, all after the detection, reaches that level:
+``outcomes_to_recover`` counts the trades from the detection to it, ``days_to_recover`` their
+distinct trading days.
 """
 
 from __future__ import annotations
@@ -191,7 +194,8 @@ def _episode(drift, by_key, by_symbol, promotions, champions, window) -> Adaptat
     if change_at is not None:
         first_changed = next(i for i, t in enumerate(series) if t.traded_at >= change_at)
         delay_outcomes = detected - first_changed + 1
-        delay_s = max(0.0, (drift.detected_at - change_at).total_seconds())
+        # In the trades' own time: outcomes reported late (or a backfill) do not lengthen it.
+        delay_s = max(0.0, (series[detected].traded_at - change_at).total_seconds())
     update = next(
         (u for u in promotions.get(drift.model_id, []) if u.started_at >= drift.detected_at), None
     )

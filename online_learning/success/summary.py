@@ -75,7 +75,9 @@ class Headline:
         "on the symbol from the change to the one that detected the drift, inclusive.",
     )
     detection_delay_s: _described(
-        float | None, "Adaptation speed: seconds from the change to the detection."
+        float | None,
+        "Adaptation speed: seconds from the change's trade to the detecting trade (the "
+        "trades' own timestamps).",
     )
     adaptation_delay_s: _described(
         float | None,

@@ -441,7 +441,10 @@ class Headline(ApiModel):
         )
     )
     detection_delay_s: float | None = Field(
-        description="Adaptation speed: seconds from the change to the detection."
+        description=(
+            "Adaptation speed: seconds from the change's trade to the detecting trade "
+            "(the trades' own timestamps)."
+        )
     )
     adaptation_delay_s: float | None = Field(
         description=(

@@ -81,7 +81,7 @@ def test_a_drift_its_adaptation_and_the_recovery_are_measured(store):
     assert (episode.model_id, episode.symbol, episode.status) == ("bull", "SIM0", "recovered")
     assert episode.change_at == stamps[CHANGE]
     assert episode.detection_delay_outcomes == detected - CHANGE + 1
-    assert episode.detection_delay_s == (drift.detected_at - stamps[CHANGE]).total_seconds()
+    assert episode.detection_delay_s == (stamps[detected] - stamps[CHANGE]).total_seconds()
     assert episode.adapted_version == "2" and episode.promoted_at == finished
     assert episode.adaptation_delay_s == (finished - drift.detected_at).total_seconds()
     assert episode.serving_delay_s == 3.0
