@@ -36,6 +36,7 @@ __all__ = ["DEFAULT_WINDOW_DAYS", "SuccessCollector", "SuccessMetrics"]
 
 DEFAULT_WINDOW_DAYS = 30.0
 _TTL_S = 10.0
+_MAX_WINDOWS = 8
 
 
 class SuccessMetrics:
@@ -61,7 +62,9 @@ class SuccessMetrics:
             if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
             summary = read_summary(self.store, list(self.champions()), window_days=window_days)
-            self._cache = {**self._cache, window_days: (time.monotonic(), summary)}
+            # A few windows at most (a client may ask for any): the oldest computed goes.
+            kept = sorted(self._cache.items(), key=lambda item: item[1][0])[-(_MAX_WINDOWS - 1) :]
+            self._cache = {**dict(kept), window_days: (time.monotonic(), summary)}
             return summary
 
 

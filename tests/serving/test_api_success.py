@@ -172,3 +172,11 @@ def test_summary_requests_are_checked(trading):
     assert day.status_code == 200 and day.json()["trades"] == 1
     month = client.get("/api/v1/metrics/summary", headers=bearer(AGENT))
     assert month.json()["trades"] == 2
+
+
+def test_the_replica_keeps_a_few_windows_only(trading):
+    success = trading.app.state.success
+    for days in range(1, 30):
+        answer = trading.get(f"/api/v1/metrics/summary?window_days={days}", headers=bearer(AGENT))
+        assert answer.status_code == 200
+    assert len(success._cache) == 8 and set(success._cache) == set(range(22, 30))
