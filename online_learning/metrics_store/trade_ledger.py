@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 import sqlalchemy as sa
 
 from online_learning.metrics_store.ledger_records import LedgerTrade
@@ -25,24 +26,40 @@ __all__ = ["TradeLedger", "insert_trades"]
 MAX_ROWS = 200_000
 
 
+_COLUMNS = (
+    "trade_id", "symbol", "model_id", "traded_at", "prediction_id", "realized_return",
+    "position", "pnl", "p_up", "rule_position", "ml_contribution", "components",
+    "known_regime", "recorded_at",
+)  # fmt: skip
+
+
 def insert_trades(connection: sa.Connection, trades: Sequence[LedgerTrade], now: datetime) -> None:
-    """Write ``trades`` (new trade ids only: the caller checked them) in ``connection``."""
+    """Write ``trades`` (new trade ids only: the caller checked them) in ``connection``.
+
+    As the trade ids beside them, plain tuples go to the driver's ``executemany``: the
+    feedback path writes tens of thousands a second, and SQLAlchemy's per-row parameter
+    handling would take a good part of its time.
+    """
     if not trades:
         return
-    connection.execute(
-        sa.insert(trade_ledger),
-        [
-            {
-                "trade_id": t.trade_id, "symbol": t.symbol, "model_id": t.model_id,
-                "traded_at": t.traded_at, "prediction_id": t.prediction_id,
-                "realized_return": t.realized_return, "position": t.position, "pnl": t.pnl,
-                "p_up": t.p_up, "rule_position": t.rule_position,
-                "ml_contribution": t.ml_contribution, "components": t.components_document(),
-                "known_regime": t.known_regime, "recorded_at": now,
-            }
-            for t in trades
-        ],
-    )  # fmt: skip
+    dialect = connection.dialect
+    stamp = trade_ledger.c.traded_at.type.process_bind_param
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    marks = [mark] * len(_COLUMNS)
+    if dialect.name == "postgresql":
+        marks[_COLUMNS.index("components")] = f"CAST({mark} AS JSONB)"
+    statement = f"INSERT INTO trade_ledger ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
+    recorded = stamp(now, dialect)
+    rows = []
+    for t in trades:
+        components = t.components_document()
+        rows.append((
+            t.trade_id, t.symbol, t.model_id, stamp(t.traded_at, dialect), t.prediction_id,
+            t.realized_return, t.position, t.pnl, t.p_up, t.rule_position, t.ml_contribution,
+            None if components is None else orjson.dumps(components).decode(), t.known_regime,
+            recorded,
+        ))  # fmt: skip
+    connection.exec_driver_sql(statement, rows)
 
 
 class TradeLedger:
