@@ -13,7 +13,8 @@ every scrape), and turns the summary into Prometheus gauges for ``GET /api/v1/me
 - ``online_learning_session_checkpoint_timestamp_seconds`` (``symbol``);
 - ``online_learning_adaptation_*`` (``model_id``, ``symbol``): the newest episode's delays and
   its outcomes to recover;
-- ``online_learning_component_hit_rate``, ``_log_loss``, ``_pnl`` (``symbol``, ``kind``);
+- ``online_learning_component_hit_rate``, ``_log_loss``, ``_pnl`` (``symbol``, ``kind``,
+  ``component``: ``*`` for a kind's whole view, else one batch component);
 - ``online_learning_ml_added_pnl``, ``_low``, ``_high``, ``online_learning_blended_pnl`` and
   ``online_learning_rules_pnl`` (``symbol``).
 
@@ -170,9 +171,11 @@ def _score_families(summary: SuccessSummary) -> list[Metric]:
     for attribute, help_text in scores.items():
         family = _gauge(f"online_learning_component_{attribute}",
                         f"{help_text} Same trades for every kind (batch, online, served); "
-                        "symbol '*' is every symbol.", ("symbol", "kind"))  # fmt: skip
+                        "component '*' is the kind's whole view, else one batch component; "
+                        "symbol '*' is every symbol.", ("symbol", "kind", "component"))  # fmt: skip
         for score in summary.accuracy:
-            family.add_metric([score.symbol, score.kind], getattr(score, attribute))
+            family.add_metric([score.symbol, score.kind, score.component],
+                              getattr(score, attribute))  # fmt: skip
         families.append(family)
     impact = {
         "online_learning_ml_added_pnl": ("ml_added_pnl", "Blended minus rules-only P&L."),

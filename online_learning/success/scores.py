@@ -1,13 +1,13 @@
 """Online against batch on the same trades, and what the ML view added to an agent's rule.
 
-**Online vs batch** (:func:`component_scores`). On the trades whose prediction had both a
-batch and an online component, each kind is scored on the trade's realised return: the batch
-view's ``p_up`` is the weight-weighted mean of the batch components' (their plain mean when
-their weights are all 0, as when the online session served alone), the online view's is the
-session's, the served one is what the agent got. Per kind: **hit rate** (``p_up > 0.5`` and
-the return ``> 0``, or neither), **log-loss** (of the up/down event, ``p`` clipped to
-``[1e-6, 1 - 1e-6]``) and **P&L** (the execution rule: ``(2 * p_up - 1) * realized_return``
-summed). Per symbol and over all symbols (``symbol`` ``"*"``).
+**Online vs batch** (:func:`component_scores`). On the trades whose prediction had both a batch
+and an online component, each kind (and each batch component on its own) is scored on the
+trade's realised return: the batch view's ``p_up`` is the weight-weighted mean of the batch
+components' (their plain mean when their weights are all 0, as when the online session served
+alone), the online view's is the session's, the served one is what the agent got. Per kind:
+**hit rate** (``p_up > 0.5`` and the return ``> 0``, or neither), **log-loss** (of the up/down
+event, ``p`` clipped to ``[1e-6, 1 - 1e-6]``) and **P&L** (the execution rule: ``(2 * p_up - 1)
+* realized_return`` summed). Per symbol and over all symbols (``symbol`` ``"*"``).
 
 **Business impact** (:func:`business_impact`). On the trades whose agent recorded what its
 rule alone would have traded (``rule_position``, the SDK's counterfactual): the blended P&L
@@ -31,6 +31,7 @@ from online_learning.stats import block_bootstrap_indices
 
 __all__ = [
     "ALL_SYMBOLS",
+    "WHOLE_VIEW",
     "BusinessImpact",
     "ComponentScore",
     "PnlPoint",
@@ -44,13 +45,20 @@ ALL_SYMBOLS = "*"
 _EPS = 1e-6
 
 
+#: The ``component`` of a kind's whole view (the batch mix, the session, what was served).
+WHOLE_VIEW = "*"
+
+
 @dataclass(frozen=True)
 class ComponentScore:
-    """How one kind of component (``batch``, ``online`` or ``served``) did on ``n_trades``
-    trades of ``symbol`` that had both a batch and an online component."""
+    """How a view did on ``n_trades`` trades of ``symbol`` that had both a batch and an online
+    component: ``kind`` ``batch``, ``online`` or ``served``; ``component`` ``"*"`` for the
+    kind's whole view, else one batch component's name (scored on those of the trades that
+    list it)."""
 
     symbol: str
     kind: str
+    component: str
     n_trades: int
     hit_rate: float
     log_loss: float
@@ -84,23 +92,27 @@ class PnlPoint:
     rules_pnl: float
 
 
-def _views(trade: LedgerTrade) -> dict[str, float] | None:
-    batch = [c for c in trade.components.values() if c.kind == "batch"]
+def _views(trade: LedgerTrade) -> dict[tuple[str, str], float] | None:
+    batch = {n: c for n, c in trade.components.items() if c.kind == "batch"}
     online = [c for c in trade.components.values() if c.kind == "online"]
     if not batch or not online:
         return None
-    weight = math.fsum(c.weight for c in batch)
+    weight = math.fsum(c.weight for c in batch.values())
     if weight > 0:
-        batch_p = math.fsum(c.p_up * c.weight for c in batch) / weight
+        batch_p = math.fsum(c.p_up * c.weight for c in batch.values()) / weight
     else:
-        batch_p = math.fsum(c.p_up for c in batch) / len(batch)
-    views = {"batch": batch_p, "online": online[0].p_up}
+        batch_p = math.fsum(c.p_up for c in batch.values()) / len(batch)
+    views = {("batch", WHOLE_VIEW): batch_p, ("online", WHOLE_VIEW): online[0].p_up}
     if trade.p_up is not None:
-        views["served"] = trade.p_up
+        views["served", WHOLE_VIEW] = trade.p_up
+    for name, component in batch.items():
+        views["batch", name] = component.p_up
     return views
 
 
-def _score(symbol: str, kind: str, pairs: Sequence[tuple[float, float]]) -> ComponentScore:
+def _score(
+    symbol: str, kind: str, component: str, pairs: Sequence[tuple[float, float]]
+) -> ComponentScore:
     hits = loss = pnl = 0.0
     for p, realized in pairs:
         up = realized > 0
@@ -109,11 +121,12 @@ def _score(symbol: str, kind: str, pairs: Sequence[tuple[float, float]]) -> Comp
         loss -= math.log(q if up else 1.0 - q)
         pnl += (2.0 * p - 1.0) * realized
     n = len(pairs)
-    return ComponentScore(symbol, kind, n, hits / n, loss / n, pnl)
+    return ComponentScore(symbol, kind, component, n, hits / n, loss / n, pnl)
 
 
 def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
-    """Hit rate, log-loss and P&L of the batch, online and served views on the same trades.
+    """Hit rate, log-loss and P&L of the batch, online and served views on the same trades,
+    and of each batch component.
 
     Examples
     --------
@@ -125,20 +138,22 @@ def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
     ...         components={"bull": Component("batch", batch, 1.0),
     ...                     "online_session": Component("online", online, 0.0)})
     >>> scores = component_scores([trade(0, 0.8, 0.4, 0.01), trade(1, 0.6, 0.3, -0.02)])
-    >>> [(s.symbol, s.kind, s.hit_rate, round(s.pnl, 4)) for s in scores if s.symbol == "*"]
-    [('*', 'batch', 0.5, 0.002), ('*', 'online', 0.5, 0.006), ('*', 'served', 0.5, 0.002)]
+    >>> [(s.kind, s.component, s.hit_rate, round(s.pnl, 4)) for s in scores if s.symbol == "*"]
+    [('batch', '*', 0.5, 0.002), ('online', '*', 0.5, 0.006), ('served', '*', 0.5, 0.002), \
+('batch', 'bull', 0.5, 0.002)]
     """
-    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    pairs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     for trade in trades:
         views = _views(trade)
         if views is None:
             continue
-        for kind, p in views.items():
+        for (kind, component), p in views.items():
             for symbol in (trade.symbol, ALL_SYMBOLS):
-                pairs.setdefault((symbol, kind), []).append((p, trade.realized_return))
+                pairs.setdefault((symbol, kind, component), []).append((p, trade.realized_return))
     order = {"batch": 0, "online": 1, "served": 2}
-    keys = sorted(pairs, key=lambda k: (k[0] != ALL_SYMBOLS, k[0], order[k[1]]))
-    return [_score(symbol, kind, pairs[symbol, kind]) for symbol, kind in keys]
+    keys = sorted(pairs, key=lambda k: (k[0] != ALL_SYMBOLS, k[0], k[2] != WHOLE_VIEW,
+                                        order[k[1]], k[2]))  # fmt: skip
+    return [_score(*key, pairs[key]) for key in keys]
 
 
 def business_impact(

@@ -33,6 +33,7 @@ from online_learning.success.adaptation import AdaptationEpisode, adaptation_epi
 from online_learning.success.freshness import Freshness, ServedChampion, freshness
 from online_learning.success.scores import (
     ALL_SYMBOLS,
+    WHOLE_VIEW,
     BusinessImpact,
     ComponentScore,
     PnlPoint,
@@ -149,7 +150,7 @@ def _headline(
     adaptation = newest("adaptation_delay_s")
     serving = newest("serving_delay_s")
     recovered = newest("outcomes_to_recover")
-    overall = {s.kind: s for s in accuracy if s.symbol == ALL_SYMBOLS}
+    overall = {s.kind: s for s in accuracy if s.symbol == ALL_SYMBOLS and s.component == WHOLE_VIEW}
     online, batch = overall.get("online"), overall.get("batch")
     total = next((i for i in impact if i.symbol == ALL_SYMBOLS), None)
     return Headline(

@@ -102,9 +102,16 @@ def test_the_summary_scores_what_an_agent_traded(trading):
     hit, loss = _scores([(batch_p(p), r) for p, r in both])
     assert headline["batch_hit_rate"] == pytest.approx(hit)
     assert headline["batch_log_loss"] == pytest.approx(loss)
-    served = {(row["symbol"], row["kind"]): row for row in summary["accuracy"]}
-    assert served["*", "served"]["pnl"] == pytest.approx(sum((2 * p.p_up - 1) * r for p, r in both))
-    assert served[SYMBOL, "online"] == {**served["*", "online"], "symbol": SYMBOL}
+    served = {(r["symbol"], r["kind"], r["component"]): r for r in summary["accuracy"]}
+    assert served["*", "served", "*"]["pnl"] == pytest.approx(
+        sum((2 * p.p_up - 1) * r for p, r in both)
+    )
+    assert served[SYMBOL, "online", "*"] == {**served["*", "online", "*"], "symbol": SYMBOL}
+    for name in ("bull_specialist", "bear_specialist", "sideways_specialist"):
+        own = [(next(c.p_up for c in p.components if c.name == name), r) for p, r in both]
+        hit, loss = _scores(own)
+        row = served["*", "batch", name]
+        assert (row["hit_rate"], row["log_loss"]) == (pytest.approx(hit), pytest.approx(loss))
 
     # Freshness: the champions' tags and this replica's load.
     now = datetime.fromisoformat(summary["generated_at"])

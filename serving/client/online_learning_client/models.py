@@ -371,12 +371,15 @@ class BusinessImpact(ApiModel):
 
 
 class ComponentScore(ApiModel):
-    """How one kind of component (``batch``, ``online`` or ``served``) did on ``n_trades``
-    trades of ``symbol`` that had both a batch and an online component.
+    """How a view did on ``n_trades`` trades of ``symbol`` that had both a batch and an online
+    component: ``kind`` ``batch``, ``online`` or ``served``; ``component`` ``"*"`` for the
+    kind's whole view, else one batch component's name (scored on those of the trades that
+    list it).
     """
 
     symbol: str
     kind: str
+    component: str
     n_trades: int
     hit_rate: float
     log_loss: float

@@ -64,21 +64,27 @@ def test_online_and_batch_are_scored_on_the_same_trades():
         trade(1, r=-0.02, components=no_weights, p_up=0.6),  # batch (0.9+0.5)/2 = 0.7
         trade(2, r=0.03, components={"bull": Component("batch", 0.2, 1.0)}),  # no online part
     ]
-    scores = {(s.symbol, s.kind): s for s in component_scores(trades)}
-    batch, online, served = scores["*", "batch"], scores["*", "online"], scores["*", "served"]
+    scores = {(s.symbol, s.kind, s.component): s for s in component_scores(trades)}
+    batch, online = scores["*", "batch", "*"], scores["*", "online", "*"]
+    served = scores["*", "served", "*"]
     assert batch.n_trades == online.n_trades == served.n_trades == 2
     assert batch.hit_rate == 0.5 and online.hit_rate == 0.0 and served.hit_rate == 0.5
     assert batch.pnl == pytest.approx(0.4 * 0.01 + 0.4 * -0.02)
     assert online.pnl == pytest.approx(-0.4 * 0.01 + 0.2 * -0.02)
     assert batch.log_loss == pytest.approx(-(math.log(0.7) + math.log(0.3)) / 2)
     assert online.log_loss == pytest.approx(-(math.log(0.3) + math.log(0.4)) / 2)
-    assert scores["AAA", "online"] == type(online)(**{**online.__dict__, "symbol": "AAA"})
+    assert scores["AAA", "online", "*"] == type(online)(**{**online.__dict__, "symbol": "AAA"})
+    # Each specialist on its own, on the same two trades: bull 0.8 then 0.9, bear 0.4 then 0.5.
+    bull, bear = scores["*", "batch", "bull"], scores["*", "batch", "bear"]
+    assert bull.n_trades == bear.n_trades == 2
+    assert bull.pnl == pytest.approx(0.6 * 0.01 + 0.8 * -0.02)
+    assert bear.hit_rate == 0.5 and bear.pnl == pytest.approx(-0.2 * 0.01 + 0.0)  # 0.5: "down"
 
 
 def test_a_certain_wrong_view_costs_a_bounded_log_loss():
     sure = {"bull": Component("batch", 1.0, 1.0), "online_session": Component("online", 0.0, 0.0)}
     [batch, online] = [s for s in component_scores([trade(0, r=-0.01, components=sure)])
-                       if s.symbol == "*"]  # fmt: skip
+                       if s.symbol == "*" and s.component == "*"]  # fmt: skip
     assert batch.log_loss == pytest.approx(-math.log(1e-6))
     assert online.log_loss == pytest.approx(-math.log(1 - 1e-6))
 
