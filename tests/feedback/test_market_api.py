@@ -93,8 +93,14 @@ def test_the_market_trades_through_the_api_and_the_stream_shows_it(
                 wait_for(lambda: any("change -> drift " in line and "— outcomes" not in line
                                      for line in said),
                          timeout_s=60, what="the demo's report of the detection delay")  # fmt: skip
-                summary = httpx.get(f"{api.api_url}/metrics/summary", timeout=30,
-                                    headers=bearer(api.key)).json()  # fmt: skip
+
+                def full_summary() -> dict | None:  # the API recomputes it every 10 s
+                    answer = httpx.get(f"{api.api_url}/metrics/summary", timeout=30,
+                                       headers=bearer(api.key)).json()  # fmt: skip
+                    return answer if answer["headline"]["impact_trades"] >= total else None
+
+                summary = wait_for(full_summary, timeout_s=60,
+                                   what="a summary of every trade the market made")  # fmt: skip
         finally:
             stop.set()
             reader.join(timeout=30)
