@@ -237,7 +237,9 @@ sa.Index("ix_shadow_predictions_served_at", shadow_predictions.c.served_at)
 trade_ledger = sa.Table(
     "trade_ledger",
     metadata,
-    sa.Column("trade_id", sa.String(200), primary_key=True),
+    # No key: the trade's id is unique in processed_trades, written in the same transaction,
+    # and an index the summary never reads would cost every write.
+    sa.Column("trade_id", sa.String(200), nullable=False),
     sa.Column("symbol", sa.String(64), nullable=False),
     sa.Column("model_id", sa.String(100)),
     sa.Column("traded_at", UTCDateTime, nullable=False),
@@ -252,10 +254,6 @@ trade_ledger = sa.Table(
     sa.Column("known_regime", sa.String(40)),
     sa.Column("recorded_at", UTCDateTime, nullable=False),
 )
+# Only the time: a summary reads a window of time, and every index costs the feedback path's
+# writes (tens of thousands of rows a second).
 sa.Index("ix_trade_ledger_traded_at", trade_ledger.c.traded_at)
-sa.Index(
-    "ix_trade_ledger_model_symbol",
-    trade_ledger.c.model_id,
-    trade_ledger.c.symbol,
-    trade_ledger.c.traded_at,
-)

@@ -26,11 +26,10 @@ __all__ = ["TradeLedger", "insert_trades"]
 MAX_ROWS = 200_000
 
 
-_COLUMNS = (
-    "trade_id", "symbol", "model_id", "traded_at", "prediction_id", "realized_return",
-    "position", "pnl", "p_up", "rule_position", "ml_contribution", "components",
-    "known_regime", "recorded_at",
-)  # fmt: skip
+#: The columns written: a LedgerTrade's fields (named as the columns), then ``recorded_at``.
+_COLUMNS = (*LedgerTrade._fields, "recorded_at")
+_TRADED_AT = LedgerTrade._fields.index("traded_at")
+_COMPONENTS = LedgerTrade._fields.index("components")
 
 
 def insert_trades(connection: sa.Connection, trades: Sequence[LedgerTrade], now: datetime) -> None:
@@ -52,13 +51,12 @@ def insert_trades(connection: sa.Connection, trades: Sequence[LedgerTrade], now:
     recorded = stamp(now, dialect)
     rows = []
     for t in trades:
+        row = list(t)
+        row[_TRADED_AT] = stamp(t.traded_at, dialect)
         components = t.components_document()
-        rows.append((
-            t.trade_id, t.symbol, t.model_id, stamp(t.traded_at, dialect), t.prediction_id,
-            t.realized_return, t.position, t.pnl, t.p_up, t.rule_position, t.ml_contribution,
-            None if components is None else orjson.dumps(components).decode(), t.known_regime,
-            recorded,
-        ))  # fmt: skip
+        row[_COMPONENTS] = None if components is None else orjson.dumps(components).decode()
+        row.append(recorded)
+        rows.append(tuple(row))
     connection.exec_driver_sql(statement, rows)
 
 

@@ -108,3 +108,24 @@ def test_freshness_ages_and_their_means():
     assert fresh.max_checkpoint_age_s == 120.0
     with pytest.raises(ValueError, match="timezone"):
         freshness([], [], now=datetime(2026, 3, 10))
+
+
+def test_a_ledger_row_reads_back_field_by_field(tmp_path):
+    """The ledger's declaration is its table: every field is a column, and a row written by
+    the feedback path's writer reads back equal."""
+    from online_learning.metrics_store import MetricsStore
+    from online_learning.metrics_store.tables import trade_ledger
+    from online_learning.metrics_store.trade_ledger import TradeLedger, insert_trades
+
+    assert {c.name for c in trade_ledger.columns} == {*LedgerTrade._fields, "recorded_at"}
+    store = MetricsStore(f"sqlite:///{tmp_path / 'metrics.db'}")
+    store.migrate()
+    written = [
+        LedgerTrade("t-1", "AAA", "bull", T0, 0.01, 0.004, 0.4, "p-1", 0.7, -0.2, 0.4,
+                    {"bull": Component("batch", 0.7, 1.0)}, "bull"),
+        LedgerTrade("t-2", "BBB", None, T0 + timedelta(days=1), -0.02, 0.0),
+    ]  # fmt: skip
+    with store.writing("test") as connection:
+        insert_trades(connection, written, T0)
+    assert TradeLedger(store).trades() == written
+    store.dispose()

@@ -30,7 +30,8 @@ _TIMESTAMP = sa.DateTime(timezone=True)
 def upgrade() -> None:
     op.create_table(
         "trade_ledger",
-        sa.Column("trade_id", sa.String(200), primary_key=True),
+        # Unique in processed_trades, written in the same transaction: no key here.
+        sa.Column("trade_id", sa.String(200), nullable=False),
         sa.Column("symbol", sa.String(64), nullable=False),
         sa.Column("model_id", sa.String(100)),
         sa.Column("traded_at", _TIMESTAMP, nullable=False),
@@ -46,12 +47,8 @@ def upgrade() -> None:
         sa.Column("recorded_at", _TIMESTAMP, nullable=False),
     )
     op.create_index("ix_trade_ledger_traded_at", "trade_ledger", ["traded_at"])
-    op.create_index(
-        "ix_trade_ledger_model_symbol", "trade_ledger", ["model_id", "symbol", "traded_at"]
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_trade_ledger_model_symbol", table_name="trade_ledger")
     op.drop_index("ix_trade_ledger_traded_at", table_name="trade_ledger")
     op.drop_table("trade_ledger")
