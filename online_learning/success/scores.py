@@ -9,12 +9,13 @@ alone), the online view's is the session's, the served one is what the agent got
 event, ``p`` clipped to ``[1e-6, 1 - 1e-6]``) and **P&L** (the execution rule: ``(2 * p_up - 1)
 * realized_return`` summed). Per symbol and over all symbols (``symbol`` ``"*"``).
 
-**Business impact** (:func:`business_impact`). On the trades whose agent recorded what its
-rule alone would have traded (``rule_position``, the SDK's counterfactual): the blended P&L
-(what the trades earned), the rules-only P&L (``rule_position * realized_return``) and their
-difference, **the P&L the ML view added**, with a percentile interval from a stationary
-block bootstrap of the per-trade differences in time order (blocks keep a day's trades and
-neighbouring days together). Per symbol and over all symbols.
+**Business impact** (:func:`business_impact`). On the trades whose agent recorded what its rule
+alone would have traded (``rule_position``, the SDK's counterfactual): the blended P&L (what the
+trades earned), the rules-only P&L (``rule_position * realized_return``) and their difference,
+**the P&L the ML view added**, with a percentile interval from a stationary block bootstrap of
+the per-trade differences in time order (blocks keep a day's trades and neighbouring days
+together; beyond 2,000 trades, of 2,000 groups of consecutive trades, each its mean times the
+trades per group). Per symbol and over all symbols.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ __all__ = [
 #: The ``symbol`` of a figure over every symbol.
 ALL_SYMBOLS = "*"
 _EPS = 1e-6
+#: Most units the business impact's bootstrap resamples: beyond, consecutive trades are summed
+#: into this many groups first (a summary of 200,000 trades took 6.7 s to resample one by one).
+MAX_UNITS = 2_000
 
 
 #: The ``component`` of a kind's whole view (the batch mix, the session, what was served).
@@ -113,15 +117,13 @@ def _views(trade: LedgerTrade) -> dict[tuple[str, str], float] | None:
 def _score(
     symbol: str, kind: str, component: str, pairs: Sequence[tuple[float, float]]
 ) -> ComponentScore:
-    hits = loss = pnl = 0.0
-    for p, realized in pairs:
-        up = realized > 0
-        hits += (p > 0.5) == up
-        q = min(max(p, _EPS), 1.0 - _EPS)
-        loss -= math.log(q if up else 1.0 - q)
-        pnl += (2.0 * p - 1.0) * realized
-    n = len(pairs)
-    return ComponentScore(symbol, kind, component, n, hits / n, loss / n, pnl)
+    p, realized = np.asarray(pairs, dtype=np.float64).T
+    up = realized > 0
+    q = np.clip(p, _EPS, 1.0 - _EPS)
+    hit_rate = float(np.mean((p > 0.5) == up))
+    log_loss = float(-np.mean(np.log(np.where(up, q, 1.0 - q))))
+    pnl = float(np.sum((2.0 * p - 1.0) * realized))
+    return ComponentScore(symbol, kind, component, len(p), hit_rate, log_loss, pnl)
 
 
 def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
@@ -154,6 +156,17 @@ def component_scores(trades: Iterable[LedgerTrade]) -> list[ComponentScore]:
     keys = sorted(pairs, key=lambda k: (k[0] != ALL_SYMBOLS, k[0], k[2] != WHOLE_VIEW,
                                         order[k[1]], k[2]))  # fmt: skip
     return [_score(*key, pairs[key]) for key in keys]
+
+
+def _units(values: np.ndarray) -> np.ndarray:
+    """``values`` as at most :data:`MAX_UNITS` units whose sum is theirs: each value alone
+    when there are fewer, else the means of consecutive groups (of 2 and 3 values, say)
+    scaled by ``len(values) / MAX_UNITS``, so that groups of unequal size weigh alike."""
+    if len(values) <= MAX_UNITS:
+        return values
+    bounds = np.linspace(0, len(values), MAX_UNITS + 1, dtype=np.int64)
+    means = np.add.reduceat(values, bounds[:-1]) / np.diff(bounds)
+    return means * (len(values) / MAX_UNITS)
 
 
 def business_impact(
@@ -194,12 +207,11 @@ def business_impact(
         added = blended - rules
         low = high = None
         if len(added) >= 2:
-            totals = np.array([
-                added[index].sum()
-                for index in block_bootstrap_indices(
-                    len(added), mean_block=min(mean_block, len(added)), n_boot=n_boot, seed=seed
-                )
-            ])  # fmt: skip
+            units = _units(added)
+            paths = block_bootstrap_indices(
+                len(units), mean_block=min(mean_block, len(units)), n_boot=n_boot, seed=seed
+            )
+            totals = np.array([units[index].sum() for index in paths])
             tail = 100 * (1 - confidence) / 2
             low, high = (float(v) for v in np.percentile(totals, [tail, 100 - tail]))
         out.append(

@@ -54,6 +54,20 @@ def test_a_constant_gain_has_no_uncertainty_and_a_noisy_one_has_some():
         business_impact(noisy, confidence=1.0)
 
 
+def test_many_trades_are_resampled_in_groups_that_keep_their_sum():
+    """Beyond 2,000 trades the bootstrap resamples sums of consecutive groups: a constant gain
+    still has a zero-width interval at its total, and alternating signs still cancel."""
+    steady = [trade(i, r=0.01, position=0.5, rule=0.25) for i in range(5_001)]
+    [row] = [x for x in business_impact(steady, n_boot=50) if x.symbol == "*"]
+    assert row.ml_added_pnl == pytest.approx(5_001 * 0.0025)
+    assert row.ml_added_low == pytest.approx(row.ml_added_pnl)
+    assert row.ml_added_high == pytest.approx(row.ml_added_pnl)
+    noisy = [trade(i, r=0.01 * (-1) ** i, position=0.5, rule=0.25) for i in range(5_000)]
+    [row] = [x for x in business_impact(noisy, n_boot=200) if x.symbol == "*"]
+    assert row.ml_added_pnl == pytest.approx(0.0, abs=1e-12)
+    assert row.ml_added_low < 0 < row.ml_added_high
+
+
 def test_online_and_batch_are_scored_on_the_same_trades():
     both = {"bull": Component("batch", 0.8, 3.0), "bear": Component("batch", 0.4, 1.0),
             "online_session": Component("online", 0.3, 0.0)}  # fmt: skip
