@@ -24,6 +24,7 @@ from online_learning.data import DataSource
 from online_learning.errors import DataError
 from online_learning.feedback.drift import CooldownPolicy, DriftMonitor
 from online_learning.models.definition import ModelDefinition
+from online_learning.registry.base import TRAINED_THROUGH_TAG, tag_date
 from online_learning.registry.memory import InMemoryRegistry
 from online_learning.update.bootstrap import train_and_register
 from online_learning.update.learner import OnlineLearner
@@ -33,14 +34,6 @@ __all__ = ["DriftRecord", "Policy", "PolicyUpdate", "derive_seed", "make_policy"
 
 #: The version tag naming the last day of data a version trained on (written by
 #: ``train_and_register`` and by every incremental update's run record).
-_TRAINED_THROUGH_TAG = "train_end"
-
-
-def _tag_date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:  # a tag set by hand: not a date
-        return None
 
 
 def derive_seed(*parts: object) -> int:
@@ -137,7 +130,7 @@ class Policy:
         champion = self.registry.load_champion(model_id)
         self._models[model_id] = champion.model
         self._definitions[model_id] = champion.definition
-        self._trained_through[model_id] = _tag_date(champion.tags.get(_TRAINED_THROUGH_TAG))
+        self._trained_through[model_id] = tag_date(champion.tags.get(TRAINED_THROUGH_TAG))
 
     def _estimator(self, model_id: str) -> bool:
         definition = self._definitions.get(model_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 import numpy as np
@@ -28,7 +28,13 @@ from online_learning.prediction.errors import (
     UnknownModel,
 )
 from online_learning.prediction.stacked import StackedForward
-from online_learning.registry.base import PROMOTED_AT_TAG, TRAINED_THROUGH_TAG, ModelRegistry
+from online_learning.registry.base import (
+    PROMOTED_AT_TAG,
+    TRAINED_THROUGH_TAG,
+    ModelRegistry,
+    tag_date,
+    tag_time,
+)
 from online_learning.specialists import SPECIALISTS, regime_of
 from online_learning.success.freshness import ServedChampion
 
@@ -49,14 +55,11 @@ class Champion:
     model: nn.Module | ContractEstimator
     feature_names: tuple[str, ...]
     regime: str | None = None
-    trained_through: date | None = None
-    promoted_at: datetime | None = None
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    freshness: ServedChampion | None = None
 
     def served(self) -> ServedChampion:
-        """What the freshness metrics need of this champion."""
-        return ServedChampion(self.model_id, self.version, self.trained_through,
-                              self.promoted_at, self.loaded_at)  # fmt: skip
+        """What the freshness metrics need of this champion (loaded now when not said)."""
+        return self.freshness or served_from_tags(self.model_id, self.version, {})
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         """``p_up`` per row of a ``(n, len(feature_names))`` float32 matrix, in one forward.
@@ -146,8 +149,7 @@ def _load(registry: ModelRegistry, model_id: str, version: str) -> Champion:
         model=model,
         feature_names=tuple(names),
         regime=loaded.tags.get("regime") or regime_of(model_id),
-        trained_through=_tag_date(loaded.tags.get(TRAINED_THROUGH_TAG)),
-        promoted_at=_tag_time(loaded.tags.get(PROMOTED_AT_TAG)),
+        freshness=served_from_tags(model_id, str(loaded.version), loaded.tags),
     )
     # Warm: the first forward pass of a fresh module is several times slower than the next.
     p_up = champion.predict_proba(np.zeros((1, len(champion.feature_names)), dtype=np.float32))
@@ -158,23 +160,8 @@ def _load(registry: ModelRegistry, model_id: str, version: str) -> Champion:
 
 def served_from_tags(model_id: str, version: str, tags: Mapping[str, str]) -> ServedChampion:
     """A version loaded now, with the freshness its tags say (:class:`ServedChampion`)."""
-    return ServedChampion(model_id, str(version), _tag_date(tags.get(TRAINED_THROUGH_TAG)),
-                          _tag_time(tags.get(PROMOTED_AT_TAG)), datetime.now(UTC))  # fmt: skip
-
-
-def _tag_date(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text[:10]) if text else None
-    except ValueError:  # a tag set by hand: not a date, so no data age
-        return None
-
-
-def _tag_time(text: str | None) -> datetime | None:
-    try:
-        at = datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-    return None if at is None or at.tzinfo is None else at.astimezone(UTC)
+    return ServedChampion(model_id, str(version), tag_date(tags.get(TRAINED_THROUGH_TAG)),
+                          tag_time(tags.get(PROMOTED_AT_TAG)), datetime.now(UTC))  # fmt: skip
 
 
 def _reference_names(current: ChampionSet, loaded: Mapping[str, Champion]) -> tuple[str, ...]:

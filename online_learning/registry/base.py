@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol, runtime_checkable
 
 from torch import nn
@@ -27,6 +27,28 @@ TRAINED_THROUGH_TAG = "train_end"
 def promoted_at_text(at: datetime | None = None) -> str:
     """The value of :data:`PROMOTED_AT_TAG` for ``at`` (default now)."""
     return (at or datetime.now(UTC)).astimezone(UTC).isoformat()
+
+
+def tag_date(text: str | None) -> date | None:
+    """The day a tag such as :data:`TRAINED_THROUGH_TAG` names (None: absent, or set by hand
+    to something that is not a date).
+
+    >>> tag_date("2022-06-08"), tag_date("soon"), tag_date(None)
+    (datetime.date(2022, 6, 8), None, None)
+    """
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def tag_time(text: str | None) -> datetime | None:
+    """The UTC time :data:`PROMOTED_AT_TAG` holds (None: absent, malformed or naive)."""
+    try:
+        at = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return None if at is None or at.tzinfo is None else at.astimezone(UTC)
 
 
 @dataclass
