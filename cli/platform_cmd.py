@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 import time
@@ -179,11 +180,14 @@ def up(
     the ``daily-update`` and ``drift-adaptation`` deployments, starts the serving API
     (``online-learning serve`` in a child process, with the development key unless
     ``ONLINE_LEARNING_API_KEYS`` is set) and prints its URL, the dashboard's URL and the key,
-    runs a feedback worker on the broker and a simulated market whose regime turns after 200
-    trading days (40 s at the default speed) and which asks the API for predictions and posts
-    its outcomes there, and relays events until Ctrl-C.
+    runs a feedback worker on the broker and a simulated market whose rally turns from
+    momentum to reversal after 200 trading days (40 s at the default speed) and which asks the
+    API for predictions and posts its outcomes there, and relays events until Ctrl-C. With the
+    built-in configuration, the specialists learn that market (feedback/market_data.py): they
+    bootstrap on its history and every update reads its closes as the days settle.
     """
 
+    simulated = market_data_plan() if serve and market and data is None else None
     config = settings()
     console.print(
         f"data directory: {config.home}\nMLflow: {config.tracking_uri}\n"
@@ -213,10 +217,43 @@ def up(
             if serve:
                 serve_until_interrupted(
                     services, market=market, days_per_s=market_speed, api_port=api_port,
-                    metrics_port=metrics_port,
+                    metrics_port=metrics_port, simulated=simulated,
                 )  # fmt: skip
     except OnlineLearningError as exc:
         raise fail(str(exc)) from exc
+
+
+def market_data_plan():
+    """With the built-in configuration, the simulated market becomes the models' data (see
+    :mod:`feedback.market_data`): its history is written, its configuration is the one this
+    process and its children read. None (and a line saying why) when the home's models learned
+    other data; None without a line under a team's own configuration."""
+    from feedback.demo import DEMO_SEED
+    from feedback.market_data import market_plan
+    from online_learning.configuration.loading import BUILTIN_CONFIGURATION, configuration_path
+    from online_learning.settings import CONFIG_ENV, get_settings
+
+    if configuration_path() != BUILTIN_CONFIGURATION:
+        return None
+    models_registry = registry()
+
+    def recorded() -> set[str | None]:
+        definitions = (models_registry.champion_definition(m) for m in configuration().ids)
+        return {d.data for d in definitions if d is not None}
+
+    plan = market_plan(settings().home.expanduser(), seed=DEMO_SEED, recorded_data=recorded)
+    if isinstance(plan, str):
+        console.print(f"simulated market: {plan}", soft_wrap=True)
+        return None
+    simulated, path = plan
+    os.environ[CONFIG_ENV] = str(path)
+    get_settings.cache_clear()
+    console.print(
+        f"models' configuration: {path} (the built-in specialists on the simulated market's "
+        f"closes, {simulated.feed.path})",
+        soft_wrap=True,
+    )
+    return simulated
 
 
 def serve_until_interrupted(
@@ -226,6 +263,7 @@ def serve_until_interrupted(
     days_per_s: float = 5.0,
     api_port: int = 8000,
     metrics_port: int = 0,
+    simulated=None,
 ) -> None:
     """Serve the Prefect deployments and the API, run a feedback worker (and the simulated
     market) and relay outbox events until Ctrl-C.
@@ -296,6 +334,7 @@ def serve_until_interrupted(
             config, services.store, services.bootstrap_servers, say=console.print,
             prefect_api_url=prefect.api_url, market=market, days_per_s=days_per_s,
             api=(api.api_url, api.key) if api.key is not None else None, supervisor=supervisor,
+            simulated=simulated,
         ):  # fmt: skip
             console.print(
                 f"feedback worker on {config.trade_outcomes_topic} "

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
+from feedback.market_data import DemoMarket
 from feedback.process import FeedbackProcess
 from online_learning.events.producers import KafkaSender
 from online_learning.events.schema import ModelDriftEvent
@@ -51,12 +52,14 @@ def run_market(
     *,
     market: SimulatedMarket,
     desk: Desk,
+    start: int = 0,
     days_per_s: float = 5.0,
     on_day: Callable[[int, int], None] | None = None,
     api: MarketApi | None = None,
 ) -> int:
-    """Produce one simulated trading day of outcomes every ``1 / days_per_s`` seconds until
-    the market ends or ``stop`` is set; returns the number of outcomes produced.
+    """Produce one simulated trading day of outcomes, from step ``start``, every
+    ``1 / days_per_s`` seconds until the market ends or ``stop`` is set; returns the number of
+    outcomes produced.
 
     With ``api``, the desk first asks the serving API for the day's predictions of every
     symbol (so they stream to dashboards), blends each with its own rule through the client
@@ -68,7 +71,7 @@ def run_market(
     run_id = uuid.uuid4().hex[:8]
     produced = 0
     try:
-        for day in market.days():
+        for day in market.days(start=start):
             if stop.wait(1.0 / days_per_s):
                 break
             try:
@@ -284,6 +287,7 @@ def feedback_demo(
     any_model: bool = False,
     api: tuple[str, str] | None = None,
     supervisor: Supervisor | None = None,
+    simulated: DemoMarket | None = None,
 ) -> Iterator[FeedbackProcess]:
     """A feedback worker (and, with ``market``, the simulated market) until the block ends.
 
@@ -292,8 +296,11 @@ def feedback_demo(
     its outcomes to (see :func:`run_market`). With a ``supervisor`` the worker is its child
     ``feedback worker``: a worker whose loop dies is replaced by a new one (a new consumer,
     which resumes from the recorded positions); the process yielded is the first one.
+    ``simulated`` is the market and where the desk starts (by default :data:`DEMO_SEED`'s
+    bull market turning sideways, from its first day); with a feed, each settled day's closes
+    are published to the models' data.
     """
-    simulated = SimulatedMarket(3, seed=DEMO_SEED)
+    simulated = simulated or DemoMarket(SimulatedMarket(3, seed=DEMO_SEED))
 
     def on_drift(event: ModelDriftEvent) -> None:
         outcome = "adaptation requested" if event.adaptation_requested else "inside the cool-down"
@@ -325,26 +332,38 @@ def feedback_demo(
 
         supervisor.add(ThreadChild(WORKER_CHILD, run_worker))
     if market:
-        change = simulated.change_steps[0]
+        change, phase = simulated.change, simulated.market.phase_at
 
         def on_day(step: int, produced: int) -> None:
+            if simulated.feed is not None:
+                simulated.feed.publish(step)
             if step == change:
-                say(f"simulated market: day {step}, the regime turns from bull to sideways")
+                say(
+                    f"simulated market: day {step - simulated.start}, the market turns from "
+                    f"{phase(change - 1)} to {phase(change)}"
+                )
 
         def trade() -> None:
             produced = run_market(
-                bootstrap, config.trade_outcomes_topic, stop, market=simulated,
-                desk=MomentumDesk(), days_per_s=days_per_s, on_day=on_day,
+                bootstrap, config.trade_outcomes_topic, stop, market=simulated.market,
+                desk=MomentumDesk(), start=simulated.start, days_per_s=days_per_s, on_day=on_day,
                 api=MarketApi(*api) if api is not None else None,
             )  # fmt: skip
             if not stop.is_set():
                 say(f"simulated market: finished after {produced} outcomes")
 
         threads.append(threading.Thread(target=trade, daemon=True))
+        turn = change - simulated.start
+        learned = (
+            f"; the models learn its closes ({simulated.feed.path}) as each day settles"
+            if simulated.feed is not None
+            else ""
+        )
         say(
-            f"simulated market: {', '.join(simulated.symbols)} traded by a momentum desk as "
-            f"bull_specialist, {days_per_s:g} trading days a second; the regime turns after "
-            f"{change} days (~{timedelta(seconds=round(change / days_per_s))})"
+            f"simulated market: {', '.join(simulated.market.symbols)} traded by a momentum desk "
+            f"as bull_specialist, {days_per_s:g} trading days a second; it turns from "
+            f"{phase(change - 1)} to {phase(change)} after {turn} days "
+            f"(~{timedelta(seconds=round(turn / days_per_s))}){learned}"
             + (
                 "; each day it asks the API for the symbols' predictions (they stream to the "
                 "dashboard) and posts its outcomes to the API"

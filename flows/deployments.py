@@ -40,9 +40,32 @@ def read_deployment_specs(prefect_yaml: Path | None = None) -> list[dict[str, An
     return list(document.get("deployments") or [])
 
 
-def load_deployments(prefect_yaml: Path | None = None) -> list[RunnerDeployment]:
-    """One :class:`RunnerDeployment` per entry of ``prefect.yaml`` (work pools ignored)."""
-    return [to_runner_deployment(spec) for spec in read_deployment_specs(prefect_yaml)]
+def load_deployments(
+    prefect_yaml: Path | None = None, *, drift_cooldown_s: float | None = None
+) -> list[RunnerDeployment]:
+    """One :class:`RunnerDeployment` per entry of ``prefect.yaml`` (work pools ignored).
+
+    ``drift_cooldown_s`` replaces the triggers' ``within`` (the yaml's four hours), so that a
+    served drift trigger throttles as the feedback service's cool-down does."""
+    specs = read_deployment_specs(prefect_yaml)
+    if drift_cooldown_s is not None:
+        specs = [with_cooldown(spec, drift_cooldown_s) for spec in specs]
+    return [to_runner_deployment(spec) for spec in specs]
+
+
+def with_cooldown(spec: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """``spec`` with ``seconds`` as the ``within`` of each trigger that has one.
+
+    Examples
+    --------
+    >>> spec = {"name": "d", "triggers": [{"type": "event", "within": 14400}]}
+    >>> with_cooldown(spec, 10.0)["triggers"], spec["triggers"][0]["within"]
+    ([{'type': 'event', 'within': 10.0}], 14400)
+    """
+    triggers = [
+        {**t, "within": seconds} if "within" in t else t for t in spec.get("triggers") or []
+    ]
+    return {**spec, "triggers": triggers} if triggers else spec
 
 
 def to_runner_deployment(spec: dict[str, Any]) -> RunnerDeployment:

@@ -205,10 +205,14 @@ def _wait_polled(
 
 def serve_deployments(prefect_yaml: Path | None = None) -> None:
     """Register the deployments of ``prefect.yaml`` and run their flow runs; blocks until
-    SIGTERM or Ctrl-C (then pauses them). ``PREFECT_API_URL`` names the server."""
+    SIGTERM or Ctrl-C (then pauses them). ``PREFECT_API_URL`` names the server. The drift
+    trigger's cool-down is the platform's ``drift_cooldown_s``."""
     from prefect import serve
 
-    serve(*load_deployments(prefect_yaml), print_starting_message=False)
+    from online_learning.settings import get_settings
+
+    cooldown = get_settings().drift_cooldown_s
+    serve(*load_deployments(prefect_yaml, drift_cooldown_s=cooldown), print_starting_message=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -146,6 +146,12 @@ def test_up_from_the_wheel_runs_the_platform_from_an_empty_folder(installed, tmp
         # The simulated market's outcomes reach the feedback worker through the broker.
         wait_for(lambda: learned() >= 20, timeout_s=300, what="outcomes learned",
                  every_s=1.0, details=lambda: log.read_text()[-3000:])  # fmt: skip
+        # The models learn the market the desk trades: its closes grow as the days settle.
+        assert f"models' configuration: {home / 'market' / 'online-learning.toml'}" in text
+        prices = home / "market" / "prices.csv"
+        last_close = lambda: prices.read_text().splitlines()[-1].split(",")[0]  # noqa: E731
+        first = last_close()
+        wait_for(lambda: last_close() > first, timeout_s=60, what="a newer close published")
 
         submitted = httpx.post(f"{base}/api/v1/models/online-update", headers=bearer(key),
                                json={"model_id": "bull_specialist"}, timeout=60)  # fmt: skip

@@ -19,7 +19,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
 import numpy as np
@@ -30,11 +30,20 @@ from online_learning.features import FEATURE_COLUMNS, WARMUP_ROWS, build_feature
 
 __all__ = ["Desk", "MarketTick", "MomentumDesk", "SimulatedMarket", "trade_outcomes"]
 
-#: Per regime: mean daily log return, volatility, autocorrelation of daily returns.
-REGIME_RETURNS: Mapping[str, tuple[float, float, float]] = {
-    "bull": (0.0008, 0.010, 0.30),
-    "sideways": (0.0, 0.008, -0.30),
-    "bear": (-0.0010, 0.016, -0.10),
+#: Per phase of a schedule: the regime a price frame labels it with (bull, bear or sideways),
+#: and the mean daily log return, volatility and autocorrelation of daily returns. A phase
+#: named after a regime is that regime; the two rallies are one bull market whose character
+#: changes: first it rewards momentum, then (the same trend, the same volatility) it reverts. A
+#: causal classifier calls both "bull", so the bull specialist meets the change on its own days
+#: (``make run``'s market, :data:`RALLY_SCHEDULE`). A selloff is a bear market a causal
+#: classifier calls one.
+PHASES: Mapping[str, tuple[str, float, float, float]] = {
+    "bull": ("bull", 0.0008, 0.010, 0.30),
+    "sideways": ("sideways", 0.0, 0.008, -0.30),
+    "bear": ("bear", -0.0010, 0.016, -0.10),
+    "selloff": ("bear", -0.0025, 0.012, -0.10),
+    "momentum_rally": ("bull", 0.0020, 0.008, 0.50),
+    "reverting_rally": ("bull", 0.0020, 0.008, -0.50),
 }
 
 
@@ -48,7 +57,7 @@ class MarketTick:
     symbol: str
     features: dict[str, float]
     realized_return: float
-    regime: str
+    regime: str  # the day's phase (see PHASES)
 
 
 class Desk(Protocol):
@@ -73,16 +82,19 @@ class MomentumDesk:
 
 
 class SimulatedMarket:
-    """Seeded daily prices with a known regime schedule, replayed with their features.
+    """Seeded daily prices with a known schedule of phases, replayed with their features.
 
     Parameters
     ----------
     symbols : int or sequence of str
         How many symbols (named ``SIM0``, ``SIM1``, ...) or their names.
     seed : int
-    schedule : sequence of (regime, days)
-        Trading days of each regime after the features' warm-up (the first
-        :data:`~online_learning.features.WARMUP_ROWS` days, spent in the first regime).
+    schedule : sequence of (phase, days)
+        Trading days of each phase of :data:`PHASES` after the features' warm-up (the first
+        :data:`~online_learning.features.WARMUP_ROWS` days, spent in the first phase).
+    end : date, optional
+        The calendar's last day (its last close); by default the calendar starts on
+        2024-01-02.
 
     Examples
     --------
@@ -92,6 +104,8 @@ class SimulatedMarket:
     >>> days = list(market.days())
     >>> len(days), [t.symbol for t in days[0]], days[6][0].regime
     (10, ['SIM0', 'SIM1'], 'sideways')
+    >>> [t.step for t in next(market.days(start=7))]
+    [7, 7]
     """
 
     def __init__(
@@ -100,57 +114,93 @@ class SimulatedMarket:
         *,
         seed: int = 0,
         schedule: Sequence[tuple[str, int]] = (("bull", 200), ("sideways", 600)),
+        end: date | None = None,
     ) -> None:
         names = [f"SIM{i}" for i in range(symbols)] if isinstance(symbols, int) else list(symbols)
         if not names or len(set(names)) != len(names):
             raise ConfigError("a simulated market needs one or more distinct symbols")
-        if not schedule or any(r not in REGIME_RETURNS or d < 1 for r, d in schedule):
-            raise ConfigError(
-                f"schedule must be (regime, days >= 1) pairs of {list(REGIME_RETURNS)}"
-            )
+        if not schedule or any(r not in PHASES or d < 1 for r, d in schedule):
+            raise ConfigError(f"schedule must be (phase, days >= 1) pairs of {list(PHASES)}")
         self.symbols = names
         self.seed = seed
         self.schedule = [(str(r), int(d)) for r, d in schedule]
+        self.end = end
+        self._prices: pd.DataFrame | None = None
         self._frame: pd.DataFrame | None = None
 
     @property
     def change_steps(self) -> list[int]:
-        """Steps (trading days after the warm-up) at which the regime changes."""
+        """Steps (trading days after the warm-up) at which the phase changes."""
         steps, total = [], 0
         for _, days in self.schedule[:-1]:
             total += days
             steps.append(total)
         return steps
 
+    def phase_at(self, step: int) -> str:
+        """The phase of trading day ``step`` (the last phase beyond the schedule).
+
+        Examples
+        --------
+        >>> market = SimulatedMarket(1, schedule=[("bull", 5), ("sideways", 5)])
+        >>> market.phase_at(4), market.phase_at(5)
+        ('bull', 'sideways')
+        """
+        total = 0
+        for phase, days in self.schedule:
+            total += days
+            if step < total:
+                return phase
+        return self.schedule[-1][0]
+
     def prices(self) -> pd.DataFrame:
-        """The simulated price frame (``date, symbol, close, regime``)."""
+        """The simulated price frame (``date, symbol, close, regime, phase``): ``regime`` is the
+        phase's regime (bull, bear or sideways)."""
+        if self._prices is None:
+            self._prices = self._draw()
+        return self._prices.copy()
+
+    def _draw(self) -> pd.DataFrame:
         rng = np.random.default_rng(self.seed)
         first = self.schedule[0][0]
-        regimes = [first] * WARMUP_ROWS + [r for r, d in self.schedule for _ in range(d)]
-        regimes.append(regimes[-1])  # one more close: the last day's realised return
-        dates = pd.bdate_range("2024-01-02", periods=len(regimes))
+        phases = [first] * WARMUP_ROWS + [p for p, d in self.schedule for _ in range(d)]
+        phases.append(phases[-1])  # one more close: the last day's realised return
+        if self.end is None:
+            dates = pd.bdate_range("2024-01-02", periods=len(phases))
+        else:
+            dates = pd.bdate_range(end=pd.Timestamp(self.end), periods=len(phases))
         rows = []
         for symbol in self.symbols:
             log_price, previous = math.log(100.0), 0.0
-            for day, regime in zip(dates, regimes, strict=True):
-                mu, sigma, phi = REGIME_RETURNS[regime]
+            for day, phase in zip(dates, phases, strict=True):
+                regime, mu, sigma, phi = PHASES[phase]
                 r = mu + phi * previous + sigma * math.sqrt(1 - phi * phi) * rng.normal()
                 log_price += r
                 previous = r
-                rows.append((day, symbol, math.exp(log_price), regime))
-        return pd.DataFrame(rows, columns=["date", "symbol", "close", "regime"])
+                rows.append((day, symbol, math.exp(log_price), regime, phase))
+        return pd.DataFrame(rows, columns=["date", "symbol", "close", "regime", "phase"])
 
     def _features(self) -> pd.DataFrame:
         if self._frame is None:
-            frame = build_features(self.prices())
+            prices = self.prices()
+            frame = build_features(prices.drop(columns="phase"))
+            phase = prices.drop_duplicates("date").set_index("date")["phase"]
+            frame["phase"] = frame["date"].map(phase)
             self._frame = frame.dropna(subset=["forward_return"]).reset_index(drop=True)
         return self._frame
 
-    def days(self) -> Iterator[list[MarketTick]]:
-        """The trading days in order, each a tick per symbol."""
+    def step_date(self, step: int) -> pd.Timestamp:
+        """The date of trading day ``step``."""
+        return self._features()["date"].drop_duplicates().iloc[step]
+
+    def days(self, *, start: int = 0) -> Iterator[list[MarketTick]]:
+        """The trading days in order from step ``start``, each a tick per symbol; a tick's
+        ``regime`` is the day's phase."""
         frame = self._features()
         columns = list(FEATURE_COLUMNS)
         for step, (day, rows) in enumerate(frame.groupby("date", sort=True)):
+            if step < start:
+                continue
             yield [
                 MarketTick(
                     step,
@@ -158,7 +208,7 @@ class SimulatedMarket:
                     row.symbol,
                     {c: float(getattr(row, c)) for c in columns},
                     float(row.forward_return),
-                    row.true_regime,
+                    row.phase,
                 )
                 for row in rows.itertuples(index=False)
             ]

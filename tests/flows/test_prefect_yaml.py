@@ -44,6 +44,13 @@ def test_prefect_yaml_declares_the_schedule_and_the_drift_trigger():
     event = drift_event("bear_specialist", reason="performance")
     assert trigger.match.matches(event.resource)
     assert set(trigger.parameters) == {"model_id", "reason"}
+    # Served from one process, the trigger throttles as the feedback service's cool-down does.
+    served = {f"{d.flow_name}/{d.name}": d for d in load_deployments(drift_cooldown_s=10.0)}
+    [throttled] = served[DRIFT_ADAPTATION].triggers
+    assert throttled.within == timedelta(seconds=10)
+    assert throttled.model_dump(exclude={"within", "id"}) == trigger.model_dump(
+        exclude={"within", "id"}
+    )
 
 
 @pytest.fixture(scope="module")
