@@ -109,9 +109,9 @@ class MarketFeed:
 
     def publish(self, step: int) -> None:
         """Write every close up to the one that settles trading day ``step`` (its next)."""
-        settled = self.market.step_date(step)
-        following = self._dates[self._dates > settled]
-        last = following.iloc[0] if len(following) else settled
+        # The close after the day's own settles it (the calendar's last day has none after).
+        after = self._dates.searchsorted(self.market.step_date(step), side="right")
+        last = self._dates.iloc[min(after, len(self._dates) - 1)]
         frame = self._prices[self._prices["date"] <= last]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".partial")
@@ -191,11 +191,10 @@ def market_plan(
     prices = directory / PRICES_FILE
     others = {d for d in recorded_data() if d != str(prices)}
     if others:
+        learned = ", ".join(sorted(d or "unnamed data" for d in others))
         return (
-            f"this home's models learned {', '.join(sorted(d or 'unnamed data' for d in others))}, "
-            "so they keep "
-            "the built-in configuration; with a new ONLINE_LEARNING_HOME they learn the "
-            "simulated market"
+            f"this home's models learned {learned}, so they keep the built-in configuration; "
+            "with a new ONLINE_LEARNING_HOME they learn the simulated market"
         )
     market = SimulatedMarket(3, seed=seed, schedule=RALLY_SCHEDULE, end=last_business_day())
     feed = MarketFeed(market, prices)

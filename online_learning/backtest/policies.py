@@ -32,9 +32,6 @@ from online_learning.update_result import UpdateResult
 
 __all__ = ["DriftRecord", "Policy", "PolicyUpdate", "derive_seed", "make_policy"]
 
-#: The version tag naming the last day of data a version trained on (written by
-#: ``train_and_register`` and by every incremental update's run record).
-
 
 def derive_seed(*parts: object) -> int:
     """A 31-bit seed from any mix of ints and strings, stable across processes and runs.

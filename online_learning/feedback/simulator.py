@@ -127,6 +127,7 @@ class SimulatedMarket:
         self.end = end
         self._prices: pd.DataFrame | None = None
         self._frame: pd.DataFrame | None = None
+        self._step_dates: pd.Series | None = None
 
     @property
     def change_steps(self) -> list[int]:
@@ -191,7 +192,9 @@ class SimulatedMarket:
 
     def step_date(self, step: int) -> pd.Timestamp:
         """The date of trading day ``step``."""
-        return self._features()["date"].drop_duplicates().iloc[step]
+        if self._step_dates is None:
+            self._step_dates = self._features()["date"].drop_duplicates().reset_index(drop=True)
+        return self._step_dates.iloc[step]
 
     def days(self, *, start: int = 0) -> Iterator[list[MarketTick]]:
         """The trading days in order from step ``start``, each a tick per symbol; a tick's
