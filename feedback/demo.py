@@ -336,7 +336,10 @@ def feedback_demo(
 
         def on_day(step: int, produced: int) -> None:
             if simulated.feed is not None:
-                simulated.feed.publish(step)
+                try:
+                    simulated.feed.publish(step)
+                except OSError as exc:  # a full disk: the next day writes every close again
+                    logger.warning("could not publish the closes of day %d: %s", step, exc)
             if step == change:
                 say(
                     f"simulated market: day {step - simulated.start}, the market turns from "
